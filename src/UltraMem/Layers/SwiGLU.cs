@@ -1,0 +1,33 @@
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace UltraMem.Layers;
+
+/// <summary>SwiGLU feed-forward (Shazeer 2020): down(SiLU(gate(x)) ⊙ up(x)).</summary>
+public sealed class SwiGLU : FeedForwardSlot
+{
+    public Linear gate_proj, up_proj, down_proj;
+    readonly int _dim, _hidden;
+
+    public SwiGLU(int dim, int hidden) : base(nameof(SwiGLU))
+    {
+        _dim = dim; _hidden = hidden;
+        gate_proj = nn.Linear(dim, hidden, hasBias: false);
+        up_proj = nn.Linear(dim, hidden, hasBias: false);
+        down_proj = nn.Linear(hidden, dim, hasBias: false);
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor x)
+    {
+        using var g = gate_proj.forward(x);
+        using var u = up_proj.forward(x);
+        using var h = F.silu(g);
+        h.mul_(u);                      // SiLU's backward needs its input g, so its output may be reused
+        return down_proj.forward(h);
+    }
+
+    public override ParameterCount Count() =>
+        ParameterCount.Dense(_dim, _hidden) + ParameterCount.Dense(_dim, _hidden) + ParameterCount.Dense(_hidden, _dim);
+}

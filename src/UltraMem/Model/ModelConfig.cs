@@ -1,0 +1,127 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace UltraMem.Model;
+
+/// <summary>
+/// Where an extra feed-forward-shaped layer (a memory layer, or any <see cref="Layers.FeedForwardSlot"/>)
+/// sits in the decoder. It reads the normalised FFN input of block <see cref="ReadAt"/> and its output
+/// is added to the residual stream after block <see cref="AddAfter"/>:
+/// <list type="bullet">
+/// <item><c>read_at == add_after</c>, <c>replace_ffn = false</c>: parallel to that block's FFN, <c>h + FFN(x) + Mem(x)</c>;</item>
+/// <item><c>read_at == add_after</c>, <c>replace_ffn = true</c>: replaces that block's FFN;</item>
+/// <item><c>read_at &lt; add_after</c>: the skip-layer form <c>a:b</c> of UltraMem (spec §3.1).</item>
+/// </list>
+/// </summary>
+public sealed record SlotPlacement
+{
+    /// <summary>Layer kind, e.g. <c>swiglu</c>. Later issues add <c>pkm</c>, <c>ultramem</c>, ….</summary>
+    public string Kind { get; init; } = "swiglu";
+    public int ReadAt { get; init; }
+    public int AddAfter { get; init; }
+    public bool ReplaceFfn { get; init; }
+    /// <summary>Hidden width for a <c>swiglu</c> slot; defaults to the model's FFN width.</summary>
+    public int? Hidden { get; init; }
+
+    /// <summary>Parses the reference syntax <c>"a:b"</c>, <c>"a"</c> (parallel) or <c>"a!"</c> (replace FFN of block a).</summary>
+    public static SlotPlacement Parse(string spec, string kind)
+    {
+        string s = spec.Trim();
+        bool replace = s.EndsWith('!');
+        if (replace) s = s[..^1];
+        string[] parts = s.Split(':');
+        if (parts.Length is < 1 or > 2 || !parts.All(p => int.TryParse(p, out _)))
+            throw new UltraMemException($"bad placement '{spec}': expected 'a', 'a!' (replace FFN) or 'a:b' (read at block a, add after block b)");
+        int a = int.Parse(parts[0]), b = parts.Length == 2 ? int.Parse(parts[1]) : a;
+        if (replace && a != b) throw new UltraMemException($"bad placement '{spec}': replace ('!') only applies to a single block");
+        return new SlotPlacement { Kind = kind, ReadAt = a, AddAfter = b, ReplaceFfn = replace };
+    }
+}
+
+/// <summary>
+/// Decoder-only Transformer configuration. Serialises to JSON with snake_case names (see <see cref="Json"/>).
+/// Defaults follow the papers' recipe (pre-norm RMSNorm, RoPE, SwiGLU, dropout 0.1).
+/// </summary>
+public sealed record ModelConfig
+{
+    public int VocabSize { get; init; } = 8192;
+    /// <summary>D, the residual width.</summary>
+    public int DModel { get; init; } = 256;
+    /// <summary>L, the number of Transformer blocks.</summary>
+    public int NLayers { get; init; } = 4;
+    public int NHeads { get; init; } = 4;
+    /// <summary>SwiGLU inner width; null means 8/3·D rounded up to a multiple of 32.</summary>
+    public int? FfnHidden { get; init; }
+    /// <summary>Per-block FFN kind: <c>swiglu</c> (default) or <c>none</c>.</summary>
+    public string Ffn { get; init; } = "swiglu";
+    public int MaxSeqLen { get; init; } = 256;
+    public double Dropout { get; init; } = 0.1;
+    public bool TieEmbeddings { get; init; } = true;
+    public double RopeTheta { get; init; } = 10000.0;
+    public double NormEps { get; init; } = 1e-5;
+    /// <summary>Std of the normal init of linears and embeddings; output projections also get 1/sqrt(2L).</summary>
+    public double InitStd { get; init; } = 0.02;
+    /// <summary>Extra layers plugged into the residual stream (memory layers later).</summary>
+    public List<SlotPlacement> MemoryLayers { get; init; } = new();
+
+    [JsonIgnore] public int HeadDim => DModel / NHeads;
+    [JsonIgnore] public int FfnHiddenResolved => FfnHidden ?? (int)Math.Ceiling(8.0 * DModel / 3 / 32) * 32;
+
+    /// <summary>Throws <see cref="UltraMemException"/> naming the first impossible setting.</summary>
+    public ModelConfig Validate()
+    {
+        void Positive(string name, double v) { if (!(v > 0)) throw new UltraMemException($"invalid model config: {name} must be positive (got {v})"); }
+        Positive("vocab_size", VocabSize); Positive("d_model", DModel); Positive("n_layers", NLayers);
+        Positive("n_heads", NHeads); Positive("max_seq_len", MaxSeqLen); Positive("rope_theta", RopeTheta);
+        Positive("norm_eps", NormEps); Positive("init_std", InitStd);
+        if (FfnHidden is { } f) Positive("ffn_hidden", f);
+        if (DModel % NHeads != 0) throw new UltraMemException($"invalid model config: n_heads ({NHeads}) must divide d_model ({DModel})");
+        if (HeadDim % 2 != 0) throw new UltraMemException($"invalid model config: head dim d_model/n_heads = {HeadDim} must be even for RoPE");
+        if (Dropout is < 0 or >= 1 || double.IsNaN(Dropout)) throw new UltraMemException($"invalid model config: dropout must be in [0, 1) (got {Dropout})");
+        if (Ffn is not ("swiglu" or "none")) throw new UltraMemException($"invalid model config: unknown ffn '{Ffn}' (expected swiglu or none)");
+        for (int i = 0; i < MemoryLayers.Count; i++)
+        {
+            var p = MemoryLayers[i];
+            if (p.ReadAt < 0 || p.AddAfter >= NLayers || p.ReadAt > p.AddAfter)
+                throw new UltraMemException($"invalid model config: memory_layers[{i}] reads at block {p.ReadAt} and adds after block {p.AddAfter}; need 0 <= read_at <= add_after < n_layers ({NLayers})");
+            if (p.ReplaceFfn && p.ReadAt != p.AddAfter)
+                throw new UltraMemException($"invalid model config: memory_layers[{i}] replace_ffn needs read_at == add_after");
+            if (p.Hidden is { } h) Positive($"memory_layers[{i}].hidden", h);
+            if (!Layers.SlotFactory.Kinds.Contains(p.Kind))
+                throw new UltraMemException($"invalid model config: memory_layers[{i}] has unknown kind '{p.Kind}' (known: {string.Join(", ", Layers.SlotFactory.Kinds)})");
+        }
+        return this;
+    }
+
+    public static readonly JsonSerializerOptions Json = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        WriteIndented = true,
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+        UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
+        AllowTrailingCommas = true,
+        ReadCommentHandling = JsonCommentHandling.Skip,
+    };
+
+    public string ToJson() => JsonSerializer.Serialize(this, Json);
+
+    public static ModelConfig FromJson(string json, string source = "config")
+    {
+        try
+        {
+            return (JsonSerializer.Deserialize<ModelConfig>(json, Json) ?? throw new UltraMemException($"{source}: empty model config")).Validate();
+        }
+        catch (JsonException e) { throw new UltraMemException($"{source}: invalid model config JSON: {e.Message}", e); }
+    }
+
+    /// <summary>Named presets. <c>tiny</c> is for tests and the demo; <c>small</c> for real runs on a CPU.</summary>
+    public static ModelConfig Preset(string name, int vocabSize) => name switch
+    {
+        "tiny" => new ModelConfig { VocabSize = vocabSize, DModel = 128, NLayers = 4, NHeads = 4, MaxSeqLen = 128, Dropout = 0.1 },
+        "small" => new ModelConfig { VocabSize = vocabSize, DModel = 384, NLayers = 6, NHeads = 6, MaxSeqLen = 256, Dropout = 0.1 },
+        "base" => new ModelConfig { VocabSize = vocabSize, DModel = 768, NLayers = 12, NHeads = 12, MaxSeqLen = 512, Dropout = 0.1 },
+        _ => throw new UltraMemException($"unknown preset '{name}' (known: {string.Join(", ", PresetNames)})"),
+    };
+
+    public static readonly string[] PresetNames = { "tiny", "small", "base" };
+}

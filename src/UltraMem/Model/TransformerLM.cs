@@ -1,0 +1,176 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using UltraMem.Inference;
+using UltraMem.Layers;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace UltraMem.Model;
+
+/// <summary>
+/// One pre-norm decoder block: h ← h + Attn(RMSNorm(h)); x = RMSNorm(h); h ← h + FFN(x) (+ plugged-in layers).
+/// </summary>
+public sealed class DecoderBlock : nn.Module
+{
+    public RMSNorm input_layernorm;
+    public CausalSelfAttention self_attn;
+    public RMSNorm post_attention_layernorm;
+    public FeedForwardSlot? mlp;   // null when the FFN is replaced by a plugged-in layer or ffn = none
+
+    public DecoderBlock(ModelConfig c, bool withFfn) : base(nameof(DecoderBlock))
+    {
+        input_layernorm = new RMSNorm(c.DModel, c.NormEps);
+        self_attn = new CausalSelfAttention(c.DModel, c.NHeads, c.Dropout);
+        post_attention_layernorm = new RMSNorm(c.DModel, c.NormEps);
+        mlp = withFfn ? new SwiGLU(c.DModel, c.FfnHiddenResolved) : null;
+        RegisterComponents();
+    }
+}
+
+/// <summary>
+/// Decoder-only Transformer language model (the whole model in one file, nanoGPT style).
+/// tokens [B, T] → embed_tokens → L × DecoderBlock → norm → lm_head (tied to embed_tokens by default) → logits [B, T, V].
+/// Extra layers (<see cref="ModelConfig.MemoryLayers"/>) read a block's normalised FFN input and add their
+/// output after a (possibly later) block, so memory layers and MoE plug in without touching the backbone.
+/// Parameter names follow PyTorch/HF LLaMA conventions, so state dicts move between ecosystems.
+/// </summary>
+public sealed class TransformerLM : nn.Module<Tensor, Tensor>
+{
+    public Embedding embed_tokens;
+    public ModuleList<DecoderBlock> layers;
+    public ModuleList<FeedForwardSlot> memory_layers;
+    public RMSNorm norm;
+    public Linear? lm_head;
+
+    readonly Dropout _dropout;
+    readonly RotaryEmbedding _rope;
+    readonly List<int>[] _readersAt;   // block index → memory layers reading its FFN input
+
+    public ModelConfig Config { get; }
+
+    public TransformerLM(ModelConfig config) : base(nameof(TransformerLM))
+    {
+        Config = config.Validate();
+        var replaced = config.MemoryLayers.Where(p => p.ReplaceFfn).Select(p => p.ReadAt).ToHashSet();
+        embed_tokens = nn.Embedding(config.VocabSize, config.DModel);
+        layers = new ModuleList<DecoderBlock>();
+        for (int i = 0; i < config.NLayers; i++)
+            layers.Add(new DecoderBlock(config, withFfn: config.Ffn == "swiglu" && !replaced.Contains(i)));
+        memory_layers = new ModuleList<FeedForwardSlot>();
+        foreach (var p in config.MemoryLayers) memory_layers.Add(SlotFactory.Create(p, config));
+        norm = new RMSNorm(config.DModel, config.NormEps);
+        lm_head = config.TieEmbeddings ? null : nn.Linear(config.DModel, config.VocabSize, hasBias: false);
+        _dropout = nn.Dropout(config.Dropout);
+        _rope = new RotaryEmbedding(config.HeadDim, config.MaxSeqLen, config.RopeTheta);
+        _readersAt = Enumerable.Range(0, config.NLayers).Select(_ => new List<int>()).ToArray();
+        for (int j = 0; j < config.MemoryLayers.Count; j++) _readersAt[config.MemoryLayers[j].ReadAt].Add(j);
+        RegisterComponents();
+        InitializeWeights();
+    }
+
+    /// <summary>
+    /// N(0, init_std) for embeddings and linears; residual output projections (o_proj, down_proj) also
+    /// scaled by 1/sqrt(2L) (GPT-2). Norm gains start at 1. Layers with their own init override it afterwards.
+    /// </summary>
+    void InitializeWeights()
+    {
+        using var _ = no_grad();
+        double std = Config.InitStd, outStd = std / Math.Sqrt(2.0 * Config.NLayers);
+        foreach (var (name, p) in named_parameters())
+        {
+            if (p.dim() < 2) continue;
+            bool residualOut = name.EndsWith("o_proj.weight") || name.EndsWith("down_proj.weight");
+            nn.init.normal_(p, 0, residualOut ? outStd : std);
+        }
+    }
+
+    public override Tensor forward(Tensor tokens) => Forward(tokens, null);
+
+    /// <summary>
+    /// Logits [B, T, V] for tokens [B, T]. With a <see cref="DecodeCache"/>, tokens are the next positions
+    /// after the cached ones and the cache advances by T. <paramref name="lastPositionOnly"/> computes the
+    /// output head only for the last position (decoding).
+    /// </summary>
+    public Tensor Forward(Tensor tokens, DecodeCache? cache, bool lastPositionOnly = false)
+    {
+        if (tokens.dim() != 2) throw new ArgumentException($"tokens must be [B, T], got [{string.Join(", ", tokens.shape)}]");
+        int start = cache?.Position ?? 0;
+        long t = tokens.shape[1];
+        if (start + t > Config.MaxSeqLen)
+            throw new UltraMemException($"sequence of {start + t} tokens exceeds max_seq_len {Config.MaxSeqLen}");
+        using var scope = NewDisposeScope();
+        var h = _dropout.forward(embed_tokens.forward(tokens));
+        var pending = new Tensor?[Config.NLayers];   // outputs of skip layers waiting for their block
+        for (int i = 0; i < Config.NLayers; i++)
+        {
+            var block = layers[i];
+            var a = block.self_attn.Forward(block.input_layernorm.forward(h), _rope, cache?.Attention[i], start);
+            h = h + _dropout.forward(a);
+            var x = block.post_attention_layernorm.forward(h);
+            Tensor? update = block.mlp?.forward(x);
+            foreach (int j in _readersAt[i])
+            {
+                var y = cache is null ? memory_layers[j].forward(x) : memory_layers[j].Step(x, cache.Slots[j]);
+                int b = Config.MemoryLayers[j].AddAfter;
+                if (b == i) update = update is null ? y : update + y;
+                else pending[b] = pending[b] is null ? y : pending[b]! + y;
+            }
+            if (pending[i] is { } late) update = update is null ? late : update + late;
+            if (update is not null) h = h + _dropout.forward(update);
+        }
+        if (lastPositionOnly) h = h.narrow(1, t - 1, 1);
+        h = norm.forward(h);
+        var logits = lm_head is null ? F.linear(h, embed_tokens.weight!) : lm_head.forward(h);
+        if (cache is not null) cache.Position = start + (int)t;
+        return logits.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Mean next-token cross-entropy of logits for targets [B, T].</summary>
+    public static Tensor CrossEntropy(Tensor logits, Tensor targets) =>
+        F.cross_entropy(logits.reshape(-1, logits.shape[^1]), targets.reshape(-1));
+
+    /// <summary>Sum of the plugged-in layers' auxiliary losses from the last forward pass, or null.</summary>
+    public Tensor? AuxiliaryLoss()
+    {
+        Tensor? total = null;
+        foreach (var slot in memory_layers.Concat(layers.Select(b => b.mlp).OfType<FeedForwardSlot>()))
+            if (slot.AuxiliaryLoss is { } l) total = total is null ? l : total + l;
+        return total;
+    }
+
+    /// <summary>Total and activated (per-token) parameters and FLOPs of each component.</summary>
+    public IReadOnlyList<(string Component, ParameterCount Count)> ParameterReport()
+    {
+        long d = Config.DModel, v = Config.VocabSize;
+        var rows = new List<(string, ParameterCount)>
+        {
+            ("embed_tokens", new ParameterCount(v * d, d, 0)),
+        };
+        for (int i = 0; i < Config.NLayers; i++)
+        {
+            var block = layers[i];
+            rows.Add(($"layers.{i}.norms", new ParameterCount(2 * d, 2 * d, 0)));
+            rows.Add(($"layers.{i}.self_attn", ParameterCount.Dense(d, 4 * d)));
+            if (block.mlp is not null) rows.Add(($"layers.{i}.mlp", block.mlp.Count()));
+        }
+        for (int j = 0; j < memory_layers.Count; j++)
+        {
+            var p = Config.MemoryLayers[j];
+            string where = p.ReplaceFfn ? $"replaces FFN {p.ReadAt}" : p.ReadAt == p.AddAfter ? $"parallel {p.ReadAt}" : $"{p.ReadAt}:{p.AddAfter}";
+            rows.Add(($"memory_layers.{j} ({p.Kind}, {where})", memory_layers[j].Count()));
+        }
+        rows.Add(("norm", new ParameterCount(d, d, 0)));
+        // The output head reads all V×D weights per token; when tied they are the embedding's, counted once in total.
+        rows.Add((lm_head is null ? "lm_head (tied)" : "lm_head", new ParameterCount(lm_head is null ? 0 : v * d, v * d, 2 * v * d)));
+        // Attention over the context: QKᵀ and AV cost 2·2·D per cached position per layer (no parameters).
+        long ctx = Config.MaxSeqLen / 2;
+        rows.Add(($"attention scores (avg ctx {ctx})", new ParameterCount(0, 0, 4 * d * ctx * Config.NLayers)));
+        return rows;
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing) _rope.Dispose();
+        base.Dispose(disposing);
+    }
+}
