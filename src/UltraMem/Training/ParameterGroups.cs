@@ -1,0 +1,35 @@
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace UltraMem.Training;
+
+/// <summary>
+/// A rule assigning parameters to a named group by their state-dict name. Rules are tried in order;
+/// the first match wins. Layers with special optimisation needs (value tables) add rules in front.
+/// </summary>
+public sealed record GroupRule(string Group, Func<string, Parameter, bool> Matches, double WeightDecay, Func<long, double>? Multiplier = null);
+
+public static class ParameterGroups
+{
+    /// <summary>
+    /// Default grouping: <c>no_decay</c> for norms and biases (1-D parameters), <c>decay</c> for the rest
+    /// (weight decay <paramref name="weightDecay"/>), after any <paramref name="extraRules"/>.
+    /// </summary>
+    public static List<ParameterGroup> Build(nn.Module model, double weightDecay, IEnumerable<GroupRule>? extraRules = null)
+    {
+        var rules = (extraRules ?? Enumerable.Empty<GroupRule>()).ToList();
+        rules.Add(new GroupRule("no_decay", (name, p) => p.dim() < 2 || name.EndsWith(".bias") || name.Contains("norm"), 0.0));
+        rules.Add(new GroupRule("decay", (_, _) => true, weightDecay));
+        var members = rules.ToDictionary(r => r.Group, _ => new List<(string, Parameter)>());
+        foreach (var (name, p) in model.named_parameters())
+        {
+            if (!p.requires_grad) continue;
+            members[rules.First(r => r.Matches(name, p)).Group].Add((name, p));
+        }
+        return rules.Where(r => members[r.Group].Count > 0).Select(r => new ParameterGroup
+        {
+            Name = r.Group, Parameters = members[r.Group], WeightDecay = r.WeightDecay,
+            LearningRateMultiplier = r.Multiplier ?? (_ => 1.0),
+        }).ToList();
+    }
+}
