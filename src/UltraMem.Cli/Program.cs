@@ -1,3 +1,32 @@
+using System.CommandLine;
+using UltraMem;
+using UltraMem.Cli.Commands;
 using UltraMem.Platform;
+
+// Native allocator settings must be in place before the first torch call (docs/platform.md).
 NativeEnvironment.Apply();
-Console.WriteLine(TorchSharp.torch.ones(2, 2).sum().item<float>());
+
+var root = new RootCommand("UltraMem.NET — build, train, evaluate, run and benchmark language models with ultra-sparse memory layers.")
+{
+    TrainCommand.Create(),
+    EvalCommand.Create(),
+    GenerateCommand.Create(),
+    InfoCommand.Create(),
+    DemoCommand.Create(),
+};
+
+try
+{
+    var parsed = root.Parse(args);
+    return parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = null });
+}
+catch (Exception e) when (Cli.Unwrap(e) is UltraMemException u)
+{
+    Console.Error.WriteLine($"ultramem: error: {u.Message}");
+    return 1;
+}
+catch (Exception e) when (Cli.Unwrap(e) is IOException or UnauthorizedAccessException)
+{
+    Console.Error.WriteLine($"ultramem: error: {Cli.Unwrap(e).Message}");
+    return 1;
+}

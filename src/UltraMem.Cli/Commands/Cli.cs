@@ -1,0 +1,89 @@
+using System.CommandLine;
+using UltraMem.Model;
+using UltraMem.Training;
+
+namespace UltraMem.Cli.Commands;
+
+/// <summary>Options and helpers shared by the commands.</summary>
+static class Cli
+{
+    public static Exception Unwrap(Exception e)
+    {
+        while (e is System.Reflection.TargetInvocationException or AggregateException or TypeInitializationException && e.InnerException is not null)
+            e = e.InnerException!;
+        return e;
+    }
+
+    public static Option<T> Opt<T>(string name, string description, T? defaultValue = default, bool hasDefault = false)
+    {
+        var o = new Option<T>(name) { Description = description };
+        if (hasDefault) o.DefaultValueFactory = _ => defaultValue!;
+        return o;
+    }
+
+    public static Option<string> CacheDir() => Opt("--cache-dir",
+        "Cache for prepared corpora, tokenizers and token files (default: $ULTRAMEM_CACHE or ~/.cache/ultramem).", DefaultCacheDir(), true);
+
+    public static string DefaultCacheDir()
+    {
+        string? env = Environment.GetEnvironmentVariable("ULTRAMEM_CACHE");
+        if (!string.IsNullOrEmpty(env)) return env;
+        string? xdg = Environment.GetEnvironmentVariable("XDG_CACHE_HOME");
+        string baseDir = !string.IsNullOrEmpty(xdg) ? xdg : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache");
+        return Path.Combine(baseDir, "ultramem");
+    }
+
+    /// <summary>Model config from --config (JSON) or --preset, with --memory placements appended.</summary>
+    public static ModelConfig ResolveModel(string? configPath, string preset, IEnumerable<string> memory, int vocabSize)
+    {
+        ModelConfig config;
+        if (configPath is not null)
+        {
+            if (!File.Exists(configPath)) throw new UltraMemException($"model config not found: {configPath}");
+            config = ModelConfig.FromJson(File.ReadAllText(configPath), configPath);
+        }
+        else config = ModelConfig.Preset(preset, vocabSize);
+        var extra = memory.Select(ParseMemory).ToList();
+        if (extra.Count > 0) config = config with { MemoryLayers = config.MemoryLayers.Concat(extra).ToList() };
+        return config.Validate();
+    }
+
+    static SlotPlacement ParseMemory(string spec)
+    {
+        int at = spec.IndexOf('@');
+        if (at <= 0) throw new UltraMemException($"bad --memory '{spec}': expected KIND@PLACEMENT, e.g. swiglu@1:3");
+        return SlotPlacement.Parse(spec[(at + 1)..], spec[..at]);
+    }
+
+    public static TrainConfig ReadTrainConfig(string? path)
+    {
+        if (path is null) return new TrainConfig();
+        if (!File.Exists(path)) throw new UltraMemException($"training config not found: {path}");
+        return TrainConfig.FromJson(File.ReadAllText(path), path);
+    }
+
+    /// <summary>Ctrl-C once: stop after the current step and checkpoint. Twice: terminate.</summary>
+    public static CancellationTokenSource InstallCtrlC()
+    {
+        var cts = new CancellationTokenSource();
+        Console.CancelKeyPress += (_, e) =>
+        {
+            if (cts.IsCancellationRequested) return;
+            e.Cancel = true;
+            cts.Cancel();
+            Console.Error.WriteLine("\nCtrl-C: finishing the current step and saving a checkpoint (press again to abort without saving)");
+        };
+        return cts;
+    }
+
+    public static void PrintTable(IReadOnlyList<string> headers, IEnumerable<IReadOnlyList<string>> rows, TextWriter? w = null)
+    {
+        w ??= Console.Out;
+        var all = rows.ToList();
+        var widths = headers.Select((h, i) => Math.Max(h.Length, all.Count == 0 ? 0 : all.Max(r => r[i].Length))).ToArray();
+        string Line(IReadOnlyList<string> cells) => string.Join("  ", cells.Select((c, i) => i == 0 ? c.PadRight(widths[i]) : c.PadLeft(widths[i])));
+        w.WriteLine(Line(headers));
+        w.WriteLine(string.Join("  ", widths.Select(x => new string('-', x))));
+        foreach (var r in all) w.WriteLine(Line(r));
+    }
+}

@@ -1,0 +1,46 @@
+using System.CommandLine;
+using UltraMem.Data;
+using UltraMem.Tokenization;
+using UltraMem.Training;
+
+namespace UltraMem.Cli.Commands;
+
+static class EvalCommand
+{
+    public static Command Create()
+    {
+        var checkpoint = new Option<string>("--checkpoint") { Description = "Run folder (uses its latest checkpoint) or checkpoint folder.", Required = true };
+        var corpus = Cli.Opt<string?>("--corpus", "Corpus to evaluate on (default: the one the model was trained on); its validation split is used.");
+        var tokenizer = Cli.Opt<string?>("--tokenizer", "Tokenizer folder (vocab.json + merges.txt); must match the checkpoint's.");
+        var batches = Cli.Opt<int?>("--batches", "Evaluate only this many batches (default: the whole validation split).");
+        var batch = Cli.Opt<int?>("--batch-size", "Sequences per batch (default: the training batch size).");
+        var cache = Cli.CacheDir();
+        var cmd = new Command("eval", "Validation loss and perplexity of a checkpoint.") { checkpoint, corpus, tokenizer, batches, batch, cache };
+        cmd.SetAction(r =>
+        {
+            var ckpt = Checkpoint.Open(r.GetValue(checkpoint)!);
+            var tok = ckpt.LoadTokenizer();
+            if (r.GetValue(tokenizer) is { } tokDir)
+            {
+                var given = TextTokenizer.Load(tokDir);
+                if (given.Fingerprint != tok.Fingerprint)
+                    throw new UltraMemException($"tokenizer {tokDir} does not match the checkpoint's tokenizer (fingerprint {given.Fingerprint[..12]} vs {tok.Fingerprint[..12]})");
+            }
+            var t = ckpt.TrainConfig;
+            TorchSharp.torch.set_num_threads(t.Threads ?? Environment.ProcessorCount);
+            using var model = ckpt.LoadModel();
+            using var data = PreparedData.Prepare(r.GetValue(corpus) ?? t.Corpus, t.TokenizerVocabSize, t.ValidationFraction, r.GetValue(cache)!, tok, Console.Error.WriteLine);
+            int seqLen = t.SeqLen ?? model.Config.MaxSeqLen;
+            var sw = System.Diagnostics.Stopwatch.StartNew();
+            double loss = Trainer.Evaluate(model, data, r.GetValue(batch) ?? t.BatchSize, seqLen, r.GetValue(batches));
+            Console.WriteLine($"checkpoint   {ckpt.Directory} (step {ckpt.State.Step})");
+            Console.WriteLine($"corpus       {r.GetValue(corpus) ?? t.Corpus} (validation split, {data.Validation.Count:N0} tokens)");
+            Console.WriteLine($"val loss     {loss:F4} nats/token");
+            Console.WriteLine($"perplexity   {Math.Exp(loss):F2}");
+            Console.WriteLine($"unigram H    {data.UnigramEntropy:F4} nats/token (context-free baseline)");
+            Console.WriteLine($"time         {sw.Elapsed.TotalSeconds:F1} s");
+            return 0;
+        });
+        return cmd;
+    }
+}

@@ -1,0 +1,40 @@
+using System.CommandLine;
+using UltraMem.Model;
+using UltraMem.Training;
+
+namespace UltraMem.Cli.Commands;
+
+static class InfoCommand
+{
+    public static Command Create()
+    {
+        var preset = Cli.Opt("--preset", "Model preset: tiny, small, base.", "tiny", true);
+        var config = Cli.Opt<string?>("--config", "Model config JSON; overrides --preset.");
+        var memory = new Option<string[]>("--memory") { Description = "Add a layer KIND@PLACEMENT; repeatable." };
+        var checkpoint = Cli.Opt<string?>("--checkpoint", "Describe the model of a checkpoint instead.");
+        var vocab = Cli.Opt("--vocab-size", "Vocabulary size for presets.", 8192, true);
+        var json = Cli.Opt<bool>("--json", "Print the model config as JSON.");
+        var cmd = new Command("info", "Total and activated (per-token) parameters and FLOPs per component.") { preset, config, memory, checkpoint, vocab, json };
+        cmd.SetAction(r =>
+        {
+            var cfg = r.GetValue(checkpoint) is { } c
+                ? Checkpoint.Open(c).ModelConfig
+                : Cli.ResolveModel(r.GetValue(config), r.GetValue(preset)!, r.GetValue(memory) ?? Array.Empty<string>(), r.GetValue(vocab));
+            if (r.GetValue(json)) { Console.WriteLine(cfg.ToJson()); return 0; }
+            using var model = new TransformerLM(cfg);
+            var rows = model.ParameterReport();
+            Console.WriteLine($"d_model {cfg.DModel}, n_layers {cfg.NLayers}, n_heads {cfg.NHeads}, ffn_hidden {cfg.FfnHiddenResolved}, vocab {cfg.VocabSize}, max_seq_len {cfg.MaxSeqLen}, tied embeddings: {cfg.TieEmbeddings}");
+            Console.WriteLine();
+            Cli.PrintTable(new[] { "component", "total params", "activated/token", "FLOPs/token" },
+                rows.Select(x => (IReadOnlyList<string>)new[] { x.Component, x.Count.Total.ToString("N0"), x.Count.Activated.ToString("N0"), x.Count.FlopsPerToken.ToString("N0") }));
+            var sum = rows.Aggregate(new Layers.ParameterCount(), (a, x) => a + x.Count);
+            long nonEmbedding = sum.Total - (long)cfg.VocabSize * cfg.DModel * (cfg.TieEmbeddings ? 1 : 2);
+            Console.WriteLine();
+            Console.WriteLine($"total parameters      {sum.Total,15:N0}  ({Format.Count(sum.Total)}; {Format.Count(nonEmbedding)} excluding embeddings/head)");
+            Console.WriteLine($"activated per token   {sum.Activated,15:N0}  ({Format.Count(sum.Activated)})");
+            Console.WriteLine($"FLOPs per token       {sum.FlopsPerToken,15:N0}  (forward; training ≈ 3×)");
+            return 0;
+        });
+        return cmd;
+    }
+}

@@ -1,0 +1,66 @@
+using System.CommandLine;
+using UltraMem.Training;
+
+namespace UltraMem.Cli.Commands;
+
+static class TrainCommand
+{
+    public static Command Create()
+    {
+        var preset = Cli.Opt("--preset", "Model preset: tiny, small, base.", "tiny", true);
+        var config = Cli.Opt<string?>("--config", "Model config JSON (snake_case ModelConfig); overrides --preset.");
+        var memory = new Option<string[]>("--memory") { Description = "Add a layer KIND@PLACEMENT (placement a, a! = replace FFN, a:b = skip); repeatable.", AllowMultipleArgumentsPerToken = false };
+        var trainConfig = Cli.Opt<string?>("--train-config", "Training config JSON (snake_case TrainConfig); flags below override it.");
+        var corpus = Cli.Opt<string?>("--corpus", "brown (bundled), sotu, moby-dick, or a .txt/.jsonl file or folder.");
+        var vocab = Cli.Opt<int?>("--vocab-size", "Tokenizer vocabulary size to train (default 8192).");
+        var steps = Cli.Opt<long?>("--steps", "Optimizer steps (max_steps).");
+        var batch = Cli.Opt<int?>("--batch-size", "Sequences per micro-batch.");
+        var seqLen = Cli.Opt<int?>("--seq-len", "Tokens per sequence (default: the model's max_seq_len).");
+        var accum = Cli.Opt<int?>("--grad-accum", "Micro-batches per optimizer step.");
+        var lr = Cli.Opt<double?>("--lr", "Peak learning rate.");
+        var warmup = Cli.Opt<long?>("--warmup", "Warmup steps (default 2% of steps).");
+        var evalEvery = Cli.Opt<long?>("--eval-interval", "Steps between validation runs.");
+        var ckptEvery = Cli.Opt<long?>("--checkpoint-interval", "Steps between checkpoints.");
+        var seed = Cli.Opt<ulong?>("--seed", "Random seed (init, batches, dropout).");
+        var threads = Cli.Opt<int?>("--threads", "Intra-op threads (default: all cores).");
+        var outDir = Cli.Opt("--out", "Run folder: checkpoints, metrics.jsonl/csv, loss.png.", "runs/train", true);
+        var resume = Cli.Opt<bool>("--resume", "Continue the run in --out from its latest checkpoint.");
+        var cache = Cli.CacheDir();
+        var cmd = new Command("train", "Train a language model on a corpus (Ctrl-C saves a checkpoint; --resume continues exactly).")
+        { preset, config, memory, trainConfig, corpus, vocab, steps, batch, seqLen, accum, lr, warmup, evalEvery, ckptEvery, seed, threads, outDir, resume, cache };
+        cmd.SetAction(r =>
+        {
+            var t = Cli.ReadTrainConfig(r.GetValue(trainConfig));
+            t = t with
+            {
+                Corpus = r.GetValue(corpus) ?? t.Corpus,
+                TokenizerVocabSize = r.GetValue(vocab) ?? t.TokenizerVocabSize,
+                MaxSteps = r.GetValue(steps) ?? t.MaxSteps,
+                BatchSize = r.GetValue(batch) ?? t.BatchSize,
+                SeqLen = r.GetValue(seqLen) ?? t.SeqLen,
+                GradAccum = r.GetValue(accum) ?? t.GradAccum,
+                LearningRate = r.GetValue(lr) ?? t.LearningRate,
+                WarmupSteps = r.GetValue(warmup) ?? t.WarmupSteps,
+                EvalInterval = r.GetValue(evalEvery) ?? t.EvalInterval,
+                CheckpointInterval = r.GetValue(ckptEvery) ?? t.CheckpointInterval,
+                Seed = r.GetValue(seed) ?? t.Seed,
+                Threads = r.GetValue(threads) ?? t.Threads,
+            };
+            bool isResume = r.GetValue(resume);
+            if (isResume && new[] { "--preset", "--config", "--memory", "--train-config", "--corpus", "--vocab-size", "--steps", "--batch-size", "--seq-len", "--grad-accum", "--lr", "--warmup", "--seed" }
+                    .FirstOrDefault(n => r.GetResult(n) is { Implicit: false }) is { } clash)
+                throw new UltraMemException($"--resume continues the run exactly as configured; {clash} cannot change it");
+            var model = Cli.ResolveModel(r.GetValue(config), r.GetValue(preset)!, r.GetValue(memory) ?? Array.Empty<string>(), t.TokenizerVocabSize);
+            using var cts = Cli.InstallCtrlC();
+            var result = Trainer.Run(new TrainRequest
+            {
+                RunDir = r.GetValue(outDir)!, Model = model, Train = t, CacheDir = r.GetValue(cache)!, Resume = isResume, Cancel = cts.Token,
+            });
+            Console.WriteLine(result.Interrupted
+                ? $"stopped at step {result.Step}; checkpoint {result.CheckpointDir}"
+                : $"done: step {result.Step}, validation loss {result.FinalValidationLoss:F4} (ppl {Math.Exp(result.FinalValidationLoss ?? double.NaN):F1}); checkpoint {result.CheckpointDir}; curve {Path.Combine(result.RunDir, "loss.png")}");
+            return result.Interrupted ? 130 : 0;
+        });
+        return cmd;
+    }
+}

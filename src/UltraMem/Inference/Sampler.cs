@@ -1,0 +1,52 @@
+namespace UltraMem.Inference;
+
+/// <summary>Sampling settings: temperature 0 is greedy; top-k 0 and top-p 1 disable those filters.</summary>
+public sealed record SamplingOptions(double Temperature = 0.8, int TopK = 50, double TopP = 0.95, int Seed = 0)
+{
+    public SamplingOptions Validate()
+    {
+        if (!(Temperature >= 0) || double.IsInfinity(Temperature)) throw new UltraMemException($"temperature must be >= 0 (got {Temperature})");
+        if (TopK < 0) throw new UltraMemException($"top-k must be >= 0 (got {TopK})");
+        if (!(TopP > 0 && TopP <= 1)) throw new UltraMemException($"top-p must be in (0, 1] (got {TopP})");
+        return this;
+    }
+}
+
+/// <summary>Picks the next token from a logit vector: temperature, then top-k, then nucleus (top-p) filtering.</summary>
+public sealed class Sampler
+{
+    readonly SamplingOptions _o;
+    readonly Random _rng;
+
+    public Sampler(SamplingOptions options) { _o = options.Validate(); _rng = new Random(options.Seed); }
+
+    public int Next(ReadOnlySpan<float> logits)
+    {
+        int n = logits.Length;
+        if (_o.Temperature == 0) return ArgMax(logits);
+        // candidates sorted by logit, descending (ties by index for determinism)
+        var order = Enumerable.Range(0, n).ToArray();
+        var copy = logits.ToArray();
+        Array.Sort(order, (a, b) => copy[b] != copy[a] ? copy[b].CompareTo(copy[a]) : a.CompareTo(b));
+        int keep = _o.TopK > 0 ? Math.Min(_o.TopK, n) : n;
+        double max = copy[order[0]];
+        var probs = new double[keep];
+        double sum = 0;
+        for (int i = 0; i < keep; i++) { probs[i] = Math.Exp((copy[order[i]] - max) / _o.Temperature); sum += probs[i]; }
+        // nucleus: smallest prefix whose probability mass reaches top-p
+        double cum = 0; int cut = keep;
+        for (int i = 0; i < keep; i++) { cum += probs[i] / sum; if (cum >= _o.TopP) { cut = i + 1; break; } }
+        double mass = 0;
+        for (int i = 0; i < cut; i++) mass += probs[i];
+        double u = _rng.NextDouble() * mass;
+        for (int i = 0; i < cut; i++) { u -= probs[i]; if (u <= 0) return order[i]; }
+        return order[cut - 1];
+    }
+
+    static int ArgMax(ReadOnlySpan<float> x)
+    {
+        int best = 0;
+        for (int i = 1; i < x.Length; i++) if (x[i] > x[best]) best = i;
+        return best;
+    }
+}

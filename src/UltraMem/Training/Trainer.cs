@@ -1,0 +1,203 @@
+using System.Diagnostics;
+using UltraMem.Data;
+using UltraMem.Model;
+using UltraMem.Reporting;
+using UltraMem.Tokenization;
+using static TorchSharp.torch;
+
+namespace UltraMem.Training;
+
+/// <summary>What to train and where. <see cref="Model"/> is ignored when resuming (the checkpoint's config wins).</summary>
+public sealed record TrainRequest
+{
+    public required string RunDir { get; init; }
+    public required ModelConfig Model { get; init; }
+    public required TrainConfig Train { get; init; }
+    public required string CacheDir { get; init; }
+    public bool Resume { get; init; }
+    /// <summary>Stop (with a checkpoint) after this many steps even if max_steps is larger — for tests and time-boxed runs.</summary>
+    public long? StopAfterStep { get; init; }
+    public CancellationToken Cancel { get; init; }
+    public Action<string> Log { get; init; } = Console.Error.WriteLine;
+    public bool ShowProgress { get; init; } = true;
+}
+
+public sealed record TrainResult(string RunDir, string CheckpointDir, long Step, bool Interrupted, double? FinalValidationLoss,
+                                 double UnigramEntropy, double TokensPerSecond, IReadOnlyList<MetricRecord> Metrics);
+
+/// <summary>
+/// The training loop: deterministic batches (a pure function of seed and step), per-step dropout seeds,
+/// AdamW with named parameter groups, warmup + cosine schedule, gradient accumulation and clipping,
+/// periodic validation, atomic checkpoints, metrics to JSONL/CSV and a loss-curve PNG.
+/// Because nothing depends on hidden RNG state, resuming from a checkpoint reproduces the uninterrupted run
+/// exactly (same thread count).
+/// </summary>
+public static class Trainer
+{
+    public static TrainResult Run(TrainRequest req)
+    {
+        Checkpoint? resumeFrom = null;
+        if (req.Resume) resumeFrom = Checkpoint.Open(req.RunDir);
+        else if (System.IO.Directory.Exists(Path.Combine(req.RunDir, "checkpoints")) || File.Exists(Path.Combine(req.RunDir, "metrics.jsonl")))
+            throw new UltraMemException($"{req.RunDir} already holds a training run; pass --resume to continue it or choose another --out folder");
+
+        var train = resumeFrom?.TrainConfig ?? req.Train;
+        set_num_threads(train.Threads ?? Environment.ProcessorCount);
+        TextTokenizer? tokenizer = resumeFrom?.LoadTokenizer();
+        using var data = PreparedData.Prepare(train.Corpus, train.TokenizerVocabSize, train.ValidationFraction, req.CacheDir, tokenizer, req.Log);
+        tokenizer = data.Tokenizer;
+        if (resumeFrom is not null && resumeFrom.State.TokenizerFingerprint != tokenizer.Fingerprint)
+            throw new UltraMemException($"the tokenizer in {resumeFrom.Directory} does not match the one recorded in its trainer state");
+
+        var modelConfig = resumeFrom?.ModelConfig ?? (req.Model with { VocabSize = tokenizer.VocabSize });
+        if (modelConfig.VocabSize != tokenizer.VocabSize)
+            throw new UltraMemException($"model vocab_size {modelConfig.VocabSize} does not match the tokenizer's {tokenizer.VocabSize}");
+        train = train.Validate(modelConfig.MaxSeqLen);
+        int seqLen = train.SeqLen ?? modelConfig.MaxSeqLen;
+
+        manual_seed(unchecked((long)train.Seed));
+        using var model = resumeFrom?.LoadModel() ?? new TransformerLM(modelConfig);
+        var groups = ParameterGroups.Build(model, train.WeightDecay);
+        using var optimizer = new AdamW(groups, train.Beta1, train.Beta2, train.Eps);
+        long step = 0, tokensSeen = 0;
+        double elapsedBefore = 0;
+        var metrics = new MetricsLog(req.RunDir);
+        if (resumeFrom is not null)
+        {
+            resumeFrom.LoadOptimizer(optimizer);
+            step = resumeFrom.State.Step; tokensSeen = resumeFrom.State.TokensSeen; elapsedBefore = resumeFrom.State.ElapsedSeconds;
+            metrics.TruncateAfter(step);
+            req.Log($"resuming {req.RunDir} at step {step} from {resumeFrom.Directory}");
+        }
+        else
+        {
+            System.IO.Directory.CreateDirectory(req.RunDir);
+            IO.AtomicFile.WriteAllText(Path.Combine(req.RunDir, Checkpoint.ModelConfigFile), modelConfig.ToJson());
+            IO.AtomicFile.WriteAllText(Path.Combine(req.RunDir, Checkpoint.TrainConfigFile), train.ToJson());
+        }
+
+        var schedule = new LearningRateSchedule(train.LearningRate, train.WarmupResolved, train.MaxSteps, train.MinLrRatio);
+        var parameters = model.parameters().ToList();
+        long stopAt = Math.Min(train.MaxSteps, req.StopAfterStep ?? long.MaxValue);
+        long tokensPerStep = (long)train.BatchSize * seqLen * train.GradAccum;
+        double? lastVal = resumeFrom?.State.LastValidationLoss;
+        string lastCheckpoint = resumeFrom?.Directory ?? "";
+        var clock = Stopwatch.StartNew();
+        var rate = new RateMeter();
+        bool interrupted = false;
+
+        TrainerState State() => new()
+        {
+            Step = step, TokensSeen = tokensSeen, ElapsedSeconds = elapsedBefore + clock.Elapsed.TotalSeconds,
+            TokenizerFingerprint = tokenizer.Fingerprint, LastValidationLoss = lastVal,
+        };
+        void SaveCheckpoint() => lastCheckpoint = Checkpoint.Save(req.RunDir, model, optimizer, train, State(), tokenizer, train.KeepCheckpoints);
+
+        req.Log($"model: {Format.Count(model.parameters().Sum(p => p.numel()))} parameters; {data.Describe()}; {tokensPerStep} tokens/step");
+        using (var bar = req.ShowProgress ? new ProgressBar("train", train.MaxSteps, step) : null)
+        {
+            model.train();
+            while (step < stopAt)
+            {
+                if (req.Cancel.IsCancellationRequested) { interrupted = true; break; }
+                double lr = schedule.At(step);
+                manual_seed(unchecked((long)(train.Seed * 1_000_003UL + (ulong)step)));   // dropout masks: a function of the step
+                double lossSum = 0;
+                for (int micro = 0; micro < train.GradAccum; micro++)
+                {
+                    using var scope = NewDisposeScope();
+                    var (x, y) = data.TrainBatch(train.BatchSize, seqLen, train.Seed, step, micro);
+                    var logits = model.forward(x);
+                    var loss = TransformerLM.CrossEntropy(logits, y);
+                    lossSum += loss.item<float>();
+                    var total = model.AuxiliaryLoss() is { } aux ? loss + aux : loss;
+                    (total / train.GradAccum).backward();
+                }
+                double gradNorm = train.GradClip > 0 ? nn.utils.clip_grad_norm_(parameters, train.GradClip) : double.NaN;
+                optimizer.Step(lr);
+                optimizer.ZeroGrad();
+                step++;
+                tokensSeen += tokensPerStep;
+                double trainLoss = lossSum / train.GradAccum;
+                if (!double.IsFinite(trainLoss))
+                    throw new UltraMemException($"training diverged at step {step} (loss {trainLoss}); lower the learning rate (now {train.LearningRate})");
+                double tps = rate.Add(tokensPerStep, clock.Elapsed.TotalSeconds);
+                metrics.Append(new MetricRecord(step, "train", new Dictionary<string, double>
+                {
+                    ["loss"] = trainLoss, ["lr"] = lr, ["grad_norm"] = gradNorm, ["tokens_per_s"] = tps,
+                    ["tokens"] = tokensSeen, ["elapsed_s"] = elapsedBefore + clock.Elapsed.TotalSeconds,
+                }));
+                bar?.Report(step, $"loss {trainLoss:F3}" + (lastVal is { } lv ? $" val {lv:F3}" : "") + $" | {Format.Count((long)tps)} tok/s");
+
+                bool last = step == train.MaxSteps;
+                if (step % train.EvalInterval == 0 || last)
+                {
+                    var val = Evaluate(model, data, train.BatchSize, seqLen, last ? null : train.EvalBatches);
+                    lastVal = val;
+                    metrics.Append(new MetricRecord(step, "val", new Dictionary<string, double>
+                    {
+                        ["loss"] = val, ["ppl"] = Math.Exp(val), ["tokens"] = tokensSeen, ["elapsed_s"] = elapsedBefore + clock.Elapsed.TotalSeconds,
+                    }));
+                    bar?.WriteLine($"step {step,6}  train {trainLoss:F4}  val {val:F4}  ppl {Math.Exp(val):F1}  lr {lr:E2}");
+                    model.train();
+                }
+                if (step % train.CheckpointInterval == 0 || last) SaveCheckpoint();
+            }
+            if (interrupted || (step == stopAt && lastCheckpoint != CheckpointDirFor(req.RunDir, step))) SaveCheckpoint();
+        }
+        var all = metrics.ReadAll();
+        LossPlot.Save(Path.Combine(req.RunDir, "loss.png"), all, $"{Path.GetFileName(Path.GetFullPath(req.RunDir))}: {Format.Count(model.parameters().Sum(p => p.numel()))} params",
+            data.UnigramEntropy, $"unigram entropy {data.UnigramEntropy:F2}");
+        if (interrupted) req.Log($"interrupted: saved {lastCheckpoint}; continue with --resume");
+        return new TrainResult(req.RunDir, lastCheckpoint, step, interrupted, lastVal, data.UnigramEntropy, rate.Overall, all);
+    }
+
+    static string CheckpointDirFor(string runDir, long step) => Path.Combine(runDir, "checkpoints", $"step-{step:D7}");
+
+    /// <summary>Mean next-token loss over validation windows (all of them when <paramref name="maxBatches"/> is null).</summary>
+    public static double Evaluate(TransformerLM model, PreparedData data, int batchSize, int seqLen, int? maxBatches)
+    {
+        model.eval();
+        using var _ = no_grad();
+        double sum = 0; long n = 0;
+        foreach (var (x, y) in data.ValidationBatches(batchSize, seqLen, maxBatches))
+        {
+            using var scope = NewDisposeScope();
+            var loss = TransformerLM.CrossEntropy(model.forward(x), y);
+            long count = y.numel();
+            sum += loss.item<float>() * count; n += count;
+        }
+        if (n == 0) throw new UltraMemException($"the validation split has fewer than {seqLen + 1} tokens; lower seq_len or raise validation_fraction");
+        return sum / n;
+    }
+
+    /// <summary>Tokens per second over a sliding window of recent steps, and overall.</summary>
+    sealed class RateMeter
+    {
+        readonly Queue<(double Time, long Tokens)> _window = new();
+        long _total; double _start = double.NaN, _last;
+        public double Overall => _last > _start ? _total / (_last - _start) : 0;
+        public double Add(long tokens, double now)
+        {
+            if (double.IsNaN(_start)) _start = 0;
+            _total += tokens; _last = now;
+            _window.Enqueue((now, tokens));
+            while (_window.Count > 20) _window.Dequeue();
+            double span = now - (_window.Count > 1 ? _window.Peek().Time : 0);
+            long sum = _window.Skip(_window.Count > 1 ? 1 : 0).Sum(w => w.Tokens);
+            return span > 0 ? sum / span : 0;
+        }
+    }
+}
+
+/// <summary>Human-readable numbers.</summary>
+public static class Format
+{
+    public static string Count(long n) => n switch
+    {
+        >= 1_000_000_000 => $"{n / 1e9:0.##}B",
+        >= 1_000_000 => $"{n / 1e6:0.##}M",
+        >= 1_000 => $"{n / 1e3:0.#}k",
+        _ => n.ToString(),
+    };
+}
