@@ -188,10 +188,11 @@ public class BpeTrainerTests
     }
 
     [Fact]
-    public void RejectsTooSmallVocabulary()
+    public void RejectsBadArguments()
     {
         Assert.Throws<ArgumentOutOfRangeException>(() => new BpeTrainer(vocabSize: 256));
         Assert.Throws<ArgumentOutOfRangeException>(() => new BpeTrainer(minFrequency: 0));
+        Assert.Throws<ArgumentException>(() => new BpeTrainer().Train(["fine", null!, "fine"]));
     }
 
     sealed class SynchronousProgress(Action<double> report) : IProgress<double>
