@@ -16,16 +16,18 @@ internal static class PreTokenCounter
     {
         ArgumentNullException.ThrowIfNull(documents);
         var partials = new ConcurrentBag<Dictionary<string, long>>();
+        bool sawNull = false;
         Parallel.ForEach(
             documents,
             () => new Dictionary<string, long>(StringComparer.Ordinal),
-            (document, _, local) =>
+            (document, state, local) =>
             {
-                if (document is null) throw new ArgumentException("A document is null.", nameof(documents));
+                if (document is null) { sawNull = true; state.Stop(); return local; }
                 CountInto(document, local);
                 return local;
             },
             partials.Add);
+        if (sawNull) throw new ArgumentException("A document is null.", nameof(documents));
 
         var tables = partials.OrderByDescending(t => t.Count).ToList();
         if (tables.Count == 0) return new Dictionary<string, long>(StringComparer.Ordinal);
