@@ -41,7 +41,7 @@ public static class CorpusFile
             {
                 CorpusFileKind.Jsonl => JsonlDocuments.Read(reader, name),
                 CorpusFileKind.Text when splitText => TextDocuments.Split(reader.ReadToEnd(), name),
-                CorpusFileKind.Text => [new Document(name, reader.ReadToEnd().ReplaceLineEndings("\n").Trim())],
+                CorpusFileKind.Text => [new Document(name, reader.ReadToEnd().Replace("\r\n", "\n").Replace('\r', '\n').Trim())],
                 _ => throw new UltraMemException($"unsupported corpus file type: {path} (expected .txt, .md, .jsonl, or one of those gzipped)"),
             };
         }

@@ -12,7 +12,7 @@ public static class DocumentSplit
     /// validation when its hash, read as a number in [0, 1), is below <paramref name="validationFraction"/>.
     /// With two or more documents both sides are non-empty: if the hash sends none to validation, the
     /// document with the smallest hash goes there; if it sends all, the one with the largest stays in
-    /// training. A single document goes to training.
+    /// training. A single document always goes to training.
     /// </summary>
     public static (IReadOnlyList<Document> Train, IReadOnlyList<Document> Validation) Split(
         IReadOnlyList<Document> docs, double validationFraction = 0.05, ulong seed = 0)
@@ -31,7 +31,7 @@ public static class DocumentSplit
             if (toValidation[i]) validationCount++;
         }
         if (docs.Count >= 2 && validationCount == 0) toValidation[IndexOfExtreme(u, smallest: true)] = true;
-        if (docs.Count >= 2 && validationCount == docs.Count) toValidation[IndexOfExtreme(u, smallest: false)] = false;
+        if (docs.Count >= 1 && validationCount == docs.Count) toValidation[IndexOfExtreme(u, smallest: false)] = false;
 
         var train = new List<Document>();
         var validation = new List<Document>();

@@ -7,7 +7,7 @@ namespace UltraMem.Data;
 /// (<c>\f</c>, optionally with spaces or tabs) or at a run of three or more blank lines. When that
 /// leaves a single document, it is cut into chunks of <see cref="ParagraphsPerChunk"/> paragraphs
 /// (paragraphs are separated by blank lines; a text without blank lines has one paragraph per line),
-/// so a train/validation split is still possible. Ids are <c>name#1</c>, <c>name#2</c>, …
+/// so a train/validation split is still possible. Line ends may be LF, CRLF or CR. Ids are <c>name#1</c>, <c>name#2</c>, …
 /// </summary>
 public static class TextDocuments
 {
@@ -17,7 +17,7 @@ public static class TextDocuments
     /// <summary>The documents of <paramref name="text"/>; <paramref name="name"/> prefixes their ids.</summary>
     public static IReadOnlyList<Document> Split(string text, string name)
     {
-        string[] lines = text.ReplaceLineEndings("\n").Split('\n');
+        string[] lines = text.Replace("\r\n", "\n").Replace('\r', '\n').Split('\n');
         var parts = new List<string>();
         var current = new List<string>();
         int blankRun = 0;
