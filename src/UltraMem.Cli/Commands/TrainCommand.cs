@@ -48,7 +48,7 @@ static class TrainCommand
             };
             bool isResume = r.GetValue(resume);
             if (isResume && new[] { "--preset", "--config", "--memory", "--train-config", "--corpus", "--vocab-size", "--steps", "--batch-size", "--seq-len", "--grad-accum", "--lr", "--warmup", "--seed" }
-                    .FirstOrDefault(n => r.GetResult(n) is { Implicit: false }) is { } clash)
+                    .FirstOrDefault(n => r.GetResult(n) is System.CommandLine.Parsing.OptionResult { Implicit: false }) is { } clash)
                 throw new UltraMemException($"--resume continues the run exactly as configured; {clash} cannot change it");
             var model = Cli.ResolveModel(r.GetValue(config), r.GetValue(preset)!, r.GetValue(memory) ?? Array.Empty<string>(), t.TokenizerVocabSize);
             using var cts = Cli.InstallCtrlC();

@@ -60,7 +60,7 @@ public sealed class AdamW : IDisposable
                 var grad = p.grad;
                 if (grad is null) continue;
                 if (!_state.TryGetValue(name, out var s))
-                    _state[name] = s = (zeros_like(p), zeros_like(p));
+                    _state[name] = s = (zeros_like(p).DetachFromDisposeScope(), zeros_like(p).DetachFromDisposeScope());   // outlive any caller's dispose scope
                 if (g.WeightDecay != 0) p.mul_(1 - glr * g.WeightDecay);
                 s.ExpAvg.lerp_(grad, 1 - Beta1);
                 s.ExpAvgSq.mul_(Beta2).addcmul_(grad, grad, 1 - Beta2);
@@ -107,7 +107,7 @@ public sealed class AdamW : IDisposable
             foreach (var x in new[] { m!, v! })
                 if (!x.shape.SequenceEqual(p.shape) || x.dtype != p.dtype)
                     throw new UltraMemException($"{source}: optimizer state for {name} has shape [{string.Join(", ", x.shape)}] {x.dtype}, parameter is [{string.Join(", ", p.shape)}] {p.dtype}");
-            _state[name] = (m!.clone(), v!.clone());
+            _state[name] = (m!.clone().DetachFromDisposeScope(), v!.clone().DetachFromDisposeScope());
         }
         StepCount = stepCount;
     }

@@ -105,7 +105,7 @@ public sealed class Checkpoint
     {
         if (File.Exists(path) && Path.GetFileName(path) == ModelFile) path = Path.GetDirectoryName(Path.GetFullPath(path))!;
         if (!System.IO.Directory.Exists(path)) throw new UltraMemException($"checkpoint not found: {path}");
-        if (File.Exists(Path.Combine(path, ModelConfigFile))) return path;
+        if (File.Exists(Path.Combine(path, ModelFile))) return path;
         string root = System.IO.Directory.Exists(Path.Combine(path, "checkpoints")) ? Path.Combine(path, "checkpoints") : path;
         string pointer = Path.Combine(root, LatestPointer);
         if (!File.Exists(pointer)) throw new UltraMemException($"no checkpoint in {path} (expected {ModelConfigFile} or checkpoints/{LatestPointer})");

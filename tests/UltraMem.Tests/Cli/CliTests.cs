@@ -1,0 +1,134 @@
+using System.Diagnostics;
+using UltraMem.Model;
+using UltraMem.Training;
+
+namespace UltraMem.Tests.Cli;
+
+/// <summary>Runs the real command-line tool in a child process, checking exit codes and one-line errors.</summary>
+public sealed class CliFixture : IDisposable
+{
+    public string Root { get; } = TestData.TempDir();
+    public string Corpus { get; }
+    public string Cache { get; }
+    public string Run { get; }
+
+    public CliFixture()
+    {
+        Corpus = TestData.CorpusFolder(Root, 10);
+        Cache = Path.Combine(Root, "cache");
+        Run = Path.Combine(Root, "run");
+        Trainer.Run(new TrainRequest
+        {
+            RunDir = Run, CacheDir = Cache, ShowProgress = false, Log = _ => { },
+            Model = new ModelConfig { DModel = 32, NLayers = 2, NHeads = 2, MaxSeqLen = 32 },
+            Train = new TrainConfig { Corpus = Corpus, TokenizerVocabSize = 300, ValidationFraction = 0.2, BatchSize = 4, SeqLen = 32, MaxSteps = 3, EvalInterval = 3, CheckpointInterval = 3, Threads = 1 },
+        });
+    }
+
+    public (int Code, string Out, string Err) Invoke(params string[] args)
+    {
+        string dll = Path.Combine(AppContext.BaseDirectory, "UltraMem.Cli.dll");
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        psi.ArgumentList.Add(dll);
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        psi.Environment["ULTRAMEM_CACHE"] = Cache;
+        using var p = Process.Start(psi)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        if (!p.WaitForExit(120_000)) { p.Kill(true); throw new TimeoutException(string.Join(" ", args)); }
+        return (p.ExitCode, stdout.Result, stderr.Result);
+    }
+
+    public void Dispose() { try { Directory.Delete(Root, true); } catch (IOException) { } }
+}
+
+public class CliTests : IClassFixture<CliFixture>
+{
+    readonly CliFixture _f;
+    public CliTests(CliFixture f) => _f = f;
+
+    void AssertOneLineError((int Code, string Out, string Err) r, string expected)
+    {
+        Assert.NotEqual(0, r.Code);
+        var lines = r.Err.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.True(lines.Length >= 1, "no error printed");
+        Assert.StartsWith("ultramem: error: ", lines[^1]);
+        Assert.Contains(expected, lines[^1]);
+        Assert.DoesNotContain("   at ", r.Err);   // no stack trace
+    }
+
+    [Fact]
+    public void EveryCommandHasHelp()
+    {
+        foreach (var cmd in new[] { "train", "eval", "generate", "info", "demo" })
+        {
+            var r = _f.Invoke(cmd, "--help");
+            Assert.Equal(0, r.Code);
+            Assert.Contains("Usage", r.Out);
+        }
+    }
+
+    [Fact]
+    public void ImpossibleConfigsFailWithAClearMessage()
+    {
+        AssertOneLineError(_f.Invoke("info", "--preset", "huge"), "unknown preset 'huge'");
+        string cfg = Path.Combine(_f.Root, "bad-heads.json");
+        File.WriteAllText(cfg, """{ "d_model": 100, "n_heads": 3 }""");
+        AssertOneLineError(_f.Invoke("info", "--config", cfg), "n_heads (3) must divide d_model (100)");
+        File.WriteAllText(cfg, """{ "d_model": -8 }""");
+        AssertOneLineError(_f.Invoke("info", "--config", cfg), "d_model must be positive");
+        File.WriteAllText(cfg, """{ "d_model": 64, "n_heads": 4, "colour": 3 }""");
+        AssertOneLineError(_f.Invoke("info", "--config", cfg), "invalid model config JSON");
+        AssertOneLineError(_f.Invoke("info", "--memory", "swiglu@7:2"), "memory_layers[0]");
+        AssertOneLineError(_f.Invoke("info", "--config", Path.Combine(_f.Root, "nope.json")), "model config not found");
+        AssertOneLineError(_f.Invoke("train", "--steps", "-5", "--out", Path.Combine(_f.Root, "neg"), "--corpus", _f.Corpus, "--vocab-size", "300"), "max_steps must be positive");
+        Assert.False(Directory.Exists(Path.Combine(_f.Root, "neg", "checkpoints")));
+    }
+
+    [Fact]
+    public void MissingAndCorruptFilesFailWithoutTouchingData()
+    {
+        AssertOneLineError(_f.Invoke("eval", "--checkpoint", Path.Combine(_f.Root, "missing")), "checkpoint not found");
+        AssertOneLineError(_f.Invoke("train", "--corpus", Path.Combine(_f.Root, "no-such-corpus.txt"), "--out", Path.Combine(_f.Root, "x")), "no-such-corpus.txt");
+
+        // a copy of the checkpoint with a truncated weights file
+        string src = Checkpoint.Open(_f.Run).Directory;
+        string bad = Path.Combine(_f.Root, "corrupt-ckpt");
+        Directory.CreateDirectory(bad);
+        foreach (var f in Directory.GetFiles(src)) File.Copy(f, Path.Combine(bad, Path.GetFileName(f)));
+        string weights = Path.Combine(bad, Checkpoint.ModelFile);
+        var bytes = File.ReadAllBytes(weights);
+        File.WriteAllBytes(weights, bytes[..(bytes.Length / 2)]);
+        var r = _f.Invoke("generate", "--checkpoint", bad, "--max-tokens", "3");
+        AssertOneLineError(r, Checkpoint.ModelFile);
+        Assert.Equal(bytes.Length / 2, new FileInfo(weights).Length);   // untouched
+
+        // training into an existing run without --resume leaves it alone
+        string latest = File.ReadAllText(Path.Combine(_f.Run, "checkpoints", "latest"));
+        AssertOneLineError(_f.Invoke("train", "--out", _f.Run, "--corpus", _f.Corpus, "--vocab-size", "300"), "already holds a training run");
+        Assert.Equal(latest, File.ReadAllText(Path.Combine(_f.Run, "checkpoints", "latest")));
+    }
+
+    [Fact]
+    public void ATokenizerThatDoesNotMatchTheCheckpointIsRejected()
+    {
+        string other = Path.Combine(_f.Root, "other-tokenizer");
+        UltraMem.Tokenization.TextTokenizer.Train(new[] { "completely different text, with other words entirely. " + TestData.Paragraph[..80] }, 280).Save(other);
+        AssertOneLineError(_f.Invoke("eval", "--checkpoint", _f.Run, "--tokenizer", other), "does not match the checkpoint");
+    }
+
+    [Fact]
+    public void EvalGenerateAndInfoWorkOnACheckpoint()
+    {
+        var e = _f.Invoke("eval", "--checkpoint", _f.Run);
+        Assert.Equal(0, e.Code);
+        Assert.Contains("perplexity", e.Out);
+        var g = _f.Invoke("generate", "--checkpoint", _f.Run, "--prompt", "The committee", "--max-tokens", "8", "--temperature", "0");
+        Assert.Equal(0, g.Code);
+        Assert.StartsWith("The committee", g.Out);
+        var i = _f.Invoke("info", "--checkpoint", _f.Run);
+        Assert.Equal(0, i.Code);
+        Assert.Contains("activated per token", i.Out);
+        AssertOneLineError(_f.Invoke("generate", "--checkpoint", _f.Run, "--top-p", "0"), "top-p");
+    }
+}
