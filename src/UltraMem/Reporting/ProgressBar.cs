@@ -14,7 +14,7 @@ public sealed class ProgressBar : IDisposable
     readonly Stopwatch _clock = Stopwatch.StartNew();
     readonly bool _interactive = !Console.IsErrorRedirected;
     readonly long _startCount;
-    TimeSpan _lastDraw = TimeSpan.MinValue;
+    TimeSpan? _lastDraw;
     long _current;
     string _status = "";
     bool _finished;
@@ -32,7 +32,7 @@ public sealed class ProgressBar : IDisposable
         _current = current; _status = status;
         var now = _clock.Elapsed;
         var interval = _interactive ? TimeSpan.FromMilliseconds(100) : LogInterval;
-        if (current >= _total || now - _lastDraw >= interval) Draw(now);
+        if (current >= _total || _lastDraw is null || now - _lastDraw.Value >= interval) Draw(now);
     }
 
     void Draw(TimeSpan now)
