@@ -144,7 +144,8 @@ public sealed class TransformerLM : nn.Module<Tensor, Tensor>
         long d = Config.DModel, v = Config.VocabSize;
         var rows = new List<(string, ParameterCount)>
         {
-            ("embed_tokens", new ParameterCount(v * d, d, 0)),
+            // a token reads one embedding row; when tied, the head reads the whole matrix anyway (counted there)
+            ("embed_tokens", new ParameterCount(v * d, lm_head is null ? 0 : d, 0)),
         };
         for (int i = 0; i < Config.NLayers; i++)
         {
