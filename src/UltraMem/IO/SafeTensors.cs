@@ -169,8 +169,8 @@ public static class SafeTensors
                 Utf8(path, value);   // rejects lone surrogates before anything is written
                 if (!firstKey) sb.Append(',');
                 firstKey = false;
-                AppendJsonString(sb, key).Append(':');
-                AppendJsonString(sb, value);
+                JsonText.AppendString(sb, key).Append(':');
+                JsonText.AppendString(sb, value);
             }
             sb.Append('}');
             first = false;
@@ -180,7 +180,7 @@ public static class SafeTensors
         {
             if (!first) sb.Append(',');
             first = false;
-            AppendJsonString(sb, e.Name);
+            JsonText.AppendString(sb, e.Name);
             sb.Append(":{\"dtype\":\"").Append(DTypeName(e.DType)).Append("\",\"shape\":[");
             sb.AppendJoin(',', e.Shape.Select(d => d.ToString(CultureInfo.InvariantCulture)));
             long end = checked(offset + e.ByteLength);
@@ -196,30 +196,6 @@ public static class SafeTensors
         json.CopyTo(header, 0);
         header.AsSpan(json.Length).Fill((byte)' ');
         return header;
-    }
-
-    /// <summary>JSON string with the same escaping as serde_json: quote, backslash and control characters only.</summary>
-    static StringBuilder AppendJsonString(StringBuilder sb, string s)
-    {
-        sb.Append('"');
-        foreach (char c in s)
-        {
-            switch (c)
-            {
-                case '"': sb.Append("\\\""); break;
-                case '\\': sb.Append("\\\\"); break;
-                case '\b': sb.Append("\\b"); break;
-                case '\f': sb.Append("\\f"); break;
-                case '\n': sb.Append("\\n"); break;
-                case '\r': sb.Append("\\r"); break;
-                case '\t': sb.Append("\\t"); break;
-                default:
-                    if (c < 0x20) sb.Append("\\u00").Append(((int)c).ToString("x2", CultureInfo.InvariantCulture));
-                    else sb.Append(c);
-                    break;
-            }
-        }
-        return sb.Append('"');
     }
 
     /// <summary>Streams a tensor's bytes straight from its memory, in chunks of at most <paramref name="chunkBytes"/>.</summary>

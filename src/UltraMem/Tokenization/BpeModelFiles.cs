@@ -27,7 +27,7 @@ public static class BpeModelFiles
         for (int id = 0; id < model.Tokens.Count; id++)
         {
             sb.Append("  ");
-            AppendJsonString(sb, model.Tokens[id]);
+            IO.JsonText.AppendString(sb, model.Tokens[id]);
             sb.Append(": ").Append(id.ToString(CultureInfo.InvariantCulture));
             sb.Append(id + 1 < model.Tokens.Count ? ",\n" : "\n");
         }
@@ -181,23 +181,5 @@ public static class BpeModelFiles
             stream.Flush(flushToDisk: true);
         }
         return (temp, target);
-    }
-
-    static void AppendJsonString(StringBuilder sb, string value)
-    {
-        sb.Append('"');
-        foreach (char c in value)
-        {
-            switch (c)
-            {
-                case '"': sb.Append("\\\""); break;
-                case '\\': sb.Append("\\\\"); break;
-                default:
-                    if (c < 0x20 || char.IsSurrogate(c)) sb.Append("\\u").Append(((int)c).ToString("x4", CultureInfo.InvariantCulture));
-                    else sb.Append(c);
-                    break;
-            }
-        }
-        sb.Append('"');
     }
 }
