@@ -1,5 +1,3 @@
-using System.Security.Cryptography;
-using System.Text;
 using UltraMem.Tokenization;
 using static TorchSharp.torch;
 
@@ -8,8 +6,8 @@ namespace UltraMem.Data;
 /// <summary>
 /// A corpus made ready for training: documents split train/validation, a tokenizer (trained on the training
 /// split unless one is given), and both splits tokenised into memory-mapped token files.
-/// Everything is cached under <c>cacheDir/datasets/NAME-HASH/</c>, keyed by the documents' content hash, the
-/// split and the tokenizer fingerprint, so a second run starts in seconds.
+/// Everything is cached under <c>cacheDir/datasets/NAME-HASH-valFRACTION/</c>, keyed by the documents' content hash
+/// (<see cref="TokenCache.SourceHash"/>), the split and the tokenizer fingerprint, so a second run starts in seconds.
 /// </summary>
 public sealed class PreparedData : IDisposable
 {
@@ -26,9 +24,8 @@ public sealed class PreparedData : IDisposable
     {
         var docs = Corpus.Load(corpus, cacheDir, new Progress<string>(log));
         var (train, val) = DocumentSplit.Split(docs, validationFraction);
-        string contentHash = HashDocuments(docs, validationFraction);
         string safeName = new string(Path.GetFileNameWithoutExtension(corpus.TrimEnd('/', '\\')).Select(c => char.IsLetterOrDigit(c) || c == '-' ? c : '_').ToArray());
-        string folder = Path.Combine(cacheDir, "datasets", $"{safeName}-{contentHash[..12]}");
+        string folder = Path.Combine(cacheDir, "datasets", $"{safeName}-{TokenCache.SourceHash(docs)[..12]}-val{validationFraction.ToString("R", System.Globalization.CultureInfo.InvariantCulture)}");
         Directory.CreateDirectory(folder);
 
         if (tokenizer is null)
@@ -89,19 +86,6 @@ public sealed class PreparedData : IDisposable
             long rows = x.Length / seqLen;
             yield return (tensor(x, int64).view(rows, seqLen), tensor(y, int64).view(rows, seqLen));
         }
-    }
-
-    static string HashDocuments(IReadOnlyList<Document> docs, double validationFraction)
-    {
-        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        sha.AppendData(Encoding.UTF8.GetBytes($"split={validationFraction:R};n={docs.Count}\n"));
-        foreach (var d in docs)
-        {
-            sha.AppendData(Encoding.UTF8.GetBytes(d.Id + "\0"));
-            sha.AppendData(Encoding.UTF8.GetBytes(d.Text));
-            sha.AppendData(new byte[] { 0 });
-        }
-        return Convert.ToHexStringLower(sha.GetHashAndReset());
     }
 
     static double UnigramEntropyOf(TokenStream s, int vocab)
