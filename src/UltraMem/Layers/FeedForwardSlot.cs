@@ -14,6 +14,9 @@ public readonly record struct ParameterCount(long Total, long Activated, long Fl
     public static ParameterCount Dense(long inDim, long outDim) => new(inDim * outDim, inDim * outDim, 2 * inDim * outDim);
 }
 
+/// <summary>Value-table parameters with their learning-rate multiplier κ → 1 (spec §3.6).</summary>
+public sealed record ValueGroup(IReadOnlyList<string> Parameters, double Kappa, long? DecaySteps);
+
 /// <summary>Per-slot state carried across decoding steps (e.g. a causal convolution's tail).</summary>
 public sealed class SlotState : IDisposable
 {
@@ -37,4 +40,22 @@ public abstract class FeedForwardSlot : nn.Module<Tensor, Tensor>
 
     /// <summary>Total and per-token activated parameters and FLOPs.</summary>
     public abstract ParameterCount Count();
+
+    /// <summary>Tables trained row-sparsely when enabled (local parameter name → its gradient collector).</summary>
+    public virtual IEnumerable<(string Name, Memory.RowSparseGradient Gradient)> RowSparseTables() => Array.Empty<(string, Memory.RowSparseGradient)>();
+
+    /// <summary>
+    /// Parameters (local names) that get their own optimizer group with a learning-rate multiplier decaying
+    /// linearly from <c>Kappa</c> to 1 over <c>DecaySteps</c> (null: the whole run) — UltraMem's value lr decay.
+    /// </summary>
+    public virtual IEnumerable<ValueGroup> ValueGroups() => Array.Empty<ValueGroup>();
+
+    /// <summary>Called by the trainer after every optimizer step (e.g. to refresh TDQKR's coarse vectors from the updated cores).</summary>
+    public virtual void AfterOptimizerStep() { }
+
+    /// <summary>Re-initialises this layer's parameters after the model's generic init (layers with their own init scheme).</summary>
+    public virtual void InitializeParameters(Model.ModelConfig model) { }
+
+    /// <summary>Diagnostics accumulated since the last call (e.g. value coverage); cleared when <paramref name="reset"/>.</summary>
+    public virtual IReadOnlyDictionary<string, double> Diagnostics(bool reset) => new Dictionary<string, double>();
 }

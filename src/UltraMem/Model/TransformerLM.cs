@@ -66,6 +66,7 @@ public sealed class TransformerLM : nn.Module<Tensor, Tensor>
         for (int j = 0; j < config.MemoryLayers.Count; j++) _readersAt[config.MemoryLayers[j].ReadAt].Add(j);
         RegisterComponents();
         InitializeWeights();
+        for (int j = 0; j < memory_layers.Count; j++) memory_layers[j].InitializeParameters(config);
     }
 
     /// <summary>
@@ -133,9 +134,28 @@ public sealed class TransformerLM : nn.Module<Tensor, Tensor>
     public Tensor? AuxiliaryLoss()
     {
         Tensor? total = null;
-        foreach (var slot in memory_layers.Concat(layers.Select(b => b.mlp).OfType<FeedForwardSlot>()))
+        foreach (var slot in Slots())
             if (slot.AuxiliaryLoss is { } l) total = total is null ? l : total + l;
         return total;
+    }
+
+    /// <summary>The plugged-in layers and the block FFNs.</summary>
+    public IEnumerable<FeedForwardSlot> Slots() => memory_layers.Concat(layers.Select(b => b.mlp).OfType<FeedForwardSlot>());
+
+    /// <summary>Row-sparse value tables by full state-dict name (e.g. <c>memory_layers.0.values.weight</c>).</summary>
+    public IReadOnlyList<(string Name, Layers.Memory.RowSparseGradient Gradient)> RowSparseTables() =>
+        memory_layers.SelectMany((slot, j) => slot.RowSparseTables().Select(t => ($"memory_layers.{j}.{t.Name}", t.Gradient))).ToList();
+
+    /// <summary>Lets layers update state that depends on the new parameters (call after every optimizer step).</summary>
+    public void AfterOptimizerStep() { foreach (var s in Slots()) s.AfterOptimizerStep(); }
+
+    /// <summary>Per-memory-layer diagnostics since the last reset, keyed <c>mem{j}.{name}</c>.</summary>
+    public IReadOnlyDictionary<string, double> Diagnostics(bool reset)
+    {
+        var all = new Dictionary<string, double>();
+        for (int j = 0; j < memory_layers.Count; j++)
+            foreach (var (k, v) in memory_layers[j].Diagnostics(reset)) all[$"mem{j}.{k}"] = v;
+        return all;
     }
 
     /// <summary>Total and activated (per-token) parameters and FLOPs of each component.</summary>

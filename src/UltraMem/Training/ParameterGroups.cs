@@ -32,4 +32,21 @@ public static class ParameterGroups
             LearningRateMultiplier = r.Multiplier ?? (_ => 1.0),
         }).ToList();
     }
+
+    /// <summary>
+    /// Groups for a language model: one group per memory layer's value tables (<c>memory_layers.J.values</c>, normal
+    /// weight decay, lr multiplier κ → 1 linearly over the decay steps or the whole run), then the defaults.
+    /// </summary>
+    public static List<ParameterGroup> ForModel(Model.TransformerLM model, double weightDecay, long maxSteps)
+    {
+        var rules = new List<GroupRule>();
+        for (int j = 0; j < model.memory_layers.Count; j++)
+            foreach (var (g, k) in model.memory_layers[j].ValueGroups().Select((g, k) => (g, k)))
+            {
+                var names = g.Parameters.Select(n => $"memory_layers.{j}.{n}").ToHashSet();
+                rules.Add(new GroupRule($"memory_layers.{j}.values" + (k > 0 ? $".{k}" : ""), (name, _) => names.Contains(name), weightDecay,
+                    ValueLearningRate.LinearDecay(g.Kappa, g.DecaySteps ?? maxSteps)));
+            }
+        return Build(model, weightDecay, rules);
+    }
 }

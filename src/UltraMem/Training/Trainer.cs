@@ -57,7 +57,7 @@ public static class Trainer
 
         manual_seed(unchecked((long)train.Seed));
         using var model = resumeFrom?.LoadModel() ?? new TransformerLM(modelConfig);
-        var groups = ParameterGroups.Build(model, train.WeightDecay);
+        var groups = ParameterGroups.ForModel(model, train.WeightDecay, train.MaxSteps);
         using var optimizer = new AdamW(groups, train.Beta1, train.Beta2, train.Eps);
         long step = 0, tokensSeen = 0;
         double elapsedBefore = 0;
@@ -116,6 +116,7 @@ public static class Trainer
                 double gradNorm = train.GradClip > 0 ? nn.utils.clip_grad_norm_(parameters, train.GradClip) : double.NaN;
                 optimizer.Step(lr);
                 optimizer.ZeroGrad();
+                model.AfterOptimizerStep();
                 step++;
                 tokensSeen += tokensPerStep;
                 double trainLoss = lossSum / train.GradAccum;
