@@ -15,13 +15,15 @@ namespace UltraMem.Model;
 /// </summary>
 public sealed record SlotPlacement
 {
-    /// <summary>Layer kind, e.g. <c>swiglu</c>. Later issues add <c>pkm</c>, <c>ultramem</c>, ….</summary>
+    /// <summary>Layer kind: <c>swiglu</c>, or a memory layer <c>pkm</c> / <c>ultramem</c> (both <see cref="Layers.Memory.MemoryLayer"/>, configured by <see cref="Memory"/>).</summary>
     public string Kind { get; init; } = "swiglu";
     public int ReadAt { get; init; }
     public int AddAfter { get; init; }
     public bool ReplaceFfn { get; init; }
     /// <summary>Hidden width for a <c>swiglu</c> slot; defaults to the model's FFN width.</summary>
     public int? Hidden { get; init; }
+    /// <summary>Settings of a <c>pkm</c> / <c>ultramem</c> memory layer; null = the kind's defaults (<see cref="Layers.Memory.MemoryPresets.DefaultFor"/>).</summary>
+    public Layers.Memory.MemoryConfig? Memory { get; init; }
 
     /// <summary>Parses the reference syntax <c>"a:b"</c>, <c>"a"</c> (parallel) or <c>"a!"</c> (replace FFN of block a).</summary>
     public static SlotPlacement Parse(string spec, string kind)
@@ -89,6 +91,9 @@ public sealed record ModelConfig
             if (p.Hidden is { } h) Positive($"memory_layers[{i}].hidden", h);
             if (!Layers.SlotFactory.Kinds.Contains(p.Kind))
                 throw new UltraMemException($"invalid model config: memory_layers[{i}] has unknown kind '{p.Kind}' (known: {string.Join(", ", Layers.SlotFactory.Kinds)})");
+            if (p.Memory is not null && !Layers.SlotFactory.IsMemory(p.Kind))
+                throw new UltraMemException($"invalid model config: memory_layers[{i}] of kind '{p.Kind}' cannot take a 'memory' block");
+            p.Memory?.Validate(DModel, $"model config: memory_layers[{i}].memory");
         }
         return this;
     }

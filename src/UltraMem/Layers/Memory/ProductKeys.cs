@@ -1,0 +1,83 @@
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace UltraMem.Layers.Memory;
+
+/// <summary>
+/// The two key sets of a product-key memory, per head: row keys and column keys, each n' × Dk/2, with a rank
+/// dimension r for TDQKR (r = 1 for plain product keys). Scores a query's row half against the row keys and its
+/// column half against the column keys: S_row[ρ, i] = ⟨q_row, K_row[ρ, i]⟩, S_col likewise (spec §3.2).
+/// With query/key norm, each query half and every key is layer-normalised over Dk/2 first.
+/// </summary>
+public sealed class ProductKeys : nn.Module
+{
+    public Parameter row_keys;   // [H, r, n', Dk/2]
+    public Parameter col_keys;   // [H, r, n', Dk/2]
+    public LayerNorm? q_norm;    // over Dk/2, no bias
+    public LayerNorm? k_norm;
+    readonly int _heads, _rank, _keys, _half;
+
+    public ProductKeys(MemoryConfig c) : base(nameof(ProductKeys))
+    {
+        _heads = c.Heads; _rank = c.Rank; _keys = c.VirtualKeys; _half = c.KeyDim / 2;
+        row_keys = new Parameter(empty(_heads, _rank, _keys, _half));
+        col_keys = new Parameter(empty(_heads, _rank, _keys, _half));
+        if (c.QkNorm)
+        {
+            q_norm = nn.LayerNorm(_half, bias: false);
+            k_norm = nn.LayerNorm(_half, bias: false);
+        }
+        RegisterComponents();
+    }
+
+    /// <summary>q [N, H, Dk] → (S_row, S_col), each [H, N, r, n'].</summary>
+    public (Tensor Row, Tensor Col) Scores(Tensor q)
+    {
+        using var scope = NewDisposeScope();
+        long n = q.shape[0];
+        var qh = q.transpose(0, 1);                                    // [H, N, Dk]
+        var qRow = qh.narrow(2, 0, _half);
+        var qCol = qh.narrow(2, _half, _half);
+        Tensor kRow = row_keys, kCol = col_keys;
+        if (q_norm is not null && k_norm is not null)
+        {
+            qRow = q_norm.forward(qRow); qCol = q_norm.forward(qCol);
+            kRow = k_norm.forward(kRow); kCol = k_norm.forward(kCol);
+        }
+        // [H, N, Dk/2] @ [H, Dk/2, r·n'] → [H, N, r·n']
+        var sRow = qRow.matmul(kRow.reshape(_heads, _rank * _keys, _half).transpose(1, 2)).view(_heads, n, _rank, _keys);
+        var sCol = qCol.matmul(kCol.reshape(_heads, _rank * _keys, _half).transpose(1, 2)).view(_heads, n, _rank, _keys);
+        return (sRow.MoveToOuterDisposeScope(), sCol.MoveToOuterDisposeScope());
+    }
+}
+
+/// <summary>Result of a retrieval: per token and head the m selected virtual addresses and their scores (one per Tucker core).</summary>
+/// <param name="Scores">[N, H, m, h] (h = 1 without MCS), best first.</param>
+/// <param name="Addresses">[N, H, m] Int64 addresses i·n' + j in the virtual grid, distinct per token and head.</param>
+public sealed record Selection(Tensor Scores, Tensor Addresses) : IDisposable
+{
+    public void Dispose() { Scores.Dispose(); Addresses.Dispose(); }
+}
+
+/// <summary>
+/// PKM retrieval (Lample et al. 2019, spec §2): top-k of each side, the k×k grid of additive scores
+/// s_row[i] + s_col[j], top-k of the grid. Exact: the best sums always come from the per-side top-k.
+/// </summary>
+public static class ProductKeyRetrieval
+{
+    public static Selection Select(Tensor sRow, Tensor sCol, int m)
+    {
+        using var scope = NewDisposeScope();
+        long keys = sRow.shape[^1];
+        var (v1, i1) = sRow.select(2, 0).topk(m, dim: -1);             // [H, N, m]
+        var (v2, i2) = sCol.select(2, 0).topk(m, dim: -1);
+        var grid = v1.unsqueeze(-1) + v2.unsqueeze(-2);                // [H, N, m, m]
+        var (top, pos) = grid.flatten(-2).topk(m, dim: -1);            // [H, N, m]
+        var i = i1.gather(-1, pos.floor_divide(m));
+        var j = i2.gather(-1, pos.remainder(m));
+        var addresses = (i * keys + j).transpose(0, 1).contiguous();   // [N, H, m]
+        var scores = top.transpose(0, 1).unsqueeze(-1).contiguous();   // [N, H, m, 1]
+        return new Selection(scores.MoveToOuterDisposeScope(), addresses.MoveToOuterDisposeScope());
+    }
+}

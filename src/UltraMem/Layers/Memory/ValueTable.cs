@@ -1,0 +1,111 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace UltraMem.Layers.Memory;
+
+/// <summary>
+/// IVE — implicit value expansion (spec §3.4). The key grid addresses E·N virtual values Ṽ = [V W_1; …; V W_E]
+/// that are never materialised: a fixed random permutation π of [0, E·N) (a buffer saved with the model) maps a
+/// virtual address v to group g = π(v) / N and physical row p = π(v) mod N. The layer pools each group's
+/// selected rows separately and one Linear(E·Dv → D) applies all E projectors W_g at once.
+/// The shuffle removes the grid's row/column prior (otherwise the E copies of a value would be co-selected).
+/// </summary>
+public sealed class ImplicitValueExpansion : nn.Module
+{
+    public Tensor permutation;   // [E·N] Int64 buffer
+    readonly long _rows;
+
+    public ImplicitValueExpansion(MemoryConfig c) : base(nameof(ImplicitValueExpansion))
+    {
+        _rows = c.Rows;
+        permutation = randperm(c.Rows * c.Expansion, dtype: ScalarType.Int64);
+        RegisterComponents();
+    }
+
+    /// <summary>Virtual addresses [..] → (group g, physical row p), same shape.</summary>
+    public (Tensor Group, Tensor Row) Map(Tensor addresses)
+    {
+        using var scope = NewDisposeScope();
+        var pv = permutation.index_select(0, addresses.flatten()).view_as(addresses);
+        return (pv.floor_divide(_rows).MoveToOuterDisposeScope(), pv.remainder(_rows).MoveToOuterDisposeScope());
+    }
+}
+
+/// <summary>
+/// The physical value table V [N, Dv] and its weighted lookup, fused into one EmbeddingBag (sum mode with
+/// per-sample weights) so that only the m selected rows per token are read — never N.
+/// Multi-core scoring (MCS, spec §3.3) is the same lookup on the view V' = V.view(N·h, Dv/h): row i's chunk c
+/// is V'[i·h + c] and is weighted by core c's score. With IVE each (token, group, chunk) is one bag.
+/// In row-sparse mode (<see cref="Sparse"/>) training reads a gathered copy of the distinct selected rows, so the
+/// dense table gets no gradient (see <see cref="RowSparseGradient"/>).
+/// </summary>
+public sealed class ValueTable : nn.Module
+{
+    public Parameter weight;   // V [N, Dv]
+    readonly BagKernel _bag = new();
+
+    public ValueTable(long rows, int dim) : base(nameof(ValueTable))
+    {
+        weight = new Parameter(empty(rows, dim));
+        RegisterComponents();
+        Sparse = new RowSparseGradient(weight);
+    }
+
+    public RowSparseGradient Sparse { get; }
+    public long Rows => weight.shape[0];
+    public long Dim => weight.shape[1];
+
+    /// <summary>
+    /// o[t, g] = Σ_{s : group[t,s] = g} [ w[t,s,0]·V[row[t,s]][chunk 0] ; … ; w[t,s,h−1]·V[row[t,s]][chunk h−1] ].
+    /// rows, groups [T, S] Int64 (groups null when E = 1), weights [T, S, h] → [T, E·Dv].
+    /// </summary>
+    public Tensor Pool(Tensor rows, Tensor? groups, Tensor weights, int expansion)
+    {
+        using var scope = NewDisposeScope();
+        long n = rows.shape[0], s = rows.shape[1], h = weights.shape[2], dv = Dim;
+        Tensor table = weight;
+        if (Sparse.Enabled && training && is_grad_enabled())
+        {
+            var (uniq, inverse, _) = unique(rows.flatten(), sorted: true, return_inverse: true);
+            table = Sparse.Gather(uniq);
+            rows = inverse.view(n, s);
+        }
+        long tableRows = table.shape[0];
+        var chunkView = table.view(tableRows * h, dv / h);              // row i, chunk c → i·h + c
+        var chunk = arange(h, dtype: ScalarType.Int64);
+        Tensor pooled;
+        if (groups is null || expansion == 1)
+        {
+            var idx = (rows.unsqueeze(1) * h + chunk.view(1, h, 1)).view(n * h, s);     // bag (t, c) holds S rows
+            var w = weights.permute(0, 2, 1).reshape(n * h, s);
+            pooled = _bag.Sum(chunkView, idx, null, w).view(n, dv);
+        }
+        else
+        {
+            var token = arange(n, dtype: ScalarType.Int64).view(n, 1, 1);
+            var bagId = ((token * expansion + groups.unsqueeze(2)) * h + chunk.view(1, 1, h)).flatten();  // [(t, s, c)]
+            var (sortedId, order) = bagId.sort();
+            var idx = (rows.unsqueeze(2) * h + chunk.view(1, 1, h)).flatten().index_select(0, order);
+            var w = weights.flatten().index_select(0, order);
+            var counts = sortedId.bincount(null, n * expansion * h);
+            var offsets = counts.cumsum(0) - counts;
+            pooled = _bag.Sum(chunkView, idx, offsets, w).view(n, expansion * dv);
+        }
+        return pooled.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Holds the EmbeddingBag kernel outside the module tree (its weight is swapped per call).</summary>
+    sealed class BagKernel
+    {
+        readonly EmbeddingBag _bag = nn.EmbeddingBag(1, 1, mode: EmbeddingBagMode.Sum);
+
+        public Tensor Sum(Tensor table, Tensor input, Tensor? offsets, Tensor weights)
+        {
+            // new Parameter(t) takes over t's handle and keeps its autograd identity, so pass a fresh alias.
+            using var p = new Parameter(table.alias(), table.requires_grad);
+            _bag.weight = p;
+            return _bag.forward(input, offsets, weights.to(table.dtype));
+        }
+    }
+}
