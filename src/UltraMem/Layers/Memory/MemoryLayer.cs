@@ -227,7 +227,7 @@ public sealed class MemoryLayer : FeedForwardSlot
             var flat = rows.flatten();
             _counts.index_add_(0, flat, ones(flat.shape[0], dtype: ScalarType.Float32), 1.0);
             var total = scores.sum(-1);                                        // [N, H, m] (Σ over cores)
-            _top1Sum += total.select(2, 0).mean().item<double>() * total.shape[0];
+            _top1Sum += total.select(2, 0).mean().to(ScalarType.Float64).item<double>() * total.shape[0];
             _tokens += total.shape[0];
             var o = output.detach().to(ScalarType.Float64);
             _outSum += o.sum().item<double>(); _outSq += o.square().sum().item<double>(); _outCount += o.numel();

@@ -1,0 +1,103 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using UltraMem.Layers.Memory;
+using static TorchSharp.torch;
+
+namespace UltraMem.Tests.Memory;
+
+/// <summary>Finite-difference gradient checks of the whole memory layer in double precision.</summary>
+public class GradientCheckTests
+{
+    const int D = 10;
+
+    public static IEnumerable<object[]> Configs() => new[]
+    {
+        new object[] { "pkm", new MemoryConfig { NKeys = 6, Heads = 2, TopM = 4, KeyDim = 8, Softmax = true } },
+        new object[] { "ultramem", new MemoryConfig
+        {
+            NKeys = 5, Heads = 4, TopM = 4, KeyDim = 8, ValueDim = 6, ValueProjection = true, Softmax = false, ShareQuery = true,
+            QkNorm = true, Expansion = 4, Retrieval = "tucker", TuckerRank = 2, TuckerCores = 2, Init = "paper", QueryConv = true,
+        } },
+    };
+
+    [Theory, MemberData(nameof(Configs))]
+    public void AnalyticGradientsMatchCentralDifferences(string name, MemoryConfig config)
+    {
+        manual_seed(31);
+        using var layer = new MemoryLayer(D, config);
+        layer.to(ScalarType.Float64);
+        layer.eval();
+        layer.TrackUsage = false;
+        var x = randn(new long[] { 2, 3, D }, dtype: ScalarType.Float64).requires_grad_(true);
+        var probe = randn(new long[] { 2, 3, D }, dtype: ScalarType.Float64);
+        double Loss() { using var _ = no_grad(); return (layer.forward(x) * probe).sum().item<double>(); }
+
+        (layer.forward(x) * probe).sum().backward();
+        var named = layer.named_parameters().ToDictionary(p => p.name, p => (Tensor)p.parameter);
+        named["input"] = x;
+        var rng = new Random(5);
+        int checkedCount = 0;
+        foreach (var (pname, p) in named)
+        {
+            var grad = p.grad!;
+            Assert.True(grad is not null, $"{name}: {pname} got no gradient");
+            var flatGrad = grad.flatten();
+            // probe coordinates: random ones, plus the largest-gradient one (selected value rows for the table)
+            var coords = Enumerable.Range(0, 4).Select(_ => (long)rng.Next((int)p.numel())).Append(flatGrad.abs().argmax().item<long>());
+            foreach (long i in coords)
+            {
+                double analytic = flatGrad[i].item<double>();
+                double numeric;
+                using (no_grad())
+                {
+                    var flat = p.view(-1);
+                    double old = flat[i].item<double>(); const double eps = 1e-6;
+                    flat[i] = old + eps; double up = Loss();
+                    flat[i] = old - eps; double down = Loss();
+                    flat[i] = old;
+                    numeric = (up - down) / (2 * eps);
+                }
+                double tol = 1e-5 + 1e-4 * Math.Abs(numeric);
+                Assert.True(Math.Abs(analytic - numeric) < tol, $"{name}: d loss / d {pname}[{i}] analytic {analytic:E6} vs numeric {numeric:E6}");
+                checkedCount++;
+            }
+        }
+        foreach (var required in new[] { "query.query_proj.weight", "keys.row_keys", "keys.col_keys", "values.weight", "input" })
+            Assert.True(named.ContainsKey(required), required);
+        if (config.IsTucker) Assert.True(named.ContainsKey("tucker.tucker_cores"));
+        if (config.HasProjection(D)) Assert.True(named.ContainsKey("value_proj.weight"));
+        Assert.True(checkedCount >= 5 * named.Count);
+    }
+
+    [Fact]
+    public void TuckerAuxiliaryLossMatchesItsFormulaAndCentralDifferences()
+    {
+        manual_seed(32);
+        var config = new MemoryConfig { NKeys = 4, Heads = 2, TopM = 2, KeyDim = 4, Retrieval = "tucker", TuckerRank = 3, TuckerCores = 2, TuckerAuxLoss = true };
+        using var layer = new MemoryLayer(D, config);
+        layer.to(ScalarType.Float64);
+        layer.train();
+        var cores = layer.tucker!.tucker_cores;
+        var loss = layer.AuxiliaryLoss!;
+        var sv = linalg.svdvals(cores.detach());
+        double expected = 0;
+        var s = sv.data<double>().ToArray();
+        for (int k = 0; k < s.Length; k++) if (k % 3 != 0) expected += Math.Pow(Math.Max(0, s[k] - 0.15), 2);
+        expected *= 0.001 / 2;
+        Assert.Equal(expected, loss.item<double>(), 12);
+        loss.backward();
+        var g = cores.grad!.flatten();
+        using var _ = no_grad();
+        var flat = cores.view(-1);
+        for (long i = 0; i < flat.shape[0]; i += 5)
+        {
+            double old = flat[i].item<double>(); const double eps = 1e-6;
+            flat[i] = old + eps; double up = layer.AuxiliaryLoss!.item<double>();
+            flat[i] = old - eps; double down = layer.AuxiliaryLoss!.item<double>();
+            flat[i] = old;
+            Assert.True(Math.Abs((up - down) / (2 * eps) - g[i].item<double>()) < 1e-7, $"core coordinate {i}");
+        }
+        layer.eval();
+        Assert.Null(layer.AuxiliaryLoss);   // only in training
+    }
+}
