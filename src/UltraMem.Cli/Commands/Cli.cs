@@ -33,16 +33,24 @@ static class Cli
         return Path.Combine(baseDir, "ultramem");
     }
 
-    /// <summary>Model config from --config (JSON) or --preset, with --memory placements appended.</summary>
-    public static ModelConfig ResolveModel(string? configPath, string preset, IEnumerable<string> memory, int vocabSize)
+    public static Option<string?> Arch() => Opt<string?>("--arch",
+        "Architecture on top of the preset: dense, or a rung of the UltraMem ablation ladder: " + string.Join(", ", Layers.Memory.MemoryPresets.Ladder) + ".");
+
+    /// <summary>Model config from --config (JSON) or --preset [+ --arch], with --memory placements appended.</summary>
+    public static ModelConfig ResolveModel(string? configPath, string preset, IEnumerable<string> memory, int vocabSize, string? arch = null)
     {
         ModelConfig config;
         if (configPath is not null)
         {
+            if (arch is not null) throw new UltraMemException("--arch applies to a --preset; a --config file already describes the whole model");
             if (!File.Exists(configPath)) throw new UltraMemException($"model config not found: {configPath}");
             config = ModelConfig.FromJson(File.ReadAllText(configPath), configPath);
         }
-        else config = ModelConfig.Preset(preset, vocabSize);
+        else
+        {
+            config = ModelConfig.Preset(preset, vocabSize);
+            if (arch is not null && arch != "dense") config = Layers.Memory.MemoryPresets.Apply(config, arch);
+        }
         var extra = memory.Select(ParseMemory).ToList();
         if (extra.Count > 0) config = config with { MemoryLayers = config.MemoryLayers.Concat(extra).ToList() };
         return config.Validate();

@@ -9,17 +9,18 @@ static class InfoCommand
     public static Command Create()
     {
         var preset = Cli.Opt("--preset", "Model preset: tiny, small, base.", "tiny", true);
+        var arch = Cli.Arch();
         var config = Cli.Opt<string?>("--config", "Model config JSON; overrides --preset.");
         var memory = new Option<string[]>("--memory") { Description = "Add a layer KIND@PLACEMENT; repeatable." };
         var checkpoint = Cli.Opt<string?>("--checkpoint", "Describe the model of a checkpoint instead.");
         var vocab = Cli.Opt("--vocab-size", "Vocabulary size for presets.", 8192, true);
         var json = Cli.Opt<bool>("--json", "Print the model config as JSON.");
-        var cmd = new Command("info", "Total and activated (per-token) parameters and FLOPs per component.") { preset, config, memory, checkpoint, vocab, json };
+        var cmd = new Command("info", "Total and activated (per-token) parameters and FLOPs per component.") { preset, arch, config, memory, checkpoint, vocab, json };
         cmd.SetAction(r =>
         {
             var cfg = r.GetValue(checkpoint) is { } c
                 ? Checkpoint.Open(c).ModelConfig
-                : Cli.ResolveModel(r.GetValue(config), r.GetValue(preset)!, r.GetValue(memory) ?? Array.Empty<string>(), r.GetValue(vocab));
+                : Cli.ResolveModel(r.GetValue(config), r.GetValue(preset)!, r.GetValue(memory) ?? Array.Empty<string>(), r.GetValue(vocab), r.GetValue(arch));
             if (r.GetValue(json)) { Console.WriteLine(cfg.ToJson()); return 0; }
             using var model = new TransformerLM(cfg);
             var rows = model.ParameterReport();
@@ -27,6 +28,12 @@ static class InfoCommand
             Console.WriteLine();
             Cli.PrintTable(new[] { "component", "total params", "activated/token", "FLOPs/token" },
                 rows.Select(x => (IReadOnlyList<string>)new[] { x.Component, x.Count.Total.ToString("N0"), x.Count.Activated.ToString("N0"), x.Count.FlopsPerToken.ToString("N0") }));
+            for (int j = 0; j < model.memory_layers.Count; j++)
+                if (model.memory_layers[j] is Layers.Memory.MemoryLayer mem)
+                {
+                    if (j == 0) Console.WriteLine();
+                    Console.WriteLine($"memory_layers.{j}: {mem.Describe()}");
+                }
             var sum = rows.Aggregate(new Layers.ParameterCount(), (a, x) => a + x.Count);
             long nonEmbedding = sum.Total - (long)cfg.VocabSize * cfg.DModel * (cfg.TieEmbeddings ? 1 : 2);
             Console.WriteLine();

@@ -8,6 +8,7 @@ static class TrainCommand
     public static Command Create()
     {
         var preset = Cli.Opt("--preset", "Model preset: tiny, small, base.", "tiny", true);
+        var arch = Cli.Arch();
         var config = Cli.Opt<string?>("--config", "Model config JSON (snake_case ModelConfig); overrides --preset.");
         var memory = new Option<string[]>("--memory") { Description = "Add a layer KIND@PLACEMENT (placement a, a! = replace FFN, a:b = skip); repeatable.", AllowMultipleArgumentsPerToken = false };
         var trainConfig = Cli.Opt<string?>("--train-config", "Training config JSON (snake_case TrainConfig); flags below override it.");
@@ -27,7 +28,7 @@ static class TrainCommand
         var resume = Cli.Opt<bool>("--resume", "Continue the run in --out from its latest checkpoint.");
         var cache = Cli.CacheDir();
         var cmd = new Command("train", "Train a language model on a corpus (Ctrl-C saves a checkpoint; --resume continues exactly).")
-        { preset, config, memory, trainConfig, corpus, vocab, steps, batch, seqLen, accum, lr, warmup, evalEvery, ckptEvery, seed, threads, outDir, resume, cache };
+        { preset, arch, config, memory, trainConfig, corpus, vocab, steps, batch, seqLen, accum, lr, warmup, evalEvery, ckptEvery, seed, threads, outDir, resume, cache };
         cmd.SetAction(r =>
         {
             var t = Cli.ReadTrainConfig(r.GetValue(trainConfig));
@@ -47,10 +48,10 @@ static class TrainCommand
                 Threads = r.GetValue(threads) ?? t.Threads,
             };
             bool isResume = r.GetValue(resume);
-            if (isResume && new[] { "--preset", "--config", "--memory", "--train-config", "--corpus", "--vocab-size", "--steps", "--batch-size", "--seq-len", "--grad-accum", "--lr", "--warmup", "--seed" }
+            if (isResume && new[] { "--preset", "--arch", "--config", "--memory", "--train-config", "--corpus", "--vocab-size", "--steps", "--batch-size", "--seq-len", "--grad-accum", "--lr", "--warmup", "--seed" }
                     .FirstOrDefault(n => r.GetResult(n) is System.CommandLine.Parsing.OptionResult { Implicit: false }) is { } clash)
                 throw new UltraMemException($"--resume continues the run exactly as configured; {clash} cannot change it");
-            var model = Cli.ResolveModel(r.GetValue(config), r.GetValue(preset)!, r.GetValue(memory) ?? Array.Empty<string>(), t.TokenizerVocabSize);
+            var model = Cli.ResolveModel(r.GetValue(config), r.GetValue(preset)!, r.GetValue(memory) ?? Array.Empty<string>(), t.TokenizerVocabSize, r.GetValue(arch));
             using var cts = Cli.InstallCtrlC();
             var result = Trainer.Run(new TrainRequest
             {

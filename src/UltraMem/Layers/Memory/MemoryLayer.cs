@@ -80,6 +80,26 @@ public sealed class MemoryLayer : FeedForwardSlot
         return new Selection(sel.Scores.MoveToOuterDisposeScope(), sel.Addresses.MoveToOuterDisposeScope());
     }
 
+    /// <summary>One line with the layer's shape, in the paper's symbols.</summary>
+    public string Describe()
+    {
+        var c = Options;
+        string retrieval = c.IsTucker ? $"TDQKR r={c.Rank} h={c.Cores} coarse {c.CoarseTopResolved}" + (c.TuckerAuxLoss ? " +aux" : "") : "product keys";
+        var parts = new List<string>
+        {
+            $"N={c.Rows:N0} values x Dv={c.ValueDimResolved(_dModel)} (n={c.NKeys}" + (c.Expansion > 1 ? $", E={c.Expansion} -> {c.VirtualKeys} keys/side, {c.Rows * c.Expansion:N0} virtual" : "") + ")",
+            $"H={c.Heads} x m={c.TopM}", $"Dk={c.KeyDim}", retrieval, c.Softmax ? "softmax" : "raw scores",
+        };
+        if (value_proj is not null) parts.Add("value_proj");
+        if (c.ShareQuery) parts.Add("shared query");
+        if (c.QkNorm) parts.Add("qk-norm");
+        if (c.QueryConv) parts.Add($"query conv k={c.QueryConvKernel}");
+        parts.Add($"query {c.QueryNorm}");
+        parts.Add($"init {c.Init}");
+        if (c.ValueLrMultiplier != 1) parts.Add($"value lr x{c.ValueLrMultiplier}->1");
+        return string.Join(", ", parts);
+    }
+
     public override Tensor? AuxiliaryLoss =>
         Options.TuckerAuxLoss && tucker is not null && training ? tucker.AuxiliaryLoss(Options.TuckerAuxTau, Options.TuckerAuxAlpha) : null;
 
