@@ -32,6 +32,7 @@ static class EvalCommand
             using var data = PreparedData.Prepare(r.GetValue(corpus) ?? t.Corpus, t.TokenizerVocabSize, t.ValidationFraction, r.GetValue(cache)!, tok, Console.Error.WriteLine);
             int seqLen = t.SeqLen ?? model.Config.MaxSeqLen;
             var sw = System.Diagnostics.Stopwatch.StartNew();
+            model.Diagnostics(reset: true);
             double loss = Trainer.Evaluate(model, data, r.GetValue(batch) ?? t.BatchSize, seqLen, r.GetValue(batches));
             Console.WriteLine($"checkpoint   {ckpt.Directory} (step {ckpt.State.Step})");
             Console.WriteLine($"corpus       {r.GetValue(corpus) ?? t.Corpus} (validation split, {data.Validation.Count:N0} tokens)");
@@ -39,6 +40,13 @@ static class EvalCommand
             Console.WriteLine($"perplexity   {Math.Exp(loss):F2}");
             Console.WriteLine($"unigram H    {data.UnigramEntropy:F4} nats/token (context-free baseline)");
             Console.WriteLine($"time         {sw.Elapsed.TotalSeconds:F1} s");
+            var diag = model.Diagnostics(reset: true);
+            if (diag.Count > 0)
+            {
+                Console.WriteLine();
+                Console.WriteLine("memory-layer diagnostics over this evaluation (docs/memory-layers.md#diagnostics):");
+                foreach (var (k, v) in diag.OrderBy(kv => kv.Key, StringComparer.Ordinal)) Console.WriteLine($"  {k,-28} {v:G5}");
+            }
             return 0;
         });
         return cmd;

@@ -3,7 +3,7 @@ using System.Text.Json;
 
 namespace UltraMem.Reporting;
 
-/// <summary>One logged measurement: a step, a split (<c>train</c> / <c>val</c>) and named values.</summary>
+/// <summary>One logged measurement: a step, a split (<c>train</c> / <c>val</c>; <c>mem_train</c> / <c>mem_val</c> for memory-layer diagnostics) and named values.</summary>
 public sealed record MetricRecord(long Step, string Split, IReadOnlyDictionary<string, double> Values);
 
 /// <summary>
@@ -28,6 +28,7 @@ public sealed class MetricsLog
         var obj = new Dictionary<string, object> { ["step"] = r.Step, ["split"] = r.Split };
         foreach (var (k, v) in r.Values) obj[k] = double.IsFinite(v) ? v : v.ToString(CultureInfo.InvariantCulture);
         File.AppendAllText(JsonlPath, JsonSerializer.Serialize(obj) + "\n");
+        if (r.Split is not ("train" or "val")) return;   // other records (memory diagnostics) only in the JSONL log
         bool header = !File.Exists(CsvPath) || new FileInfo(CsvPath).Length == 0;
         string Cell(string c) => c switch
         {

@@ -133,7 +133,10 @@ public static class Trainer
                 bool last = step == train.MaxSteps;
                 if (step % train.EvalInterval == 0 || last)
                 {
+                    // memory-layer diagnostics: the training window since the last evaluation, then the evaluation pass
+                    if (model.Diagnostics(reset: true) is { Count: > 0 } trainDiag) metrics.Append(new MetricRecord(step, "mem_train", trainDiag));
                     var val = Evaluate(model, data, train.BatchSize, seqLen, last ? null : train.EvalBatches);
+                    if (model.Diagnostics(reset: true) is { Count: > 0 } valDiag) metrics.Append(new MetricRecord(step, "mem_val", valDiag));
                     lastVal = val;
                     metrics.Append(new MetricRecord(step, "val", new Dictionary<string, double>
                     {

@@ -111,27 +111,38 @@ public sealed class MemoryLayer : FeedForwardSlot
 
     public override void AfterOptimizerStep() => tucker?.RefreshCoarseVectors();
 
-    public override ParameterCount Count()
+    public override ParameterCount Count() => Accounting(Options, _dModel);
+
+    /// <summary>
+    /// Total parameters, parameters read per token (everything but the table, plus the H·m selected rows) and
+    /// forward FLOPs per token of a layer with config <paramref name="c"/>, from the config alone (no table allocated).
+    /// </summary>
+    public static ParameterCount Accounting(MemoryConfig c, int dModel)
     {
-        var c = Options;
-        long d = _dModel, hq = c.QueryHeads, dk = c.KeyDim, h = c.Heads, keysPerSide = c.VirtualKeys, r = c.Rank, m = c.TopM;
-        long dv = c.ValueDimResolved(_dModel), e = c.Expansion, cores = c.Cores, mc = c.CoarseTopResolved;
-        long total = parameters().Sum(p => p.numel());
-        long valuesTotal = c.Rows * dv;
-        long dense = total - valuesTotal;                         // everything but the table is read by every token
-        long activated = dense + h * m * dv;                      // + the selected rows
+        long d = dModel, hq = c.QueryHeads, dk = c.KeyDim, h = c.Heads, keysPerSide = c.VirtualKeys, r = c.Rank, m = c.TopM;
+        long dv = c.ValueDimResolved(dModel), e = c.Expansion, cores = c.Cores, mc = c.CoarseTopResolved;
+        long dense = 0;
+        if (c.QueryConv) dense += d * c.QueryConvKernel;
+        dense += d * hq * dk + hq * dk;                           // query projection (with bias)
+        if (c.QueryNorm != "none") dense += 2 * hq * dk;          // norm weight and bias
+        dense += h * r * keysPerSide * dk;                        // row and column keys, Dk/2 each
+        if (c.QkNorm) dense += dk;                                // q_norm and k_norm gains, Dk/2 each
+        if (c.IsTucker) dense += h * cores * r * r;
+        if (c.HasProjection(dModel)) dense += e * dv * d;
+        long total = dense + c.Rows * dv;
+        long activated = dense + h * m * dv;                      // every token reads all dense parts and its m·H rows
         long flops = 0;
         if (c.QueryConv) flops += 2 * d * c.QueryConvKernel;
         flops += 2 * d * hq * dk;                                 // query projection
         flops += 2 * h * r * 2 * keysPerSide * (dk / 2);          // S_row, S_col
-        if (tucker is not null)
+        if (c.IsTucker)
         {
             flops += 2 * h * 2 * r * keysPerSide;                 // coarse uᵀS_row, tᵀS_col
             flops += 2 * h * cores * (r * r * mc + r * mc * mc);  // exact scores on the m'×m' candidate grid
         }
         else flops += h * m * m;                                  // k×k additive grid
         flops += 2 * h * m * dv;                                  // weighted sum of the selected values
-        if (value_proj is not null) flops += 2 * e * dv * d;
+        if (c.HasProjection(dModel)) flops += 2 * e * dv * d;
         return new ParameterCount(total, activated, flops);
     }
 
