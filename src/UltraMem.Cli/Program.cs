@@ -13,6 +13,7 @@ var root = new RootCommand("UltraMem.NET — build, train, evaluate, run and ben
     GenerateCommand.Create(),
     InfoCommand.Create(),
     DemoCommand.Create(),
+    BenchCommand.Create(),
 };
 
 try

@@ -24,11 +24,12 @@ static class TrainCommand
         var ckptEvery = Cli.Opt<long?>("--checkpoint-interval", "Steps between checkpoints.");
         var seed = Cli.Opt<ulong?>("--seed", "Random seed (init, batches, dropout).");
         var threads = Cli.Opt<int?>("--threads", "Intra-op threads (default: all cores).");
+        var valueUpdates = Cli.Opt<string?>("--value-updates", "Memory value tables: dense (exact AdamW, default) or row_sparse (only the selected rows; lazy AdamW).");
         var outDir = Cli.Opt("--out", "Run folder: checkpoints, metrics.jsonl/csv, loss.png.", "runs/train", true);
         var resume = Cli.Opt<bool>("--resume", "Continue the run in --out from its latest checkpoint.");
         var cache = Cli.CacheDir();
         var cmd = new Command("train", "Train a language model on a corpus (Ctrl-C saves a checkpoint; --resume continues exactly).")
-        { preset, arch, config, memory, trainConfig, corpus, vocab, steps, batch, seqLen, accum, lr, warmup, evalEvery, ckptEvery, seed, threads, outDir, resume, cache };
+        { preset, arch, config, memory, trainConfig, corpus, vocab, steps, batch, seqLen, accum, lr, warmup, evalEvery, ckptEvery, seed, threads, valueUpdates, outDir, resume, cache };
         cmd.SetAction(r =>
         {
             var t = Cli.ReadTrainConfig(r.GetValue(trainConfig));
@@ -46,9 +47,10 @@ static class TrainCommand
                 CheckpointInterval = r.GetValue(ckptEvery) ?? t.CheckpointInterval,
                 Seed = r.GetValue(seed) ?? t.Seed,
                 Threads = r.GetValue(threads) ?? t.Threads,
+                ValueUpdates = r.GetValue(valueUpdates) ?? t.ValueUpdates,
             };
             bool isResume = r.GetValue(resume);
-            if (isResume && new[] { "--preset", "--arch", "--config", "--memory", "--train-config", "--corpus", "--vocab-size", "--steps", "--batch-size", "--seq-len", "--grad-accum", "--lr", "--warmup", "--seed" }
+            if (isResume && new[] { "--preset", "--arch", "--config", "--memory", "--train-config", "--corpus", "--vocab-size", "--steps", "--batch-size", "--seq-len", "--grad-accum", "--lr", "--warmup", "--seed", "--value-updates" }
                     .FirstOrDefault(n => r.GetResult(n) is System.CommandLine.Parsing.OptionResult { Implicit: false }) is { } clash)
                 throw new UltraMemException($"--resume continues the run exactly as configured; {clash} cannot change it");
             var model = Cli.ResolveModel(r.GetValue(config), r.GetValue(preset)!, r.GetValue(memory) ?? Array.Empty<string>(), t.TokenizerVocabSize, r.GetValue(arch));

@@ -32,6 +32,15 @@ public sealed record TrainConfig
     public ulong Seed { get; init; } = 1234;
     /// <summary>Intra-op threads; null means all cores. Bitwise-reproducible resume needs the same value.</summary>
     public int? Threads { get; init; }
+    /// <summary>
+    /// How memory layers' value tables are updated: <c>dense</c> (exact AdamW on a dense gradient, as in the papers) or
+    /// <c>row_sparse</c> (only the rows a step selected: row-sparse gradient and lazy AdamW, cost independent of the
+    /// table size; see docs/training.md).
+    /// </summary>
+    public string ValueUpdates { get; init; } = DenseValueUpdates;
+
+    public const string DenseValueUpdates = "dense", RowSparseValueUpdates = "row_sparse";
+    static readonly string[] ValueUpdateModes = { DenseValueUpdates, RowSparseValueUpdates };
 
     public long WarmupResolved => WarmupSteps ?? Math.Max(1, MaxSteps / 50);
 
@@ -57,6 +66,7 @@ public sealed record TrainConfig
         Check(CheckpointInterval > 0, $"checkpoint_interval must be positive (got {CheckpointInterval})");
         Check(KeepCheckpoints >= 1, $"keep_checkpoints must be >= 1 (got {KeepCheckpoints})");
         Check(Threads is null || Threads > 0, $"threads must be positive (got {Threads})");
+        Check(ValueUpdateModes.Contains(ValueUpdates), $"value_updates must be one of {string.Join(", ", ValueUpdateModes.Select(m => $"\"{m}\""))} (got \"{ValueUpdates}\")");
         return this;
     }
 

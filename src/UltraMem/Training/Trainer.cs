@@ -27,7 +27,8 @@ public sealed record TrainResult(string RunDir, string CheckpointDir, long Step,
 
 /// <summary>
 /// The training loop: deterministic batches (a pure function of seed and step), per-step dropout seeds,
-/// AdamW with named parameter groups, warmup + cosine schedule, gradient accumulation and clipping,
+/// AdamW with named parameter groups (value tables dense or row-sparse, see <see cref="TrainConfig.ValueUpdates"/>),
+/// warmup + cosine schedule, gradient accumulation and global-norm clipping (row-sparse gradients included),
 /// periodic validation, atomic checkpoints, metrics to JSONL/CSV and a loss-curve PNG.
 /// Because nothing depends on hidden RNG state, resuming from a checkpoint reproduces the uninterrupted run
 /// exactly (same thread count).
@@ -58,7 +59,11 @@ public static class Trainer
         manual_seed(unchecked((long)train.Seed));
         using var model = resumeFrom?.LoadModel() ?? new TransformerLM(modelConfig);
         var groups = ParameterGroups.ForModel(model, train.WeightDecay, train.MaxSteps);
-        using var optimizer = new AdamW(groups, train.Beta1, train.Beta2, train.Eps);
+        // value_updates: the layers read their value tables row-sparsely (and AdamW updates them lazily) or densely;
+        // set on every run, resumed ones included (the checkpoint's train config decides)
+        var rowSparseTables = model.RowSparseTables();
+        foreach (var (_, table) in rowSparseTables) table.Enabled = train.ValueUpdates == TrainConfig.RowSparseValueUpdates;
+        using var optimizer = new AdamW(groups, train.Beta1, train.Beta2, train.Eps, rowSparse: rowSparseTables);
         long step = 0, tokensSeen = 0;
         double elapsedBefore = 0;
         var metrics = new MetricsLog(req.RunDir);
@@ -113,7 +118,8 @@ public static class Trainer
                     var total = model.AuxiliaryLoss() is { } aux ? loss + aux : loss;
                     (total / train.GradAccum).backward();
                 }
-                double gradNorm = train.GradClip > 0 ? nn.utils.clip_grad_norm_(parameters, train.GradClip) : double.NaN;
+                double gradNorm = train.GradClip > 0
+                    ? GradientClipping.ClipGlobalNorm(parameters, rowSparseTables.Select(t => t.Gradient), train.GradClip) : double.NaN;
                 optimizer.Step(lr);
                 optimizer.ZeroGrad();
                 model.AfterOptimizerStep();

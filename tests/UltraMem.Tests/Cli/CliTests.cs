@@ -83,6 +83,9 @@ public class CliTests : IClassFixture<CliFixture>
         AssertOneLineError(_f.Invoke("info", "--config", Path.Combine(_f.Root, "nope.json")), "model config not found");
         AssertOneLineError(_f.Invoke("train", "--steps", "-5", "--out", Path.Combine(_f.Root, "neg"), "--corpus", _f.Corpus, "--vocab-size", "300"), "max_steps must be positive");
         Assert.False(Directory.Exists(Path.Combine(_f.Root, "neg", "checkpoints")));
+        AssertOneLineError(_f.Invoke("train", "--value-updates", "sparse", "--out", Path.Combine(_f.Root, "vu"), "--corpus", _f.Corpus, "--vocab-size", "300"),
+            "value_updates must be one of \"dense\", \"row_sparse\"");
+        AssertOneLineError(_f.Invoke("train", "--out", _f.Run, "--resume", "--value-updates", "row_sparse"), "--value-updates cannot change it");
     }
 
     [Fact]

@@ -150,4 +150,34 @@ public class MemoryModelTests
             """{"memory_layers":[{"kind":"pkm","read_at":0,"add_after":0,"memory":{"n_keyz":8}}]}""", "cfg.json"));
         Assert.Contains("n_keyz", e.Message);
     }
+
+    [Theory]
+    [InlineData("dense")]
+    [InlineData("row_sparse")]
+    public void AMemoryModelTrainsAndResumesBitwiseOnBothValuePaths(string valueUpdates)
+    {
+        string root = TestData.TempDir();
+        string corpus = TestData.CorpusFolder(root);
+        var model = new ModelConfig { DModel = 32, NLayers = 2, NHeads = 2, MaxSeqLen = 32, Dropout = 0.1, MemoryLayers = { Mem("0:1") } };
+        var train = new UltraMem.Training.TrainConfig
+        {
+            Corpus = corpus, TokenizerVocabSize = 320, ValidationFraction = 0.2, BatchSize = 4, SeqLen = 32, MaxSteps = 8, GradAccum = 2,
+            LearningRate = 3e-3, EvalInterval = 4, EvalBatches = 2, CheckpointInterval = 100, Seed = 5, Threads = 1, ValueUpdates = valueUpdates,
+        };
+        UltraMem.Training.TrainRequest Request(string run, bool resume = false, long? stop = null) => new()
+        {
+            RunDir = Path.Combine(root, run), Model = model, Train = train, CacheDir = Path.Combine(root, "cache"),
+            Resume = resume, StopAfterStep = stop, ShowProgress = false, Log = _ => { },
+        };
+        var straight = UltraMem.Training.Trainer.Run(Request("a"));
+        UltraMem.Training.Trainer.Run(Request("b", stop: 3));
+        var resumed = UltraMem.Training.Trainer.Run(Request("b", resume: true));
+        var losses = (UltraMem.Training.TrainResult r) => r.Metrics.Where(m => m.Split is "train" or "val").Select(m => (m.Step, m.Split, m.Values["loss"])).ToList();
+        Assert.Equal(losses(straight), losses(resumed));
+        Assert.True(straight.Metrics.Last(m => m.Split == "train").Values["loss"] < straight.Metrics.First(m => m.Split == "train").Values["loss"]);
+        var diag = straight.Metrics.Where(m => m.Split == "mem_train").ToList();
+        Assert.Equal(2, diag.Count);
+        Assert.InRange(diag[0].Values["mem0.coverage"], 1e-6, 1.0);
+        Assert.Contains(straight.Metrics, m => m.Split == "mem_val" && m.Values.ContainsKey("mem0.lambda1"));
+    }
 }

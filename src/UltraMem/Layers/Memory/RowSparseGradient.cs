@@ -38,7 +38,7 @@ public sealed class RowSparseGradient : IDisposable
         var leaf = new Parameter(copy, requires_grad: true);
         leaf.DetachFromDisposeScope();
         _pending.Add((rows.detach().clone().DetachFromDisposeScope(), leaf));
-        _coalesced = null;
+        DropCoalesced();
         return leaf;
     }
 
@@ -58,7 +58,7 @@ public sealed class RowSparseGradient : IDisposable
         var grads = withGrad.Count == 1 ? withGrad[0].Leaf.grad! : cat(withGrad.Select(p => p.Leaf.grad!).ToArray(), 0);
         var (uniq, inverse, _) = unique(rows, sorted: true, return_inverse: true);
         var shape = grads.shape.ToArray(); shape[0] = uniq.shape[0];
-        var summed = zeros(shape, dtype: grads.dtype).index_add_(0, inverse, grads, 1.0);
+        var summed = zeros(shape, dtype: grads.dtype, device: grads.device).index_add_(0, inverse!, grads, 1.0);
         _coalesced = (uniq.DetachFromDisposeScope(), summed.DetachFromDisposeScope());
         return _coalesced;
     }
@@ -68,6 +68,11 @@ public sealed class RowSparseGradient : IDisposable
     {
         foreach (var (r, l) in _pending) { r.Dispose(); l.Dispose(); }
         _pending.Clear();
+        DropCoalesced();
+    }
+
+    void DropCoalesced()
+    {
         if (_coalesced is { } c) { c.Rows.Dispose(); c.Grad.Dispose(); }
         _coalesced = null;
     }

@@ -69,7 +69,7 @@ public sealed class ValueTable : nn.Module
         {
             var (uniq, inverse, _) = unique(rows.flatten(), sorted: true, return_inverse: true);
             table = Sparse.Gather(uniq);
-            rows = inverse.view(n, s);
+            rows = inverse!.view(n, s);
         }
         long tableRows = table.shape[0];
         var chunkView = table.view(tableRows * h, dv / h);              // row i, chunk c → i·h + c

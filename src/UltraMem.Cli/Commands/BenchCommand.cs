@@ -1,0 +1,171 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using UltraMem.Benchmarks;
+using UltraMem.Training;
+
+namespace UltraMem.Cli.Commands;
+
+static class BenchCommand
+{
+    public static Command Create()
+    {
+        var bench = new Command("bench", "Benchmarks whose figures go into files (tables, CSV, PNG).");
+        bench.Subcommands.Add(Layer());
+        return bench;
+    }
+
+    static Command Layer()
+    {
+        var rows = Cli.Opt("--rows", "Value-table sizes (physical rows, perfect squares), comma-separated.", "1048576,4194304", true);
+        var paths = Cli.Opt("--paths", "Value-update paths to measure: dense (exact AdamW, dense gradient) and/or row_sparse.", "dense,row_sparse", true);
+        var dModel = Cli.Opt("--d-model", "Model width D.", 512, true);
+        var valueDim = Cli.Opt("--value-dim", "Value width Dv.", 256, true);
+        var keyDim = Cli.Opt("--key-dim", "Key width Dk.", 128, true);
+        var heads = Cli.Opt("--heads", "Memory heads H.", 2, true);
+        var topM = Cli.Opt("--top-m", "Values selected per head m.", 32, true);
+        var tokens = Cli.Opt("--tokens", "Tokens per step.", 4096, true);
+        var steps = Cli.Opt("--steps", "Measured steps per case (after warm-up).", 6, true);
+        var warmup = Cli.Opt("--warmup", "Warm-up steps per case.", 2, true);
+        var threads = Cli.Opt<int?>("--threads", "Intra-op threads (default: all cores).");
+        var outDir = Cli.Opt("--out", "Folder for layer.csv, layer.md and layer.png.", "docs/bench", true);
+        var caseIndex = new Option<int?>("--case-index") { Hidden = true };
+        var resultFile = new Option<string?>("--result") { Hidden = true };
+        var cmd = new Command("layer",
+            "Forward+backward+AdamW throughput and memory of one UltraMem layer with a large value table (dense vs row-sparse " +
+            "updates) against a SwiGLU FFN of equal activated FLOPs. Each case runs in its own process.")
+        { rows, paths, dModel, valueDim, keyDim, heads, topM, tokens, steps, warmup, threads, outDir, caseIndex, resultFile };
+        cmd.SetAction(r =>
+        {
+            var settings = new LayerBenchSettings
+            {
+                DModel = r.GetValue(dModel), ValueDim = r.GetValue(valueDim), KeyDim = r.GetValue(keyDim), Heads = r.GetValue(heads),
+                TopM = r.GetValue(topM), Tokens = r.GetValue(tokens), Steps = r.GetValue(steps), Warmup = r.GetValue(warmup), Threads = r.GetValue(threads),
+                SeqLen = Math.Min(512, r.GetValue(tokens)),
+            };
+            if (settings.Steps < 1 || settings.Warmup < 0) throw new UltraMemException("--steps must be >= 1 and --warmup >= 0");
+            var rowList = ParseList(r.GetValue(rows)!, "--rows").Select(v => long.Parse(v, CultureInfo.InvariantCulture)).ToList();
+            var pathList = ParseList(r.GetValue(paths)!, "--paths");
+            foreach (var p in pathList) if (p is not ("dense" or "row_sparse")) throw new UltraMemException($"--paths: unknown path '{p}' (dense, row_sparse)");
+            foreach (var n in rowList) settings.Memory(n).Validate(settings.DModel, "bench memory layer");
+            var cases = LayerBenchmark.StandardCases(settings, rowList, pathList);
+
+            if (r.GetValue(caseIndex) is { } index)   // child process: one case, result as JSON
+            {
+                var result = LayerBenchmark.RunCase(cases[index], settings, Console.Error.WriteLine);
+                IO.AtomicFile.WriteAllText(r.GetValue(resultFile) ?? throw new UltraMemException("--result is required with --case-index"), LayerBenchmark.ToJson(result));
+                return 0;
+            }
+
+            string outFolder = r.GetValue(outDir)!;
+            Directory.CreateDirectory(outFolder);
+            var results = new List<LayerBenchResult>();
+            for (int i = 0; i < cases.Count; i++)
+            {
+                var c = cases[i];
+                Console.Error.WriteLine($"[{i + 1}/{cases.Count}] {c.Name}");
+                if (NeededBytes(c, settings) is var need && need > 0.85 * AvailableBytes())
+                {
+                    results.Add(new LayerBenchResult { Name = c.Name, Kind = c.Kind, Rows = c.Rows, ValueUpdates = c.ValueUpdates,
+                        Error = $"skipped: needs about {need / 1e9:F1} GB, {AvailableBytes() / 1e9:F1} GB available" });
+                    Console.Error.WriteLine($"  {results[^1].Error}");
+                    continue;
+                }
+                results.Add(RunChild(i, c, r.Tokens.Select(t => t.Value).SkipWhile(t => t is "bench" or "layer").ToArray()));
+            }
+            WriteReports(outFolder, settings, results, CommandLineText(r));
+            return 0;
+        });
+        return cmd;
+    }
+
+    static string[] ParseList(string s, string option)
+    {
+        var parts = s.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        if (parts.Length == 0) throw new UltraMemException($"{option} needs at least one value");
+        return parts;
+    }
+
+    /// <summary>Rough resident bytes of a case: the table, plus gradient (dense path) and two Adam moments, plus temporaries.</summary>
+    static double NeededBytes(LayerBenchCase c, LayerBenchSettings s)
+    {
+        if (c.Kind != "memory") return 0;
+        double table = c.Rows * (double)s.ValueDim * 4;
+        return table * (c.ValueUpdates == "dense" ? 4.5 : 3.2);
+    }
+
+    static double AvailableBytes()
+    {
+        foreach (var line in File.ReadLines("/proc/meminfo"))
+            if (line.StartsWith("MemAvailable:")) return double.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024;
+        return double.PositiveInfinity;
+    }
+
+    static LayerBenchResult RunChild(int index, LayerBenchCase c, string[] parentArgs)
+    {
+        string resultPath = Path.Combine(Path.GetTempPath(), $"ultramem-bench-{Environment.ProcessId}-{index}.json");
+        var psi = new ProcessStartInfo { RedirectStandardError = false, RedirectStandardOutput = false, UseShellExecute = false };
+        string host = Environment.ProcessPath!;
+        psi.FileName = host;
+        if (Path.GetFileNameWithoutExtension(host) == "dotnet") psi.ArgumentList.Add(typeof(BenchCommand).Assembly.Location);
+        foreach (var a in new[] { "bench", "layer" }.Concat(parentArgs)) psi.ArgumentList.Add(a);
+        psi.ArgumentList.Add("--case-index"); psi.ArgumentList.Add(index.ToString(CultureInfo.InvariantCulture));
+        psi.ArgumentList.Add("--result"); psi.ArgumentList.Add(resultPath);
+        using var p = Process.Start(psi)!;
+        p.WaitForExit();
+        try
+        {
+            if (p.ExitCode == 0 && File.Exists(resultPath)) return LayerBenchmark.FromJson(File.ReadAllText(resultPath));
+            return new LayerBenchResult { Name = c.Name, Kind = c.Kind, Rows = c.Rows, ValueUpdates = c.ValueUpdates,
+                Error = p.ExitCode == 137 ? "killed (out of memory?)" : $"failed with exit code {p.ExitCode}" };
+        }
+        finally { if (File.Exists(resultPath)) File.Delete(resultPath); }
+    }
+
+    static string CommandLineText(System.CommandLine.ParseResult r) =>
+        "./ultramem bench layer" + string.Concat(r.Tokens.Select(t => " " + t.Value).SkipWhile(t => t is " bench" or " layer"));
+
+    static void WriteReports(string folder, LayerBenchSettings s, List<LayerBenchResult> results, string command)
+    {
+        static string Gb(long b) => (b / 1e9).ToString("F2", CultureInfo.InvariantCulture);
+        var csv = new StringBuilder("case,kind,rows,value_updates,total_params,activated_params,flops_per_token,tokens,step_ms_median,step_ms_min,step_ms_max,forward_ms,backward_ms,optimizer_ms,tokens_per_s,setup_rss_gb,training_state_gb,step_peak_gb,error\n");
+        foreach (var x in results)
+            csv.AppendLine(string.Join(",", new object?[] { $"\"{x.Name}\"", x.Kind, x.Rows, x.ValueUpdates, x.TotalParams, x.ActivatedParams, x.FlopsPerToken, x.Tokens,
+                F(x.StepMsMedian), F(x.StepMsMin), F(x.StepMsMax), F(x.ForwardMs), F(x.BackwardMs), F(x.OptimizerMs), F(x.TokensPerSecond),
+                Gb(x.SetupRssBytes), Gb(x.TrainingStateBytes), Gb(x.StepPeakBytes), x.Error is null ? "" : $"\"{x.Error}\"" }));
+        IO.AtomicFile.WriteAllText(Path.Combine(folder, "layer.csv"), csv.ToString());
+
+        var md = new StringBuilder();
+        md.AppendLine("# Layer benchmark: one UltraMem layer vs a SwiGLU FFN of equal activated FLOPs").AppendLine();
+        md.AppendLine($"Command: `{command}`  ").AppendLine($"Machine: {Environment.ProcessorCount} cores, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}, " +
+            $"TorchSharp {typeof(TorchSharp.torch).Assembly.GetName().Version}, {s.Threads?.ToString() ?? "all"} threads; {DateTime.UtcNow:yyyy-MM-dd}.  ");
+        md.AppendLine($"Layer: D = {s.DModel}, Dv = {s.ValueDim}, Dk = {s.KeyDim}, H = {s.Heads}, m = {s.TopM}, the `ultramem` rung (TDQKR r = 2, h = 2, IVE E = 4, qk-norm, shared query); " +
+            $"{s.Tokens} tokens per step; median of {s.Steps} steps after {s.Warmup} warm-up; each case in its own process.").AppendLine();
+        md.AppendLine("| case | total params | activated/token | FLOPs/token | step ms (median, min–max) | fwd / bwd / optimizer ms | tokens/s | training state GB | step peak GB |");
+        md.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+        foreach (var x in results)
+            md.AppendLine(x.Error is not null
+                ? $"| {x.Name} | | | | {x.Error} | | | | |"
+                : $"| {x.Name} | {Format.Count(x.TotalParams)} | {Format.Count(x.ActivatedParams)} | {Format.Count(x.FlopsPerToken)} | {x.StepMsMedian:F0} ({x.StepMsMin:F0}–{x.StepMsMax:F0}) | " +
+                  $"{x.ForwardMs:F0} / {x.BackwardMs:F0} / {x.OptimizerMs:F0} | {x.TokensPerSecond:N0} | {Gb(x.TrainingStateBytes)} | {Gb(x.StepPeakBytes)} |");
+        md.AppendLine().AppendLine("*Training state*: memory kept across steps after warm-up (gradients, Adam moments). *Step peak*: extra resident memory at the peak of a measured step over that level (temporaries, a dense gradient being materialised).");
+        IO.AtomicFile.WriteAllText(Path.Combine(folder, "layer.md"), md.ToString());
+
+        var ok = results.Where(x => x.Error is null).ToList();
+        var plt = new ScottPlot.Plot();
+        var bars = ok.Select((x, i) => new ScottPlot.Bar { Position = i, Value = x.TokensPerSecond, FillColor = x.Kind == "swiglu" ? ScottPlot.Colors.Gray : x.ValueUpdates == "dense" ? ScottPlot.Colors.SteelBlue : ScottPlot.Colors.OrangeRed }).ToList();
+        plt.Add.Bars(bars);
+        plt.Axes.Bottom.SetTicks(Enumerable.Range(0, ok.Count).Select(i => (double)i).ToArray(), ok.Select(x => x.Name.Replace(" rows, ", "\n")).ToArray());
+        plt.Axes.Margins(bottom: 0);
+        plt.YLabel("training tokens/s (fwd + bwd + AdamW)");
+        plt.Title($"One layer, {s.Tokens} tokens/step: UltraMem vs SwiGLU of equal FLOPs");
+        string png = Path.Combine(folder, "layer.png");
+        plt.SavePng(png + ".tmp.png", 1000, 520);
+        File.Move(png + ".tmp.png", png, overwrite: true);
+        Console.WriteLine(md.ToString());
+        Console.WriteLine($"wrote {Path.Combine(folder, "layer.csv")}, layer.md, layer.png");
+    }
+
+    static string F(double v) => v.ToString("F2", CultureInfo.InvariantCulture);
+}

@@ -1,0 +1,178 @@
+using System.Diagnostics;
+using System.Text.Json;
+using UltraMem.Layers;
+using UltraMem.Layers.Memory;
+using UltraMem.Training;
+using static TorchSharp.torch;
+
+namespace UltraMem.Benchmarks;
+
+/// <summary>Settings shared by every case of the layer benchmark.</summary>
+public sealed record LayerBenchSettings
+{
+    public int DModel { get; init; } = 512;
+    public int ValueDim { get; init; } = 256;
+    public int KeyDim { get; init; } = 128;
+    public int Heads { get; init; } = 2;
+    public int TopM { get; init; } = 32;
+    public int Tokens { get; init; } = 4096;
+    public int SeqLen { get; init; } = 512;
+    public int Warmup { get; init; } = 2;
+    public int Steps { get; init; } = 6;
+    public int? Threads { get; init; }
+
+    /// <summary>The <c>ultramem</c> rung's layer at this width with <paramref name="rows"/> physical values (a perfect square).</summary>
+    public MemoryConfig Memory(long rows)
+    {
+        int n = (int)Math.Round(Math.Sqrt(rows));
+        if ((long)n * n != rows) throw new UltraMemException($"value rows must be a perfect square n² (got {rows})");
+        return new MemoryConfig
+        {
+            NKeys = n, Heads = Heads, TopM = TopM, KeyDim = KeyDim, ValueDim = ValueDim, ValueProjection = true, Softmax = false,
+            ShareQuery = Heads % 2 == 0, QkNorm = true, Expansion = 4, Retrieval = "tucker", TuckerRank = 2, TuckerCores = 2,
+            Init = "paper", ValueLrMultiplier = 4,
+        };
+    }
+}
+
+/// <summary>One measured configuration: a memory layer (dense or row-sparse value updates) or a SwiGLU FFN.</summary>
+public sealed record LayerBenchCase(string Name, string Kind, long Rows, string ValueUpdates, int FfnHidden);
+
+public sealed record LayerBenchResult
+{
+    public required string Name { get; init; }
+    public required string Kind { get; init; }
+    public long Rows { get; init; }
+    public string ValueUpdates { get; init; } = "";
+    public long TotalParams { get; init; }
+    public long ActivatedParams { get; init; }
+    public long FlopsPerToken { get; init; }
+    public int Tokens { get; init; }
+    public double StepMsMedian { get; init; }
+    public double StepMsMin { get; init; }
+    public double StepMsMax { get; init; }
+    public double ForwardMs { get; init; }
+    public double BackwardMs { get; init; }
+    public double OptimizerMs { get; init; }
+    public double TokensPerSecond { get; init; }
+    /// <summary>Resident memory after building the layer and its input (parameters, buffers).</summary>
+    public long SetupRssBytes { get; init; }
+    /// <summary>Memory kept across steps after warm-up: gradients and optimizer moments.</summary>
+    public long TrainingStateBytes { get; init; }
+    /// <summary>Peak extra memory during a measured step (temporaries, dense gradient materialisation) over the post-warm-up level.</summary>
+    public long StepPeakBytes { get; init; }
+    public string? Error { get; init; }
+}
+
+/// <summary>
+/// Forward + backward + optimizer throughput of one layer at a fixed number of tokens per step (spec §6, issue 3):
+/// an UltraMem layer with a large value table — exact dense path vs row-sparse path — against a dense SwiGLU FFN of
+/// equal activated FLOPs. Each case runs in its own process so its memory figures are its own.
+/// </summary>
+public static class LayerBenchmark
+{
+    public static LayerBenchResult RunCase(LayerBenchCase c, LayerBenchSettings s, Action<string>? log = null)
+    {
+        set_num_threads(s.Threads ?? Environment.ProcessorCount);
+        manual_seed(0);
+        if (s.Tokens % s.SeqLen != 0) throw new UltraMemException($"tokens ({s.Tokens}) must be a multiple of seq_len ({s.SeqLen})");
+        FeedForwardSlot layer = c.Kind switch
+        {
+            "memory" => new MemoryLayer(s.DModel, s.Memory(c.Rows)),
+            "swiglu" => new SwiGLU(s.DModel, c.FfnHidden),
+            _ => throw new UltraMemException($"unknown bench case kind '{c.Kind}'"),
+        };
+        using var _layer = layer;
+        if (layer is MemoryLayer mem)
+        {
+            mem.TrackUsage = false;
+            mem.values.Sparse.Enabled = c.ValueUpdates == "row_sparse";
+        }
+        layer.train();
+        var groups = ParameterGroups.Build(layer, 0.1);
+        var rowSparse = layer.RowSparseTables().Where(t => t.Gradient.Enabled).ToList();
+        using var optimizer = new AdamW(groups, rowSparse: rowSparse);
+        var x = randn(s.Tokens / s.SeqLen, s.SeqLen, s.DModel).DetachFromDisposeScope();
+        var probe = randn(s.Tokens / s.SeqLen, s.SeqLen, s.DModel).DetachFromDisposeScope();
+        var count = layer.Count();
+        long setupRss = ProcessMemory.Rss();
+        var fwd = new List<double>(); var bwd = new List<double>(); var opt = new List<double>(); var total = new List<double>();
+        long afterWarmup = 0, peak = 0;
+        for (int i = 0; i < s.Warmup + s.Steps; i++)
+        {
+            if (i == s.Warmup) { afterWarmup = ProcessMemory.Rss(); ProcessMemory.ResetPeak(); }
+            var sw = Stopwatch.StartNew();
+            using (var scope = NewDisposeScope())
+            {
+                var y = layer.forward(x);
+                var loss = (y * probe).mean();
+                double t1 = sw.Elapsed.TotalMilliseconds;
+                loss.backward();
+                double t2 = sw.Elapsed.TotalMilliseconds;
+                optimizer.Step(1e-3);
+                optimizer.ZeroGrad();
+                layer.AfterOptimizerStep();
+                double t3 = sw.Elapsed.TotalMilliseconds;
+                if (i >= s.Warmup) { fwd.Add(t1); bwd.Add(t2 - t1); opt.Add(t3 - t2); total.Add(t3); }
+            }
+            log?.Invoke($"  {c.Name}: step {i + 1}/{s.Warmup + s.Steps} {sw.Elapsed.TotalMilliseconds:F0} ms");
+        }
+        peak = ProcessMemory.Peak();
+        x.Dispose(); probe.Dispose();
+        double med = Median(total);
+        return new LayerBenchResult
+        {
+            Name = c.Name, Kind = c.Kind, Rows = c.Rows, ValueUpdates = c.ValueUpdates,
+            TotalParams = count.Total, ActivatedParams = count.Activated, FlopsPerToken = count.FlopsPerToken, Tokens = s.Tokens,
+            StepMsMedian = med, StepMsMin = total.Min(), StepMsMax = total.Max(),
+            ForwardMs = Median(fwd), BackwardMs = Median(bwd), OptimizerMs = Median(opt), TokensPerSecond = s.Tokens / (med / 1000),
+            SetupRssBytes = setupRss, TrainingStateBytes = Math.Max(0, afterWarmup - setupRss), StepPeakBytes = Math.Max(0, peak - afterWarmup),
+        };
+    }
+
+    static double Median(List<double> xs)
+    {
+        var s = xs.OrderBy(v => v).ToArray();
+        return s.Length % 2 == 1 ? s[s.Length / 2] : (s[s.Length / 2 - 1] + s[s.Length / 2]) / 2;
+    }
+
+    /// <summary>The cases of the standard run: the FFN matched to the smallest table's activated FLOPs, then each table size × value-update path.</summary>
+    public static List<LayerBenchCase> StandardCases(LayerBenchSettings s, IReadOnlyList<long> rows, IReadOnlyList<string> paths)
+    {
+        // SwiGLU FLOPs/token = 2·3·D·hidden; match the memory layer's at the smallest table
+        long memFlops = MemoryLayer.Accounting(s.Memory(rows.Min()), s.DModel).FlopsPerToken;
+        int hidden = (int)Math.Max(1, Math.Round(memFlops / (6.0 * s.DModel)));
+        var cases = new List<LayerBenchCase> { new("swiglu (matched FLOPs)", "swiglu", 0, "dense", hidden) };
+        foreach (long r in rows)
+            foreach (string p in paths)
+                cases.Add(new LayerBenchCase($"ultramem {Format.Count(r)} rows, {p}", "memory", r, p, 0));
+        return cases;
+    }
+
+    public static string ToJson(LayerBenchResult r) => JsonSerializer.Serialize(r, Model.ModelConfig.Json);
+    public static LayerBenchResult FromJson(string json) => JsonSerializer.Deserialize<LayerBenchResult>(json, Model.ModelConfig.Json)!;
+}
+
+/// <summary>Resident-set figures of this process from /proc (Linux).</summary>
+public static class ProcessMemory
+{
+    public static long Rss() => Read("VmRSS:");
+    public static long Peak() => Read("VmHWM:");
+
+    /// <summary>Resets the peak (VmHWM) to the current RSS: write "5" to /proc/self/clear_refs.</summary>
+    public static void ResetPeak()
+    {
+        try { File.WriteAllText("/proc/self/clear_refs", "5"); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+    }
+
+    static long Read(string key)
+    {
+        try
+        {
+            foreach (var line in File.ReadLines("/proc/self/status"))
+                if (line.StartsWith(key)) return long.Parse(line[key.Length..].Trim().Split(' ')[0]) * 1024;
+        }
+        catch (IOException) { }
+        return 0;
+    }
+}
