@@ -107,14 +107,8 @@ public sealed class AdamW : IDisposable
                 }
                 var grad = p.grad;
                 if (grad is null) continue;
-                if (!_state.TryGetValue(name, out var s))
-                    _state[name] = s = (zeros_like(p).DetachFromDisposeScope(), zeros_like(p).DetachFromDisposeScope());   // outlive any caller's dispose scope
-                if (g.WeightDecay != 0) p.mul_(1 - glr * g.WeightDecay);
-                s.ExpAvg.lerp_(grad, 1 - Beta1);
-                s.ExpAvgSq.mul_(Beta2).addcmul_(grad, grad, 1 - Beta2);
-                using var denom = s.ExpAvgSq.sqrt();
-                denom.div_(bc2Sqrt).add_(Eps);
-                p.addcdiv_(s.ExpAvg, denom, -glr / bc1);
+                var s = StateFor(name, p);
+                Update(p, s.ExpAvg, s.ExpAvgSq, grad, glr, g.WeightDecay, bc1, bc2Sqrt);
             }
         }
     }
@@ -128,21 +122,37 @@ public sealed class AdamW : IDisposable
     {
         if (grad.shape[0] != rows.shape[0] || !grad.shape.Skip(1).SequenceEqual(p.shape.Skip(1)))
             throw new UltraMemException($"row-sparse gradient of {name} is [{string.Join(", ", grad.shape)}] for {rows.shape[0]} rows; table is [{string.Join(", ", p.shape)}]");
-        if (!_state.TryGetValue(name, out var s))
-            _state[name] = s = (zeros_like(p).DetachFromDisposeScope(), zeros_like(p).DetachFromDisposeScope());   // once, full size: checkpoints store them like dense moments
+        var s = StateFor(name, p);   // full size even here: checkpoints store them like dense moments
         using var scope = NewDisposeScope();
         var m = s.ExpAvg.index_select(0, rows);
         var v = s.ExpAvgSq.index_select(0, rows);
         var pr = p.index_select(0, rows);
-        if (weightDecay != 0) pr.mul_(1 - glr * weightDecay);
-        m.lerp_(grad, 1 - Beta1);
-        v.mul_(Beta2).addcmul_(grad, grad, 1 - Beta2);
-        var denom = v.sqrt();
-        denom.div_(bc2Sqrt).add_(Eps);
-        pr.addcdiv_(m, denom, -glr / bc1);
+        Update(pr, m, v, grad, glr, weightDecay, bc1, bc2Sqrt);
         s.ExpAvg.index_copy_(0, rows, m);
         s.ExpAvgSq.index_copy_(0, rows, v);
         p.index_copy_(0, rows, pr);
+    }
+
+    /// <summary>The moments of <paramref name="name"/>, allocated (zeros, full size) on first use; they outlive any caller's dispose scope.</summary>
+    (Tensor ExpAvg, Tensor ExpAvgSq) StateFor(string name, Parameter p)
+    {
+        if (!_state.TryGetValue(name, out var s))
+            _state[name] = s = (zeros_like(p).DetachFromDisposeScope(), zeros_like(p).DetachFromDisposeScope());
+        return s;
+    }
+
+    /// <summary>
+    /// The AdamW update in place, on whole tensors (dense path) or on gathered rows (row-sparse path):
+    /// p ← p·(1 − lr·λ); m ← β1·m + (1−β1)·g; v ← β2·v + (1−β2)·g²; p ← p − lr/(1−β1^t) · m / (√v/√(1−β2^t) + ε).
+    /// </summary>
+    void Update(Tensor p, Tensor m, Tensor v, Tensor grad, double glr, double weightDecay, double bc1, double bc2Sqrt)
+    {
+        if (weightDecay != 0) p.mul_(1 - glr * weightDecay);
+        m.lerp_(grad, 1 - Beta1);
+        v.mul_(Beta2).addcmul_(grad, grad, 1 - Beta2);
+        using var denom = v.sqrt();
+        denom.div_(bc2Sqrt).add_(Eps);
+        p.addcdiv_(m, denom, -glr / bc1);
     }
 
     /// <summary>Zeroes dense gradients and drops every row-sparse table's gathered rows (<see cref="RowSparseGradient.Clear"/>).</summary>
