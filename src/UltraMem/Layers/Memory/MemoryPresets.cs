@@ -36,22 +36,46 @@ public static class MemoryPresets
     /// <summary>The model <paramref name="baseConfig"/> with the memory layers of ladder rung <paramref name="rung"/> (replacing any it had).</summary>
     public static ModelConfig Apply(ModelConfig baseConfig, string rung)
     {
+        int step = StepOf(rung);
+        int l = baseConfig.NLayers;
+        int layers = step >= StepOf("pkm+split") ? Math.Max(1, l / 2) : 1;
+        var memory = MemoryFor(baseConfig, step, layers);
+        string kind = step >= StepOf("ultramem") ? "ultramem" : "pkm";
+        var placements = new List<SlotPlacement>();
+        if (layers == 1) placements.Add(new SlotPlacement { Kind = kind, ReadAt = l / 2, AddAfter = l / 2, Memory = memory });
+        else
+            for (int k = 0; k < layers; k++)
+            {
+                int a = Math.Min(2 * k, l - 1), b = Math.Min(2 * k + 1, l - 1);
+                placements.Add(new SlotPlacement { Kind = kind, ReadAt = a, AddAfter = b, Memory = memory });
+            }
+        return (baseConfig with { MemoryLayers = placements }).Validate();
+    }
+
+    /// <summary>Memory settings when a placement names a kind without its own <c>memory</c> block: the <c>pkm</c> or <c>ultramem</c> rung as one layer holding all of the table and the selections.</summary>
+    public static MemoryConfig DefaultFor(string kind, ModelConfig model) => MemoryFor(model, StepOf(kind == "ultramem" ? "ultramem" : "pkm"), layers: 1);
+
+    static int StepOf(string rung)
+    {
         int step = Array.IndexOf(Ladder, rung);
         if (step < 0) throw new UltraMemException($"unknown ladder rung '{rung}' (known: {string.Join(", ", Ladder)})");
-        bool At(string name) => step >= Array.IndexOf(Ladder, name);
-        int d = baseConfig.DModel, l = baseConfig.NLayers;
+        return step;
+    }
+
+    /// <summary>One memory layer of ladder step <paramref name="step"/> when the rung's table and selections are split over <paramref name="layers"/> layers.</summary>
+    static MemoryConfig MemoryFor(ModelConfig baseConfig, int step, int layers)
+    {
+        bool At(string name) => step >= StepOf(name);
+        int d = baseConfig.DModel;
         long dense = DenseNonEmbeddingParameters(baseConfig);
         int dv = At("pkm+half_vdim") ? d / 2 : d;
         int n = (int)Math.Round(Math.Sqrt(SparseMultiple * dense / (double)d));      // PKM's table: ≈ 10× dense params at Dv = D
         if (At("pkm+half_vdim")) n = (int)Math.Round(n * Math.Sqrt(2));              // twice the values at half the width
-        int layers = At("pkm+split") ? Math.Max(1, l / 2) : 1;
-        int perLayerKeys = (int)Math.Round(n / Math.Sqrt(layers));                   // same total rows, split over the layers
-        int topM = Math.Max(1, (int)Math.Round(TopM / (double)layers));               // same selections per token in total
-        var memory = new MemoryConfig
+        return new MemoryConfig
         {
-            NKeys = perLayerKeys,
+            NKeys = (int)Math.Round(n / Math.Sqrt(layers)),                           // same total rows, split over the layers
             Heads = Heads,
-            TopM = topM,
+            TopM = Math.Max(1, (int)Math.Round(TopM / (double)layers)),               // same selections per token in total
             KeyDim = Math.Min(256, d / 2 / 2 * 2),
             ValueDim = dv,
             ValueProjection = At("pkm+half_vdim"),
@@ -67,27 +91,6 @@ public static class MemoryPresets
             ValueLrMultiplier = At("ultramem") ? 4 : 1,
             QueryConv = At("ultramem+query_conv"),
         };
-        string kind = step >= Array.IndexOf(Ladder, "ultramem") ? "ultramem" : "pkm";
-        var placements = new List<SlotPlacement>();
-        if (layers == 1) placements.Add(new SlotPlacement { Kind = kind, ReadAt = l / 2, AddAfter = l / 2, Memory = memory });
-        else
-            for (int k = 0; k < layers; k++)
-            {
-                int a = Math.Min(2 * k, l - 1), b = Math.Min(2 * k + 1, l - 1);
-                placements.Add(new SlotPlacement { Kind = kind, ReadAt = a, AddAfter = b, Memory = memory });
-            }
-        return (baseConfig with { MemoryLayers = placements }).Validate();
-    }
-
-    /// <summary>Memory settings when a placement names a kind without its own <c>memory</c> block: the ladder's single-layer <c>pkm</c> or <c>ultramem</c> rung.</summary>
-    public static MemoryConfig DefaultFor(string kind, ModelConfig model)
-    {
-        var single = model with { MemoryLayers = new List<SlotPlacement>() };
-        var rung = kind == "ultramem" ? Apply(single with { NLayers = Math.Max(2, single.NLayers) }, "ultramem") : Apply(single, "pkm");
-        var m = rung.MemoryLayers[0].Memory!;
-        if (kind == "ultramem")   // one layer instead of the rung's split: all of the table and the selections
-            m = m with { NKeys = (int)Math.Round(m.NKeys * Math.Sqrt(Math.Max(1, model.NLayers / 2))), TopM = TopM };
-        return m;
     }
 
     /// <summary>Attention + FFN parameters of the backbone (no embeddings, no memory).</summary>
