@@ -33,8 +33,21 @@ static class Cli
         return Path.Combine(baseDir, "ultramem");
     }
 
-    public static Option<string?> Arch() => Opt<string?>("--arch",
-        "Architecture on top of the preset: dense, or a rung of the UltraMem ablation ladder: " + string.Join(", ", Layers.Memory.MemoryPresets.Ladder) + ".");
+    /// <summary>The options that choose a model (--preset, --arch, --config, --memory), shared by the commands that build one.</summary>
+    public sealed record ModelOptions(Option<string> Preset, Option<string?> Arch, Option<string?> Config, Option<string[]> Memory)
+    {
+        public static ModelOptions Create() => new(
+            Opt("--preset", "Model preset: tiny, small, base.", "tiny", true),
+            Opt<string?>("--arch", "Architecture on top of the preset: dense, or a rung of the UltraMem ablation ladder: " + string.Join(", ", Layers.Memory.MemoryPresets.Ladder) + "."),
+            Opt<string?>("--config", "Model config JSON (snake_case ModelConfig); overrides --preset."),
+            new Option<string[]>("--memory") { Description = "Add a layer KIND@PLACEMENT (placement a, a! = replace FFN, a:b = skip); repeatable.", AllowMultipleArgumentsPerToken = false });
+
+        /// <summary>Adds the four options in front of the command's own, so they lead its --help.</summary>
+        public void AddTo(Command cmd) { cmd.Options.Insert(0, Preset); cmd.Options.Insert(1, Arch); cmd.Options.Insert(2, Config); cmd.Options.Insert(3, Memory); }
+
+        public ModelConfig Resolve(System.CommandLine.ParseResult r, int vocabSize) =>
+            ResolveModel(r.GetValue(Config), r.GetValue(Preset)!, r.GetValue(Memory) ?? Array.Empty<string>(), vocabSize, r.GetValue(Arch));
+    }
 
     /// <summary>Model config from --config (JSON) or --preset [+ --arch], with --memory placements appended.</summary>
     public static ModelConfig ResolveModel(string? configPath, string preset, IEnumerable<string> memory, int vocabSize, string? arch = null)

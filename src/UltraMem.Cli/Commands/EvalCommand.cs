@@ -32,7 +32,6 @@ static class EvalCommand
             using var data = PreparedData.Prepare(r.GetValue(corpus) ?? t.Corpus, t.TokenizerVocabSize, t.ValidationFraction, r.GetValue(cache)!, tok, Console.Error.WriteLine);
             int seqLen = t.SeqLen ?? model.Config.MaxSeqLen;
             var sw = System.Diagnostics.Stopwatch.StartNew();
-            model.Diagnostics(reset: true);
             double loss = Trainer.Evaluate(model, data, r.GetValue(batch) ?? t.BatchSize, seqLen, r.GetValue(batches));
             Console.WriteLine($"checkpoint   {ckpt.Directory} (step {ckpt.State.Step})");
             Console.WriteLine($"corpus       {r.GetValue(corpus) ?? t.Corpus} (validation split, {data.Validation.Count:N0} tokens)");

@@ -8,19 +8,17 @@ static class InfoCommand
 {
     public static Command Create()
     {
-        var preset = Cli.Opt("--preset", "Model preset: tiny, small, base.", "tiny", true);
-        var arch = Cli.Arch();
-        var config = Cli.Opt<string?>("--config", "Model config JSON; overrides --preset.");
-        var memory = new Option<string[]>("--memory") { Description = "Add a layer KIND@PLACEMENT; repeatable." };
+        var modelOptions = Cli.ModelOptions.Create();
         var checkpoint = Cli.Opt<string?>("--checkpoint", "Describe the model of a checkpoint instead.");
         var vocab = Cli.Opt("--vocab-size", "Vocabulary size for presets.", 8192, true);
         var json = Cli.Opt<bool>("--json", "Print the model config as JSON.");
-        var cmd = new Command("info", "Total and activated (per-token) parameters and FLOPs per component.") { preset, arch, config, memory, checkpoint, vocab, json };
+        var cmd = new Command("info", "Total and activated (per-token) parameters and FLOPs per component.") { checkpoint, vocab, json };
+        modelOptions.AddTo(cmd);
         cmd.SetAction(r =>
         {
             var cfg = r.GetValue(checkpoint) is { } c
                 ? Checkpoint.Open(c).ModelConfig
-                : Cli.ResolveModel(r.GetValue(config), r.GetValue(preset)!, r.GetValue(memory) ?? Array.Empty<string>(), r.GetValue(vocab), r.GetValue(arch));
+                : modelOptions.Resolve(r, r.GetValue(vocab));
             if (r.GetValue(json)) { Console.WriteLine(cfg.ToJson()); return 0; }
             using var model = new TransformerLM(cfg);
             var rows = model.ParameterReport();

@@ -7,10 +7,7 @@ static class TrainCommand
 {
     public static Command Create()
     {
-        var preset = Cli.Opt("--preset", "Model preset: tiny, small, base.", "tiny", true);
-        var arch = Cli.Arch();
-        var config = Cli.Opt<string?>("--config", "Model config JSON (snake_case ModelConfig); overrides --preset.");
-        var memory = new Option<string[]>("--memory") { Description = "Add a layer KIND@PLACEMENT (placement a, a! = replace FFN, a:b = skip); repeatable.", AllowMultipleArgumentsPerToken = false };
+        var modelOptions = Cli.ModelOptions.Create();
         var trainConfig = Cli.Opt<string?>("--train-config", "Training config JSON (snake_case TrainConfig); flags below override it.");
         var corpus = Cli.Opt<string?>("--corpus", "brown (bundled), sotu, moby-dick, or a .txt/.jsonl file or folder.");
         var vocab = Cli.Opt<int?>("--vocab-size", "Tokenizer vocabulary size to train (default 8192).");
@@ -29,7 +26,8 @@ static class TrainCommand
         var resume = Cli.Opt<bool>("--resume", "Continue the run in --out from its latest checkpoint.");
         var cache = Cli.CacheDir();
         var cmd = new Command("train", "Train a language model on a corpus (Ctrl-C saves a checkpoint; --resume continues exactly).")
-        { preset, arch, config, memory, trainConfig, corpus, vocab, steps, batch, seqLen, accum, lr, warmup, evalEvery, ckptEvery, seed, threads, valueUpdates, outDir, resume, cache };
+        { trainConfig, corpus, vocab, steps, batch, seqLen, accum, lr, warmup, evalEvery, ckptEvery, seed, threads, valueUpdates, outDir, resume, cache };
+        modelOptions.AddTo(cmd);
         cmd.SetAction(r =>
         {
             var t = Cli.ReadTrainConfig(r.GetValue(trainConfig));
@@ -53,7 +51,7 @@ static class TrainCommand
             if (isResume && new[] { "--preset", "--arch", "--config", "--memory", "--train-config", "--corpus", "--vocab-size", "--steps", "--batch-size", "--seq-len", "--grad-accum", "--lr", "--warmup", "--seed", "--value-updates" }
                     .FirstOrDefault(n => r.GetResult(n) is System.CommandLine.Parsing.OptionResult { Implicit: false }) is { } clash)
                 throw new UltraMemException($"--resume continues the run exactly as configured; {clash} cannot change it");
-            var model = Cli.ResolveModel(r.GetValue(config), r.GetValue(preset)!, r.GetValue(memory) ?? Array.Empty<string>(), t.TokenizerVocabSize, r.GetValue(arch));
+            var model = modelOptions.Resolve(r, t.TokenizerVocabSize);
             using var cts = Cli.InstallCtrlC();
             var result = Trainer.Run(new TrainRequest
             {
