@@ -1,3 +1,5 @@
+using static TorchSharp.torch;
+
 namespace UltraMem.Tests;
 
 /// <summary>Small real-English corpora and temporary folders for tests.</summary>
@@ -22,6 +24,9 @@ static class TestData
         }
         return dir;
     }
+
+    /// <summary>max |a − b| over all elements.</summary>
+    public static float MaxAbsDiff(Tensor a, Tensor b) => (a - b).abs().max().item<float>();
 
     public static string TempDir()
     {

@@ -31,8 +31,6 @@ public class MemoryModelTests
         new object[] { "mixed", new[] { "0:2", "1", "3!" } },
     };
 
-    static float MaxAbsDiff(Tensor a, Tensor b) => (a - b).abs().max().item<float>();
-
     [Theory, MemberData(nameof(Placements))]
     public void KvCacheDecodingWithQueryConvEqualsTheFullForwardPass(string name, string[] specs)
     {
@@ -46,7 +44,7 @@ public class MemoryModelTests
         var pieces = new List<Tensor> { model.Forward(tokens[.., ..5], cache), model.Forward(tokens[.., 5..8], cache) };
         for (int i = 8; i < 16; i++) pieces.Add(model.Forward(tokens[.., i..(i + 1)], cache));
         var incremental = cat(pieces, 1);
-        Assert.True(MaxAbsDiff(full, incremental) < 1e-4f, $"{name}: max diff {MaxAbsDiff(full, incremental)}");
+        Assert.True(TestData.MaxAbsDiff(full, incremental) < 1e-4f, $"{name}: max diff {TestData.MaxAbsDiff(full, incremental)}");
     }
 
     [Fact]
@@ -61,8 +59,8 @@ public class MemoryModelTests
         var changed = tokens.clone();
         changed[.., 9..] = randint(0, 97, new long[] { 2, 5 });
         var a = model.forward(tokens); var b = model.forward(changed);
-        Assert.True(MaxAbsDiff(a[.., ..9], b[.., ..9]) < 1e-5f);
-        Assert.True(MaxAbsDiff(a[.., 9..], b[.., 9..]) > 1e-4f);
+        Assert.True(TestData.MaxAbsDiff(a[.., ..9], b[.., ..9]) < 1e-5f);
+        Assert.True(TestData.MaxAbsDiff(a[.., 9..], b[.., 9..]) > 1e-4f);
     }
 
     [Fact]

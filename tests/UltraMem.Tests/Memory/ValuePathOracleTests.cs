@@ -9,8 +9,6 @@ public class ValuePathOracleTests
 {
     const int D = 12;
 
-    static float MaxDiff(Tensor a, Tensor b) => (a - b).abs().max().item<float>();
-
     /// <summary>Naive reference: per token, per selected item, per chunk, add w_c · V[row][chunk c] into its group's slot.</summary>
     static Tensor NaivePool(Tensor values, Tensor rows, Tensor? groups, Tensor weights, int expansion)
     {
@@ -46,7 +44,7 @@ public class ValuePathOracleTests
         var groups = expansion > 1 ? randint(0, expansion, new long[] { 5, 7 }) : null;
         var weights = randn(5, 7, cores);
         var fast = table.Pool(rows, groups, weights, expansion);
-        Assert.True(MaxDiff(fast, NaivePool(table.weight, rows, groups, weights, expansion)) < 1e-5f);
+        Assert.True(TestData.MaxAbsDiff(fast, NaivePool(table.weight, rows, groups, weights, expansion)) < 1e-5f);
     }
 
     [Fact]
@@ -66,7 +64,7 @@ public class ValuePathOracleTests
         var pi = layer.ive!.permutation.index_select(0, sel.Addresses.flatten());   // π(v) = g·N + p
         var rowsOfVirt = virt.index_select(0, pi).view(6, 2 * 4, D);
         var expected = (rowsOfVirt * sel.Scores.reshape(6, 8, 1)).sum(1);
-        Assert.True(MaxDiff(output, expected) < 1e-5f, $"max diff {MaxDiff(output, expected)}");
+        Assert.True(TestData.MaxAbsDiff(output, expected) < 1e-5f, $"max diff {TestData.MaxAbsDiff(output, expected)}");
         Assert.Equal(4 * n, virt.shape[0]);
     }
 
@@ -87,7 +85,7 @@ public class ValuePathOracleTests
         var v = layer.values.weight;
         var rows = v.index_select(0, sel.Addresses.flatten()).view(8, 10, 3, 4); // [N, H·m, h, Dv/h]
         var expected = (rows * sel.Scores.reshape(8, 10, 3, 1)).sum(1).reshape(8, 12);   // chunk c: Σ_i s_i^(c) V[i][chunk c]
-        Assert.True(MaxDiff(output, expected) < 1e-5f);
+        Assert.True(TestData.MaxAbsDiff(output, expected) < 1e-5f);
     }
 
     [Fact]
@@ -102,7 +100,7 @@ public class ValuePathOracleTests
         using var sel = layer.Retrieve(x);
         var w = sel.Scores.softmax(2).reshape(3, 8, 1);
         var expected = (layer.values.weight.index_select(0, sel.Addresses.flatten()).view(3, 8, D) * w).sum(1);
-        Assert.True(MaxDiff(output, expected) < 1e-5f);
+        Assert.True(TestData.MaxAbsDiff(output, expected) < 1e-5f);
     }
 
     [Fact]
@@ -122,7 +120,7 @@ public class ValuePathOracleTests
         Assert.Null(layer.values.weight.grad is { } g && g.abs().sum().item<float>() > 0 ? g : null);   // no dense gradient
         var (rows, grad) = layer.values.Sparse.Coalesce()!.Value;
         var scattered = zeros_like(dense).index_put_(grad, new[] { rows });
-        Assert.True(MaxDiff(scattered, dense) < 1e-6f);
+        Assert.True(TestData.MaxAbsDiff(scattered, dense) < 1e-6f);
         Assert.True(rows.shape[0] < config.Rows, "the sparse gradient should cover only the selected rows");
         layer.values.Sparse.Clear();
     }

@@ -12,8 +12,6 @@ public class TransformerTests
         VocabSize = 97, DModel = 32, NLayers = 3, NHeads = 4, MaxSeqLen = 24, Dropout = 0.0, MemoryLayers = slots.ToList(),
     };
 
-    static float MaxAbsDiff(Tensor a, Tensor b) => (a - b).abs().max().item<float>();
-
     public static IEnumerable<object[]> Placements() => new[]
     {
         new object[] { "none" },
@@ -42,8 +40,8 @@ public class TransformerTests
         changed[.., 12..] = randint(0, 97, new long[] { 2, 8 });
         var a = model.forward(tokens);
         var b = model.forward(changed);
-        Assert.True(MaxAbsDiff(a[.., ..12], b[.., ..12]) < 1e-5f, "past logits changed");
-        Assert.True(MaxAbsDiff(a[.., 12..], b[.., 12..]) > 1e-3f, "future logits did not react to their own tokens");
+        Assert.True(TestData.MaxAbsDiff(a[.., ..12], b[.., ..12]) < 1e-5f, "past logits changed");
+        Assert.True(TestData.MaxAbsDiff(a[.., 12..], b[.., 12..]) > 1e-3f, "future logits did not react to their own tokens");
     }
 
     [Theory, MemberData(nameof(Placements))]
@@ -61,9 +59,9 @@ public class TransformerTests
         for (int i = 9; i < 18; i++) pieces.Add(model.Forward(tokens[.., i..(i + 1)], cache));
         var incremental = cat(pieces, 1);
         Assert.Equal(18, cache.Position);
-        Assert.True(MaxAbsDiff(full, incremental) < 1e-4f, $"max diff {MaxAbsDiff(full, incremental)}");
+        Assert.True(TestData.MaxAbsDiff(full, incremental) < 1e-4f, $"max diff {TestData.MaxAbsDiff(full, incremental)}");
         var last = model.Forward(tokens[.., ..6], new DecodeCache(model, 3), lastPositionOnly: true);
-        Assert.True(MaxAbsDiff(full[.., 5..6], last) < 1e-4f);
+        Assert.True(TestData.MaxAbsDiff(full[.., 5..6], last) < 1e-4f);
     }
 
     [Fact]
@@ -98,6 +96,6 @@ public class TransformerTests
             else if (name.EndsWith("down_proj.weight")) p.zero_();
         plain.eval(); withSlot.eval();
         var tokens = randint(0, 97, new long[] { 2, 10 });
-        Assert.True(MaxAbsDiff(plain.forward(tokens), withSlot.forward(tokens)) < 1e-6f);
+        Assert.True(TestData.MaxAbsDiff(plain.forward(tokens), withSlot.forward(tokens)) < 1e-6f);
     }
 }

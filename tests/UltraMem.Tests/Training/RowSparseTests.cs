@@ -95,8 +95,6 @@ public class RowSparseTests
 
     static Dictionary<string, Tensor> State(UltraMem.Training.AdamW opt) => opt.StateTensors().ToDictionary(kv => kv.Key, kv => kv.Value.clone());
 
-    static float MaxDiff(Tensor a, Tensor b) => (a - b).abs().max().item<float>();
-
     static bool Same(Tensor a, Tensor b) => a.equal(b).all().item<bool>();
 
     [Fact]
@@ -124,7 +122,7 @@ public class RowSparseTests
         Assert.Equal(new long[] { 0, 1, 2, 3, 5, 7, 9 }, rows.data<long>().ToArray());
         Assert.Equal(new long[] { 7, 5 }, grad.shape);
         var denseGrad = dense.Table.grad!;
-        Assert.True(MaxDiff(grad, denseGrad.index_select(0, rows)) < 1e-6f, $"max diff {MaxDiff(grad, denseGrad.index_select(0, rows))}");
+        Assert.True(TestData.MaxAbsDiff(grad, denseGrad.index_select(0, rows)) < 1e-6f, $"max diff {TestData.MaxAbsDiff(grad, denseGrad.index_select(0, rows))}");
         Assert.True(grad.abs().sum(1).min().item<float>() > 0, "every selected row has a gradient");
         var others = tensor(new long[] { 4, 6, 8, 10, 11 });
         Assert.Equal(0f, denseGrad.index_select(0, others).abs().max().item<float>());
@@ -159,8 +157,8 @@ public class RowSparseTests
                 sparse.Sparse.Clear();
             }
         }
-        Assert.True(MaxDiff(dense.Table, sparse.Table) < 1e-6f, $"max diff {MaxDiff(dense.Table, sparse.Table)}");
-        Assert.True(MaxDiff(dense.Table, init) > 1e-2f, "parameters did not move");
+        Assert.True(TestData.MaxAbsDiff(dense.Table, sparse.Table) < 1e-6f, $"max diff {TestData.MaxAbsDiff(dense.Table, sparse.Table)}");
+        Assert.True(TestData.MaxAbsDiff(dense.Table, init) > 1e-2f, "parameters did not move");
     }
 
     [Fact]
@@ -178,12 +176,12 @@ public class RowSparseTests
             AdamStep(dense, denseOpt, micro, 0.01);
             AdamStep(lazy, lazyOpt, micro, 0.01);
         }
-        Assert.True(MaxDiff(dense.Table, lazy.Table) < 1e-6f, $"max diff {MaxDiff(dense.Table, lazy.Table)}");
+        Assert.True(TestData.MaxAbsDiff(dense.Table, lazy.Table) < 1e-6f, $"max diff {TestData.MaxAbsDiff(dense.Table, lazy.Table)}");
         var sd = State(denseOpt);
         foreach (var (name, t) in State(lazyOpt))
-            Assert.True(MaxDiff(t, sd[name]) < 1e-6f, $"{name}: max diff {MaxDiff(t, sd[name])}");
+            Assert.True(TestData.MaxAbsDiff(t, sd[name]) < 1e-6f, $"{name}: max diff {TestData.MaxAbsDiff(t, sd[name])}");
         Assert.Equal(denseOpt.StepCount, lazyOpt.StepCount);
-        Assert.True(MaxDiff(init, lazy.Table) > 1e-2f, "parameters did not move");
+        Assert.True(TestData.MaxAbsDiff(init, lazy.Table) > 1e-2f, "parameters did not move");
         Assert.Null(lazy.Table.grad);
     }
 
@@ -215,9 +213,9 @@ public class RowSparseTests
         Assert.Equal(0f, state["exp_avg_sq.values"].index_select(0, never).abs().max().item<float>());
         // dense AdamW decays them (zero gradient, but p ← p·(1 − lr·λ) every step)
         var expected = init.index_select(0, never) * Math.Pow(1 - 0.01 * 0.1, 4);
-        Assert.True(MaxDiff(dense.Table.index_select(0, never), expected) < 1e-6f);
+        Assert.True(TestData.MaxAbsDiff(dense.Table.index_select(0, never), expected) < 1e-6f);
         Assert.False(Same(dense.Table.index_select(0, never), init.index_select(0, never)));
-        Assert.True(MaxDiff(lazy.Table.index_select(0, tensor(selected)), init.index_select(0, tensor(selected))) > 1e-3f, "selected rows did not move");
+        Assert.True(TestData.MaxAbsDiff(lazy.Table.index_select(0, tensor(selected)), init.index_select(0, tensor(selected))) > 1e-3f, "selected rows did not move");
     }
 
     /// <summary>
@@ -337,11 +335,11 @@ public class RowSparseTests
         Assert.Equal(expected, sparseNorm, expected * 1e-5);
 
         // scaled in place: the dense parameters' grads and the coalesced row-sparse gradient (what the optimizer reads)
-        Assert.True(MaxDiff(dense.Table.grad!, oracleLayer.Table.grad!) < 1e-7f);
-        Assert.True(MaxDiff(denseProj.grad!, oracleProj.grad!) < 1e-7f);
-        Assert.True(MaxDiff(sparseProj.grad!, oracleProj.grad!) < 1e-6f);
+        Assert.True(TestData.MaxAbsDiff(dense.Table.grad!, oracleLayer.Table.grad!) < 1e-7f);
+        Assert.True(TestData.MaxAbsDiff(denseProj.grad!, oracleProj.grad!) < 1e-7f);
+        Assert.True(TestData.MaxAbsDiff(sparseProj.grad!, oracleProj.grad!) < 1e-6f);
         var (rows, grad) = sparse.Sparse.Coalesce()!.Value;
-        Assert.True(MaxDiff(grad, oracleLayer.Table.grad!.index_select(0, rows)) < 1e-6f);
+        Assert.True(TestData.MaxAbsDiff(grad, oracleLayer.Table.grad!.index_select(0, rows)) < 1e-6f);
         double after = Math.Sqrt(grad.pow(2).sum().item<float>() + sparseProj.grad!.pow(2).sum().item<float>());
         Assert.Equal(maxNorm, after, 1e-4);
 
