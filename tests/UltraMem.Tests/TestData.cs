@@ -26,7 +26,7 @@ static class TestData
     }
 
     /// <summary>max |a − b| over all elements.</summary>
-    public static float MaxAbsDiff(Tensor a, Tensor b) => (a - b).abs().max().item<float>();
+    public static float MaxAbsDiff(Tensor a, Tensor b) => (float)(a - b).abs().max().to(ScalarType.Float64).item<double>();
 
     public static string TempDir()
     {

@@ -86,7 +86,7 @@ public static class LayerBenchmark
         if (layer is MemoryLayer mem)
         {
             mem.TrackUsage = false;
-            mem.values.Sparse.Enabled = c.ValueUpdates == "row_sparse";
+            mem.Values.Sparse.Enabled = c.ValueUpdates == "row_sparse";
         }
         layer.train();
         var groups = ParameterGroups.Build(layer, 0.1);

@@ -14,8 +14,11 @@ public readonly record struct ParameterCount(long Total, long Activated, long Fl
     public static ParameterCount Dense(long inDim, long outDim) => new(inDim * outDim, inDim * outDim, 2 * inDim * outDim);
 }
 
-/// <summary>Value-table parameters with their learning-rate multiplier κ → 1 (spec §3.6).</summary>
-public sealed record ValueGroup(IReadOnlyList<string> Parameters, double Kappa, long? DecaySteps);
+/// <summary>
+/// Value-table parameters with their learning-rate multiplier κ → 1 (spec §3.6), or a constant learning rate
+/// <paramref name="FixedLearningRate"/> outside the schedule (Memory+).
+/// </summary>
+public sealed record ValueGroup(IReadOnlyList<string> Parameters, double Kappa, long? DecaySteps, double? FixedLearningRate = null);
 
 /// <summary>Per-slot state carried across decoding steps (e.g. a causal convolution's tail).</summary>
 public sealed class SlotState : IDisposable

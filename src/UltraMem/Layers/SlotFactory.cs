@@ -11,10 +11,19 @@ public static class SlotFactory
     /// <summary>Kinds built as a <see cref="MemoryLayer"/> (configured by the placement's <c>memory</c> block).</summary>
     public static bool IsMemory(string kind) => kind is "pkm" or "ultramem";
 
-    public static FeedForwardSlot Create(SlotPlacement placement, ModelConfig config) => placement.Kind switch
+    /// <param name="shared">The model's shared value table, for memory layers with <c>shared_values</c>.</param>
+    public static FeedForwardSlot Create(SlotPlacement placement, ModelConfig config, SharedMemory? shared = null) => placement.Kind switch
     {
         "swiglu" => new SwiGLU(config.DModel, placement.Hidden ?? config.FfnHiddenResolved),
-        "pkm" or "ultramem" => new MemoryLayer(config.DModel, placement.Memory ?? MemoryPresets.DefaultFor(placement.Kind, config)),
+        "pkm" or "ultramem" => new MemoryLayer(config.DModel, placement.Memory ?? MemoryPresets.DefaultFor(placement.Kind, config), shared),
+        _ => throw new UltraMemException($"unknown memory layer kind '{placement.Kind}' (known: {string.Join(", ", Kinds)})"),
+    };
+
+    /// <summary>The accounting of the layer <see cref="Create"/> would build, from the config alone.</summary>
+    public static ParameterCount Accounting(SlotPlacement placement, ModelConfig config) => placement.Kind switch
+    {
+        "swiglu" => SwiGLU.Accounting(config.DModel, placement.Hidden ?? config.FfnHiddenResolved),
+        "pkm" or "ultramem" => MemoryLayer.Accounting(placement.Memory ?? MemoryPresets.DefaultFor(placement.Kind, config), config.DModel),
         _ => throw new UltraMemException($"unknown memory layer kind '{placement.Kind}' (known: {string.Join(", ", Kinds)})"),
     };
 }

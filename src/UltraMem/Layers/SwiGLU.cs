@@ -28,6 +28,9 @@ public sealed class SwiGLU : FeedForwardSlot
         return down_proj.forward(h);
     }
 
-    public override ParameterCount Count() =>
-        ParameterCount.Dense(_dim, _hidden) + ParameterCount.Dense(_dim, _hidden) + ParameterCount.Dense(_hidden, _dim);
+    public override ParameterCount Count() => Accounting(_dim, _hidden);
+
+    /// <summary>gate, up (D → F) and down (F → D): all read by every token.</summary>
+    public static ParameterCount Accounting(int dim, int hidden) =>
+        ParameterCount.Dense(dim, hidden) + ParameterCount.Dense(dim, hidden) + ParameterCount.Dense(hidden, dim);
 }

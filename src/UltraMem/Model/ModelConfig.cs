@@ -63,8 +63,13 @@ public sealed record ModelConfig
     public double NormEps { get; init; } = 1e-5;
     /// <summary>Std of the normal init of linears and embeddings; output projections also get 1/sqrt(2L).</summary>
     public double InitStd { get; init; } = 0.02;
-    /// <summary>Extra layers plugged into the residual stream (memory layers later).</summary>
+    /// <summary>Extra layers plugged into the residual stream (memory layers, MoE, …).</summary>
     public List<SlotPlacement> MemoryLayers { get; init; } = new();
+    /// <summary>
+    /// G: rows of one value table shared by the memory layers with <c>shared_values</c> (Memory+; UltraMemV2's ring);
+    /// null = no shared table. Each such layer reads its n² rows starting at its <c>shared_offset</c>, modulo G.
+    /// </summary>
+    public long? SharedValueRows { get; init; }
 
     [JsonIgnore] public int HeadDim => DModel / NHeads;
     [JsonIgnore] public int FfnHiddenResolved => FfnHidden ?? (int)Math.Ceiling(8.0 * DModel / 3 / 32) * 32;
@@ -95,6 +100,23 @@ public sealed record ModelConfig
                 throw new UltraMemException($"invalid model config: memory_layers[{i}] of kind '{p.Kind}' cannot take a 'memory' block");
             p.Memory?.Validate(DModel, $"model config: memory_layers[{i}].memory");
         }
+        var shared = MemoryLayers.Select((p, i) => (p.Memory, i)).Where(x => x.Memory?.SharedValues == true).ToList();
+        if (SharedValueRows is { } g)
+        {
+            if (g < 1 || g >= int.MaxValue) throw new UltraMemException($"invalid model config: shared_value_rows must be in [1, 2^31) (got {g})");
+            if (shared.Count == 0) throw new UltraMemException("invalid model config: shared_value_rows is set but no memory layer has shared_values");
+            var first = shared[0].Memory!;
+            foreach (var (m, i) in shared)
+            {
+                if (m!.Rows > g) throw new UltraMemException($"invalid model config: memory_layers[{i}] reads n_keys² = {m.Rows} rows, more than the {g} shared_value_rows");
+                if (m.ValueDimResolved(DModel) != first.ValueDimResolved(DModel) || m.PreValueDimResolved != first.PreValueDimResolved)
+                    throw new UltraMemException($"invalid model config: memory_layers[{i}] value_dim/pre_value_dim differ from memory_layers[{shared[0].i}]; layers sharing a table must agree");
+                if (m.Init != first.Init || m.ValueLr != first.ValueLr || m.ValueLrMultiplier != first.ValueLrMultiplier || m.ValueLrDecaySteps != first.ValueLrDecaySteps)
+                    throw new UltraMemException($"invalid model config: memory_layers[{i}] init/value_lr settings differ from memory_layers[{shared[0].i}]; the shared table has one init and one optimizer group");
+            }
+        }
+        else if (shared.Count > 0)
+            throw new UltraMemException($"invalid model config: memory_layers[{shared[0].i}] has shared_values but the model has no shared_value_rows");
         return this;
     }
 

@@ -39,6 +39,7 @@ public sealed class TransformerLM : nn.Module<Tensor, Tensor>
     public Embedding embed_tokens;
     public ModuleList<DecoderBlock> layers;
     public ModuleList<FeedForwardSlot> memory_layers;
+    public Layers.Memory.SharedMemory? shared_memory;   // one value table read by several memory layers (Memory+, V2 ring)
     public RMSNorm norm;
     public Linear? lm_head;
 
@@ -56,8 +57,11 @@ public sealed class TransformerLM : nn.Module<Tensor, Tensor>
         layers = new ModuleList<DecoderBlock>();
         for (int i = 0; i < config.NLayers; i++)
             layers.Add(new DecoderBlock(config, withFfn: config.Ffn == "swiglu" && !replaced.Contains(i)));
+        var sharedBy = config.MemoryLayers.FirstOrDefault(p => p.Memory?.SharedValues == true)?.Memory;
+        if (config.SharedValueRows is { } g && sharedBy is not null)
+            shared_memory = new Layers.Memory.SharedMemory(g, sharedBy.ValueDimResolved(config.DModel), sharedBy.PreValueDimResolved);
         memory_layers = new ModuleList<FeedForwardSlot>();
-        foreach (var p in config.MemoryLayers) memory_layers.Add(SlotFactory.Create(p, config));
+        foreach (var p in config.MemoryLayers) memory_layers.Add(SlotFactory.Create(p, config, shared_memory));
         norm = new RMSNorm(config.DModel, config.NormEps);
         lm_head = config.TieEmbeddings ? null : nn.Linear(config.DModel, config.VocabSize, hasBias: false);
         _dropout = nn.Dropout(config.Dropout);
@@ -67,7 +71,12 @@ public sealed class TransformerLM : nn.Module<Tensor, Tensor>
         RegisterComponents();
         InitializeWeights();
         for (int j = 0; j < memory_layers.Count; j++) memory_layers[j].InitializeParameters(config);
+        SharedReaders().FirstOrDefault()?.InitializeTables(config);   // the shared table, once
     }
+
+    /// <summary>The memory layers reading <see cref="shared_memory"/>.</summary>
+    IEnumerable<Layers.Memory.MemoryLayer> SharedReaders() =>
+        memory_layers.OfType<Layers.Memory.MemoryLayer>().Where(m => m.Options.SharedValues);
 
     /// <summary>
     /// N(0, init_std) for embeddings and linears; residual output projections (o_proj, down_proj) also
@@ -143,8 +152,33 @@ public sealed class TransformerLM : nn.Module<Tensor, Tensor>
     public IEnumerable<FeedForwardSlot> Slots() => memory_layers.Concat(layers.Select(b => b.mlp).OfType<FeedForwardSlot>());
 
     /// <summary>Row-sparse value tables by full state-dict name (e.g. <c>memory_layers.0.values.weight</c>).</summary>
-    public IReadOnlyList<(string Name, Layers.Memory.RowSparseGradient Gradient)> RowSparseTables() =>
-        memory_layers.SelectMany((slot, j) => slot.RowSparseTables().Select(t => ($"memory_layers.{j}.{t.Name}", t.Gradient))).ToList();
+    public IReadOnlyList<(string Name, Layers.Memory.RowSparseGradient Gradient)> RowSparseTables()
+    {
+        var all = memory_layers.SelectMany((slot, j) => slot.RowSparseTables().Select(t => ($"memory_layers.{j}.{t.Name}", t.Gradient))).ToList();
+        if (shared_memory is not null)
+        {
+            all.Add(("shared_memory.values.weight", shared_memory.values.Sparse));
+            if (shared_memory.pre_values is { } p) all.Add(("shared_memory.pre_values.weight", p.Sparse));
+        }
+        return all;
+    }
+
+    /// <summary>Value-table optimizer groups by group name, with full parameter names (the shared table's settings come from its first reader).</summary>
+    public IReadOnlyList<(string Name, ValueGroup Group)> ValueGroups()
+    {
+        var all = new List<(string, ValueGroup)>();
+        for (int j = 0; j < memory_layers.Count; j++)
+            foreach (var (g, k) in memory_layers[j].ValueGroups().Select((g, k) => (g, k)))
+                all.Add(($"memory_layers.{j}.values" + (k > 0 ? $".{k}" : ""), g with { Parameters = g.Parameters.Select(n => $"memory_layers.{j}.{n}").ToList() }));
+        if (shared_memory is not null && SharedReaders().FirstOrDefault() is { } reader)
+        {
+            var names = new List<string> { "shared_memory.values.weight" };
+            if (shared_memory.pre_values is not null) names.Add("shared_memory.pre_values.weight");
+            var o = reader.Options;
+            all.Add(("shared_memory.values", new ValueGroup(names, o.ValueLrMultiplier, o.ValueLrDecaySteps, o.ValueLr)));
+        }
+        return all;
+    }
 
     /// <summary>Lets layers update state that depends on the new parameters (call after every optimizer step).</summary>
     public void AfterOptimizerStep() { foreach (var s in Slots()) s.AfterOptimizerStep(); }
@@ -158,36 +192,8 @@ public sealed class TransformerLM : nn.Module<Tensor, Tensor>
         return all;
     }
 
-    /// <summary>Total and activated (per-token) parameters and FLOPs of each component.</summary>
-    public IReadOnlyList<(string Component, ParameterCount Count)> ParameterReport()
-    {
-        long d = Config.DModel, v = Config.VocabSize;
-        var rows = new List<(string, ParameterCount)>
-        {
-            // a token reads one embedding row; when tied, the head reads the whole matrix anyway (counted there)
-            ("embed_tokens", new ParameterCount(v * d, lm_head is null ? 0 : d, 0)),
-        };
-        for (int i = 0; i < Config.NLayers; i++)
-        {
-            var block = layers[i];
-            rows.Add(($"layers.{i}.norms", new ParameterCount(2 * d, 2 * d, 0)));
-            rows.Add(($"layers.{i}.self_attn", ParameterCount.Dense(d, 4 * d)));
-            if (block.mlp is not null) rows.Add(($"layers.{i}.mlp", block.mlp.Count()));
-        }
-        for (int j = 0; j < memory_layers.Count; j++)
-        {
-            var p = Config.MemoryLayers[j];
-            string where = p.ReplaceFfn ? $"replaces FFN {p.ReadAt}" : p.ReadAt == p.AddAfter ? $"parallel {p.ReadAt}" : $"{p.ReadAt}:{p.AddAfter}";
-            rows.Add(($"memory_layers.{j} ({p.Kind}, {where})", memory_layers[j].Count()));
-        }
-        rows.Add(("norm", new ParameterCount(d, d, 0)));
-        // The output head reads all V×D weights per token; when tied they are the embedding's, counted once in total.
-        rows.Add((lm_head is null ? "lm_head (tied)" : "lm_head", new ParameterCount(lm_head is null ? 0 : v * d, v * d, 2 * v * d)));
-        // Attention over the context: QKᵀ and AV cost 2·2·D per cached position per layer (no parameters).
-        long ctx = Config.MaxSeqLen / 2;
-        rows.Add(($"attention scores (avg ctx {ctx})", new ParameterCount(0, 0, 4 * d * ctx * Config.NLayers)));
-        return rows;
-    }
+    /// <summary>Total and activated (per-token) parameters and FLOPs of each component (<see cref="ModelAccounting.Report"/>).</summary>
+    public IReadOnlyList<(string Component, ParameterCount Count)> ParameterReport() => ModelAccounting.Report(Config);
 
     protected override void Dispose(bool disposing)
     {

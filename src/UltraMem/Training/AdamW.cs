@@ -15,6 +15,8 @@ public sealed class ParameterGroup
     public double WeightDecay { get; init; }
     /// <summary>Multiplier on the base learning rate at a given step (0-based). Default 1.</summary>
     public Func<long, double> LearningRateMultiplier { get; init; } = _ => 1.0;
+    /// <summary>A constant learning rate that replaces the scheduled one for this group (e.g. Memory+'s values); null = scheduled × multiplier.</summary>
+    public double? FixedLearningRate { get; init; }
     /// <summary>The learning rate used by the last <see cref="AdamW.Step"/>.</summary>
     public double CurrentLearningRate { get; internal set; }
 }
@@ -96,7 +98,7 @@ public sealed class AdamW : IDisposable
         double bc1 = 1 - Math.Pow(Beta1, t), bc2Sqrt = Math.Sqrt(1 - Math.Pow(Beta2, t));
         foreach (var g in Groups)
         {
-            double glr = lr * g.LearningRateMultiplier(t - 1);
+            double glr = g.FixedLearningRate ?? lr * g.LearningRateMultiplier(t - 1);
             g.CurrentLearningRate = glr;
             foreach (var (name, p) in g.Parameters)
             {

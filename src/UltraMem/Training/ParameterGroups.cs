@@ -7,7 +7,7 @@ namespace UltraMem.Training;
 /// A rule assigning parameters to a named group by their state-dict name. Rules are tried in order;
 /// the first match wins. Layers with special optimisation needs (value tables) add rules in front.
 /// </summary>
-public sealed record GroupRule(string Group, Func<string, Parameter, bool> Matches, double WeightDecay, Func<long, double>? Multiplier = null);
+public sealed record GroupRule(string Group, Func<string, Parameter, bool> Matches, double WeightDecay, Func<long, double>? Multiplier = null, double? FixedLearningRate = null);
 
 public static class ParameterGroups
 {
@@ -29,24 +29,23 @@ public static class ParameterGroups
         return rules.Where(r => members[r.Group].Count > 0).Select(r => new ParameterGroup
         {
             Name = r.Group, Parameters = members[r.Group], WeightDecay = r.WeightDecay,
-            LearningRateMultiplier = r.Multiplier ?? (_ => 1.0),
+            LearningRateMultiplier = r.Multiplier ?? (_ => 1.0), FixedLearningRate = r.FixedLearningRate,
         }).ToList();
     }
 
     /// <summary>
-    /// Groups for a language model: one group per memory layer's value tables (<c>memory_layers.J.values</c>, normal
-    /// weight decay, lr multiplier κ → 1 linearly over the decay steps or the whole run), then the defaults.
+    /// Groups for a language model: one group per value-table group of the model (<c>memory_layers.J.values</c>, or
+    /// <c>shared_memory.values</c> for a shared table; normal weight decay, lr multiplier κ → 1 linearly over the decay steps
+    /// or the whole run, or a fixed lr), then the defaults.
     /// </summary>
     public static List<ParameterGroup> ForModel(Model.TransformerLM model, double weightDecay, long maxSteps)
     {
-        var rules = new List<GroupRule>();
-        for (int j = 0; j < model.memory_layers.Count; j++)
-            foreach (var (g, k) in model.memory_layers[j].ValueGroups().Select((g, k) => (g, k)))
-            {
-                var names = g.Parameters.Select(n => $"memory_layers.{j}.{n}").ToHashSet();
-                rules.Add(new GroupRule($"memory_layers.{j}.values" + (k > 0 ? $".{k}" : ""), (name, _) => names.Contains(name), weightDecay,
-                    ValueLearningRate.LinearDecay(g.Kappa, g.DecaySteps ?? maxSteps)));
-            }
+        var rules = model.ValueGroups().Select(v =>
+        {
+            var names = v.Group.Parameters.ToHashSet();
+            return new GroupRule(v.Name, (name, _) => names.Contains(name), weightDecay,
+                ValueLearningRate.LinearDecay(v.Group.Kappa, v.Group.DecaySteps ?? maxSteps), v.Group.FixedLearningRate);
+        });
         return Build(model, weightDecay, rules);
     }
 }

@@ -18,6 +18,21 @@ public class GradientCheckTests
             NKeys = 5, Heads = 4, TopM = 4, KeyDim = 8, ValueDim = 6, ValueProjection = true, Softmax = false, ShareQuery = true,
             QkNorm = true, Expansion = 4, Retrieval = "tucker", TuckerRank = 2, TuckerCores = 2, Init = "paper", QueryConv = true,
         } },
+        new object[] { "ultramemv2", new MemoryConfig
+        {
+            NKeys = 5, Heads = 1, TopM = 4, KeyDim = 8, ValueDim = 6, PreValueDim = 2, ValueProjection = true, Softmax = false,
+            QueryNorm = "none", QkNorm = true, Expansion = 4, SingleProjector = true, Retrieval = "tucker", TuckerRank = 2,
+            TuckerCores = 2, QueryPerRank = true, Init = "v2",
+        } },
+        new object[] { "ultramemv2+gelu", new MemoryConfig
+        {
+            NKeys = 5, Heads = 2, TopM = 3, KeyDim = 6, ValueDim = 4, PreValueDim = 3, PreValueActivation = "gelu", Softmax = false,
+            Retrieval = "tucker", TuckerRank = 3, QueryPerRank = true, Init = "v2",
+        } },
+        new object[] { "memory+", new MemoryConfig
+        {
+            NKeys = 6, Heads = 2, TopM = 3, KeyDim = 8, ValueDim = 5, ValueProjection = true, OutputGate = true, QkNorm = true, QueryNorm = "none",
+        } },
     };
 
     [Theory, MemberData(nameof(Configs))]
@@ -66,6 +81,8 @@ public class GradientCheckTests
             Assert.True(named.ContainsKey(required), required);
         if (config.IsTucker) Assert.True(named.ContainsKey("tucker.tucker_cores"));
         if (config.HasProjection(D)) Assert.True(named.ContainsKey("value_proj.weight"));
+        if (config.PreValueDim is not null) Assert.True(named.ContainsKey("pre_values.weight") && named.ContainsKey("pre_value_proj.weight"));
+        if (config.OutputGate) Assert.True(named.ContainsKey("gate_proj.weight"));
         Assert.True(checkedCount >= 5 * named.Count);
     }
 

@@ -60,7 +60,7 @@ public class ValuePathOracleTests
         // Ṽ = [V W_1; …; V W_E]: rows g·N + p hold V[p] projected by group g's slice of value_proj
         long n = config.Rows, dv = 6;
         var w = layer.value_proj!.weight!;                                       // [D, E·Dv]
-        var virt = cat(Enumerable.Range(0, 4).Select(g => layer.values.weight.matmul(w.narrow(1, g * dv, dv).t())).ToArray(), 0);   // [E·N, D]
+        var virt = cat(Enumerable.Range(0, 4).Select(g => layer.Values.weight.matmul(w.narrow(1, g * dv, dv).t())).ToArray(), 0);   // [E·N, D]
         var pi = layer.ive!.permutation.index_select(0, sel.Addresses.flatten());   // π(v) = g·N + p
         var rowsOfVirt = virt.index_select(0, pi).view(6, 2 * 4, D);
         var expected = (rowsOfVirt * sel.Scores.reshape(6, 8, 1)).sum(1);
@@ -82,7 +82,7 @@ public class ValuePathOracleTests
         var x = randn(2, 4, D);
         var output = layer.forward(x).reshape(-1, D);
         using var sel = layer.Retrieve(x);                                        // scores [N, H, m, h]
-        var v = layer.values.weight;
+        var v = layer.Values.weight;
         var rows = v.index_select(0, sel.Addresses.flatten()).view(8, 10, 3, 4); // [N, H·m, h, Dv/h]
         var expected = (rows * sel.Scores.reshape(8, 10, 3, 1)).sum(1).reshape(8, 12);   // chunk c: Σ_i s_i^(c) V[i][chunk c]
         Assert.True(TestData.MaxAbsDiff(output, expected) < 1e-5f);
@@ -99,7 +99,7 @@ public class ValuePathOracleTests
         var output = layer.forward(x).reshape(-1, D);
         using var sel = layer.Retrieve(x);
         var w = sel.Scores.softmax(2).reshape(3, 8, 1);
-        var expected = (layer.values.weight.index_select(0, sel.Addresses.flatten()).view(3, 8, D) * w).sum(1);
+        var expected = (layer.Values.weight.index_select(0, sel.Addresses.flatten()).view(3, 8, D) * w).sum(1);
         Assert.True(TestData.MaxAbsDiff(output, expected) < 1e-5f);
     }
 
@@ -113,15 +113,15 @@ public class ValuePathOracleTests
         var x = randn(2, 6, D);
         var probe = randn(2, 6, D);
         (layer.forward(x) * probe).sum().backward();
-        var dense = layer.values.weight.grad!.clone();
+        var dense = layer.Values.weight.grad!.clone();
         layer.zero_grad();
-        layer.values.Sparse.Enabled = true;
+        layer.Values.Sparse.Enabled = true;
         (layer.forward(x) * probe).sum().backward();
-        Assert.Null(layer.values.weight.grad is { } g && g.abs().sum().item<float>() > 0 ? g : null);   // no dense gradient
-        var (rows, grad) = layer.values.Sparse.Coalesce()!.Value;
+        Assert.Null(layer.Values.weight.grad is { } g && g.abs().sum().item<float>() > 0 ? g : null);   // no dense gradient
+        var (rows, grad) = layer.Values.Sparse.Coalesce()!.Value;
         var scattered = zeros_like(dense).index_put_(grad, new[] { rows });
         Assert.True(TestData.MaxAbsDiff(scattered, dense) < 1e-6f);
         Assert.True(rows.shape[0] < config.Rows, "the sparse gradient should cover only the selected rows");
-        layer.values.Sparse.Clear();
+        layer.Values.Sparse.Clear();
     }
 }

@@ -53,6 +53,33 @@ public sealed record MemoryConfig
     public bool QueryConv { get; init; }
     public int QueryConvKernel { get; init; } = 3;
 
+    // ── UltraMemV2 (spec §4) and Memory+ (spec §5) ──────────────────────────────────────────────
+    /// <summary>TDQKR with a separate query per Tucker rank (V2): the query network emits r queries per head.</summary>
+    public bool QueryPerRank { get; init; }
+    /// <summary>
+    /// V2's single projector: the E IVE groups are summed and one Linear(Dv → D) projects the sum (o = Wᵀ Vᵀŝ),
+    /// instead of v1's E projectors Linear(E·Dv → D). The √E-times larger key sets stay (V2's k_e = √E key sets per side, paired into E blocks).
+    /// </summary>
+    public bool SingleProjector { get; init; }
+    /// <summary>Dp: PEER-style pre-values (V2). Each selected slot i gets a_i = ⟨W_pre x, P[i]⟩ multiplying its score; null = off.</summary>
+    public int? PreValueDim { get; init; }
+    /// <summary>Activation on a_i: <c>none</c> (V2's choice) or <c>gelu</c>.</summary>
+    public string PreValueActivation { get; init; } = "none";
+    /// <summary>Memory+ output gate: o = W_out(m(x) ⊙ SiLU(W_s x)); needs a value projection (W_out).</summary>
+    public bool OutputGate { get; init; }
+    /// <summary>
+    /// A constant learning rate for the value (and pre-value) tables, outside the warmup/cosine schedule (Memory+: 1e-3);
+    /// null = the scheduled rate × the κ → 1 multiplier.
+    /// </summary>
+    public double? ValueLr { get; init; }
+    /// <summary>
+    /// Read the model's shared table (<see cref="Model.ModelConfig.SharedValueRows"/> rows) instead of owning one: this layer's N = n² rows
+    /// are the window starting at <see cref="SharedOffset"/>, wrapping around the end (Memory+: every layer at offset 0; V2's ring).
+    /// </summary>
+    public bool SharedValues { get; init; }
+    /// <summary>First row of this layer's window in the shared table (rows wrap modulo the shared table size).</summary>
+    public long SharedOffset { get; init; }
+
     [JsonIgnore] public bool IsTucker => Retrieval == "tucker";
     [JsonIgnore] public int SqrtExpansion => (int)Math.Round(Math.Sqrt(Expansion));
     /// <summary>n' = √E·n: keys per side, addressing the E·N virtual values.</summary>
@@ -63,7 +90,12 @@ public sealed record MemoryConfig
     [JsonIgnore] public int QueryHeads => ShareQuery ? Heads / 2 : Heads;
     [JsonIgnore] public int CoarseTopResolved => Math.Min(CoarseTop ?? TopM, VirtualKeys);
     public int ValueDimResolved(int dModel) => ValueDim ?? dModel;
-    public bool HasProjection(int dModel) => ValueProjection || Expansion > 1 || ValueDimResolved(dModel) != dModel;
+    /// <summary>Pooled width fed to value_proj: E·Dv (one projector per IVE group) or Dv (single projector).</summary>
+    public int PooledDim(int dModel) => (SingleProjector ? 1 : Expansion) * ValueDimResolved(dModel);
+    public bool HasProjection(int dModel) => ValueProjection || OutputGate || Expansion > 1 || PooledDim(dModel) != dModel;
+    [JsonIgnore] public int PreValueDimResolved => PreValueDim ?? 0;
+    /// <summary>Queries per head: r with <see cref="QueryPerRank"/>, else 1.</summary>
+    [JsonIgnore] public int QueriesPerHead => QueryPerRank ? Rank : 1;
 
     /// <summary>Throws <see cref="UltraMemException"/> naming the first impossible setting.</summary>
     public MemoryConfig Validate(int dModel, string where = "memory")
@@ -77,7 +109,7 @@ public sealed record MemoryConfig
         Check(Expansion >= 1 && SqrtExpansion * SqrtExpansion == Expansion, $"expansion must be a perfect square (1, 4, 9, 16; got {Expansion}) because each key set grows by sqrt(E)");
         Check(QueryNorm is "layernorm" or "batchnorm" or "none", $"query_norm must be layernorm, batchnorm or none (got '{QueryNorm}')");
         Check(Retrieval is "product_keys" or "tucker", $"retrieval must be product_keys or tucker (got '{Retrieval}')");
-        Check(Init is "pkm" or "reference" or "paper", $"init must be pkm, reference or paper (got '{Init}')");
+        Check(Init is "pkm" or "reference" or "paper" or "v2" or "v2_paper", $"init must be pkm, reference, paper, v2 or v2_paper (got '{Init}')");
         Check(!ShareQuery || Heads % 2 == 0, $"share_query pairs heads, so heads must be even (got {Heads})");
         Check(!IsTucker || TuckerRank >= 1, $"tucker_rank must be >= 1 (got {TuckerRank})");
         Check(!IsTucker || TuckerCores >= 1, $"tucker_cores must be >= 1 (got {TuckerCores})");
@@ -92,6 +124,11 @@ public sealed record MemoryConfig
         Check(ValueLrDecaySteps is null || ValueLrDecaySteps >= 1, $"value_lr_decay_steps must be >= 1 (got {ValueLrDecaySteps})");
         Check(QueryConvKernel >= 1, $"query_conv_kernel must be >= 1 (got {QueryConvKernel})");
         Check(TuckerAuxTau >= 0 && TuckerAuxAlpha >= 0, "tucker_aux_tau and tucker_aux_alpha must be >= 0");
+        Check(!QueryPerRank || IsTucker, "query_per_rank needs retrieval = tucker");
+        Check(PreValueDim is null || PreValueDim >= 1, $"pre_value_dim must be positive (got {PreValueDim})");
+        Check(PreValueActivation is "none" or "gelu", $"pre_value_activation must be none or gelu (got '{PreValueActivation}')");
+        Check(ValueLr is null || (ValueLr > 0 && double.IsFinite(ValueLr.Value)), $"value_lr must be positive (got {ValueLr})");
+        Check(SharedOffset >= 0, $"shared_offset must be >= 0 (got {SharedOffset})");
         Check((long)Rows * Expansion < int.MaxValue, $"n_keys² · expansion must stay below 2^31 (got {Rows * Expansion})");
         return this;
     }

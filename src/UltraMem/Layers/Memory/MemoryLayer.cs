@@ -5,14 +5,15 @@ using static TorchSharp.torch;
 namespace UltraMem.Layers.Memory;
 
 /// <summary>
-/// A product-key memory layer, from PKM (Lample et al. 2019) to UltraMem (Huang et al. 2025), one switch per rung
-/// of the paper's ablation ladder (<see cref="MemoryConfig"/>). A token x [D] flows:
+/// A product-key memory layer, from PKM (Lample et al. 2019) through UltraMem (Huang et al. 2025) to UltraMemV2 and
+/// Memory+, one switch per change (<see cref="MemoryConfig"/>). A token x [D] flows:
 /// <code>
-///   x ─[query_conv]─ query_proj ─ norm ─▶ q [Hq, Dk] ─(share_query: head 2i, 2i+1 ← query i)─▶ q [H, Dk]
+///   x ─[query_conv]─ query_proj ─ norm ─▶ q [Hq, Q, Dk] ─(share_query: head 2i, 2i+1 ← query i)─▶ q [H, Q, Dk]   (Q = r with query_per_rank)
 ///   q_row, q_col = halves ─[qk_norm]─▶ S_row, S_col = ⟨q_row, K_row⟩, ⟨q_col, K_col⟩      [H, r, n']
 ///   product keys: top-m of s_row + s_col          |  TDQKR: coarse by u, t → exact Σ_c S_rowᵀ C_c S_col → top-m
-///   scores [H, m, h] ─[softmax]─▶ weights;  addresses ─[IVE π]─▶ (group g, row p)
-///   pooled[g] = Σ weights · V[p] (MCS: chunk c by core c)  ─[value_proj: Linear(E·Dv → D)]─▶ o [D]
+///   scores [H, m, h] ─[softmax]─▶ weights;  addresses ─[IVE π]─▶ (group g, row p) ─[shared table: (offset + p) mod G]─▶ row
+///   [pre-values: weights ×= a_i = ⟨W_pre x, P[row_i]⟩ (GELU optional)]
+///   pooled[g] = Σ weights · V[row] (MCS: chunk c by core c; single projector: one group) ─[⊙ SiLU(W_s x)]─ value_proj ─▶ o [D]
 /// </code>
 /// Only H·m value rows are read per token, whatever N is.
 /// </summary>
@@ -22,15 +23,20 @@ public sealed class MemoryLayer : FeedForwardSlot
     public ProductKeys keys;
     public TuckerRetrieval? tucker;
     public ImplicitValueExpansion? ive;
-    public ValueTable values;
+    public ValueTable? values;             // null when the layer reads the model's shared table
+    public ValueTable? pre_values;         // P [N, Dp] (UltraMemV2), own table only
+    public Linear? pre_value_proj;         // W_pre: D → Dp
+    public Linear? gate_proj;              // W_s: D → Dv (Memory+ output gate)
     public Linear? value_proj;
 
     readonly UsageStats _stats;
+    readonly Tables _tables;
     readonly int _dModel;
 
     public MemoryConfig Options { get; }
 
-    public MemoryLayer(int dModel, MemoryConfig config) : base(nameof(MemoryLayer))
+    /// <param name="shared">The model's shared table; required when <c>shared_values</c> is set, ignored otherwise.</param>
+    public MemoryLayer(int dModel, MemoryConfig config, SharedMemory? shared = null) : base(nameof(MemoryLayer))
     {
         Options = config.Validate(dModel);
         _dModel = dModel;
@@ -38,13 +44,32 @@ public sealed class MemoryLayer : FeedForwardSlot
         keys = new ProductKeys(config);
         if (config.IsTucker) tucker = new TuckerRetrieval(config);
         if (config.Expansion > 1) ive = new ImplicitValueExpansion(config);
-        int dv = config.ValueDimResolved(dModel);
-        values = new ValueTable(config.Rows, dv);
-        if (config.HasProjection(dModel)) value_proj = nn.Linear((long)config.Expansion * dv, dModel, hasBias: false);
-        _stats = new UsageStats(config.Rows);
+        int dv = config.ValueDimResolved(dModel), dp = config.PreValueDimResolved;
+        if (config.SharedValues)
+        {
+            if (shared is null) throw new UltraMemException("memory layer with shared_values needs the model's shared table (shared_value_rows)");
+            if (shared.values.Dim != dv || (shared.pre_values?.Dim ?? 0) != dp)
+                throw new UltraMemException($"memory layer (Dv {dv}, Dp {dp}) does not fit the shared table (Dv {shared.values.Dim}, Dp {shared.pre_values?.Dim ?? 0})");
+            _tables = new Tables(shared.values, shared.pre_values, config.SharedOffset, shared.Rows);
+        }
+        else
+        {
+            values = new ValueTable(config.Rows, dv);
+            if (dp > 0) pre_values = new ValueTable(config.Rows, dp);
+            _tables = new Tables(values, pre_values, 0, null);
+        }
+        if (dp > 0) pre_value_proj = nn.Linear(dModel, dp, hasBias: false);
+        if (config.OutputGate) gate_proj = nn.Linear(dModel, dv, hasBias: false);
+        if (config.HasProjection(dModel)) value_proj = nn.Linear(config.PooledDim(dModel), dModel, hasBias: false);
+        _stats = new UsageStats(_tables.Values.Rows);
         RegisterComponents();
         InitializeParameters(null);
     }
+
+    /// <summary>The value table this layer reads (its own, or the model's shared one).</summary>
+    public ValueTable Values => _tables.Values;
+    /// <summary>The pre-value table this layer reads, if any.</summary>
+    public ValueTable? PreValues => _tables.PreValues;
 
     /// <summary>Collect value-usage diagnostics in forward passes (cheap; on by default).</summary>
     public bool TrackUsage { get; set; } = true;
@@ -59,22 +84,42 @@ public sealed class MemoryLayer : FeedForwardSlot
         long b = x.shape[0], t = x.shape[1], n = b * t;
         var c = Options;
         using var sel = Retrieve(x, state);
-        var scores = c.Softmax ? sel.Scores.softmax(2) : sel.Scores;                      // over each head's m
-        Tensor? group = null; var row = sel.Addresses;
-        if (ive is not null) (group, row) = ive.Map(sel.Addresses);
+        var (group, row) = TableRows(sel.Addresses);
         long s = (long)c.Heads * c.TopM;
-        var pooled = values.Pool(row.view(n, s), group?.view(n, s), scores.reshape(n, s, c.Cores), c.Expansion);
+        var weights = (c.Softmax ? sel.Scores.softmax(2) : sel.Scores).reshape(n, s, c.Cores);   // softmax over each head's m
+        var xf = x.reshape(n, _dModel);
+        if (pre_value_proj is not null && _tables.PreValues is { } pre)
+        {
+            var p = pre.Lookup(row.view(n, s));                                           // P[row_i]   [n, s, Dp]
+            var a = p.bmm(pre_value_proj.forward(xf).unsqueeze(2)).squeeze(2);            // a_i = ⟨W_pre x, P[i]⟩   [n, s]
+            if (c.PreValueActivation == "gelu") a = nn.functional.gelu(a);
+            weights = weights * a.unsqueeze(2);
+        }
+        bool grouped = group is not null && !c.SingleProjector;
+        var pooled = _tables.Values.Pool(row.view(n, s), grouped ? group!.view(n, s) : null, weights, grouped ? c.Expansion : 1);
+        if (gate_proj is not null) pooled = pooled * nn.functional.silu(gate_proj.forward(xf));  // m(x) ⊙ SiLU(W_s x)
         var o = value_proj is null ? pooled : value_proj.forward(pooled);
         if (TrackUsage) _stats.Record(row, sel.Scores, o);
         return o.view(b, t, _dModel).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Selected (virtual) addresses → (IVE group or null, row of the table this layer reads).</summary>
+    public (Tensor? Group, Tensor Row) TableRows(Tensor addresses)
+    {
+        using var scope = NewDisposeScope();
+        Tensor? group = null; var row = addresses;
+        if (ive is not null) (group, row) = ive.Map(addresses);
+        if (_tables.SharedRows is { } g) row = SharedMemory.WindowRows(row, _tables.Offset, g);
+        return (group?.MoveToOuterDisposeScope(), row.MoveToOuterDisposeScope());
     }
 
     /// <summary>Query → scores → top-m: the retrieval part alone (addresses are virtual when IVE is on).</summary>
     public Selection Retrieve(Tensor x, SlotState? state = null)
     {
         using var scope = NewDisposeScope();
-        var q = query.Forward(x, state);                                                  // [N, Hq, Dk]
-        if (Options.ShareQuery) q = q.repeat_interleave(2, dim: 1);                        // [N, H, Dk]
+        var q = query.Forward(x, state);                                                  // [N, Hq·Q, Dk]
+        if (Options.QueryPerRank) q = q.view(q.shape[0], Options.QueryHeads, Options.Rank, Options.KeyDim);   // [N, Hq, r, Dk]
+        if (Options.ShareQuery) q = q.repeat_interleave(2, dim: 1);                        // [N, H, (r,) Dk]
         var (sRow, sCol) = keys.Scores(q);                                                // [H, N, r, n']
         var sel = tucker is null ? ProductKeyRetrieval.Select(sRow, sCol, Options.TopM) : tucker.Select(sRow, sCol, Options.TopM);
         return new Selection(sel.Scores.MoveToOuterDisposeScope(), sel.Addresses.MoveToOuterDisposeScope());
@@ -90,50 +135,66 @@ public sealed class MemoryLayer : FeedForwardSlot
             $"N={c.Rows:N0} values x Dv={c.ValueDimResolved(_dModel)} (n={c.NKeys}" + (c.Expansion > 1 ? $", E={c.Expansion} -> {c.VirtualKeys} keys/side, {c.Rows * c.Expansion:N0} virtual" : "") + ")",
             $"H={c.Heads} x m={c.TopM}", $"Dk={c.KeyDim}", retrieval, c.Softmax ? "softmax" : "raw scores",
         };
-        if (value_proj is not null) parts.Add("value_proj");
+        if (c.SharedValues) parts.Add($"shared table rows [{c.SharedOffset:N0}, +{c.Rows:N0}) of {_tables.Values.Rows:N0}");
+        if (c.QueryPerRank) parts.Add("query per rank");
+        if (c.PreValueDim is { } dp) parts.Add($"pre-values Dp={dp}" + (c.PreValueActivation == "none" ? "" : $" {c.PreValueActivation}"));
+        if (c.OutputGate) parts.Add("SiLU output gate");
+        if (value_proj is not null) parts.Add(c.SingleProjector && c.Expansion > 1 ? "single value_proj" : "value_proj");
         if (c.ShareQuery) parts.Add("shared query");
         if (c.QkNorm) parts.Add("qk-norm");
         if (c.QueryConv) parts.Add($"query conv k={c.QueryConvKernel}");
         parts.Add($"query {c.QueryNorm}");
         parts.Add($"init {c.Init}");
-        if (c.ValueLrMultiplier != 1) parts.Add($"value lr x{c.ValueLrMultiplier}->1");
+        if (c.ValueLr is { } lr) parts.Add($"value lr fixed {lr:G3}");
+        else if (c.ValueLrMultiplier != 1) parts.Add($"value lr x{c.ValueLrMultiplier}->1");
         return string.Join(", ", parts);
     }
 
     public override Tensor? AuxiliaryLoss =>
         Options.TuckerAuxLoss && tucker is not null && training ? tucker.AuxiliaryLoss(Options.TuckerAuxTau, Options.TuckerAuxAlpha) : null;
 
-    public override IEnumerable<(string Name, RowSparseGradient Gradient)> RowSparseTables() =>
-        new[] { ("values.weight", values.Sparse) };
+    /// <summary>Own tables only: a shared table is listed once, by the model.</summary>
+    public override IEnumerable<(string Name, RowSparseGradient Gradient)> RowSparseTables()
+    {
+        if (values is not null) yield return ("values.weight", values.Sparse);
+        if (pre_values is not null) yield return ("pre_values.weight", pre_values.Sparse);
+    }
 
-    public override IEnumerable<ValueGroup> ValueGroups() =>
-        new[] { new ValueGroup(new[] { "values.weight" }, Options.ValueLrMultiplier, Options.ValueLrDecaySteps) };
+    public override IEnumerable<ValueGroup> ValueGroups()
+    {
+        if (values is null) yield break;
+        var names = pre_values is null ? new[] { "values.weight" } : new[] { "values.weight", "pre_values.weight" };
+        yield return new ValueGroup(names, Options.ValueLrMultiplier, Options.ValueLrDecaySteps, Options.ValueLr);
+    }
 
     public override void AfterOptimizerStep() => tucker?.RefreshCoarseVectors();
 
     public override ParameterCount Count() => Accounting(Options, _dModel);
 
     /// <summary>
-    /// Total parameters, parameters read per token (everything but the table, plus the H·m selected rows) and
-    /// forward FLOPs per token of a layer with config <paramref name="c"/>, from the config alone (no table allocated).
+    /// Total parameters, parameters read per token (everything but the tables, plus the H·m selected rows of values
+    /// and pre-values) and forward FLOPs per token of a layer with config <paramref name="c"/>, from the config alone
+    /// (no table allocated). A shared table is not in the total (the model counts it once, see <see cref="SharedTableParameters"/>).
     /// </summary>
     public static ParameterCount Accounting(MemoryConfig c, int dModel)
     {
-        long d = dModel, hq = c.QueryHeads, dk = c.KeyDim, h = c.Heads, keysPerSide = c.VirtualKeys, r = c.Rank, m = c.TopM;
-        long dv = c.ValueDimResolved(dModel), e = c.Expansion, cores = c.Cores, mc = c.CoarseTopResolved;
+        long d = dModel, hq = c.QueryHeads, q = c.QueriesPerHead, dk = c.KeyDim, h = c.Heads, keysPerSide = c.VirtualKeys, r = c.Rank, m = c.TopM;
+        long dv = c.ValueDimResolved(dModel), dp = c.PreValueDimResolved, cores = c.Cores, mc = c.CoarseTopResolved, pooled = c.PooledDim(dModel);
         long dense = 0;
         if (c.QueryConv) dense += d * c.QueryConvKernel;
-        dense += d * hq * dk + hq * dk;                           // query projection (with bias)
-        if (c.QueryNorm != "none") dense += 2 * hq * dk;          // norm weight and bias
+        dense += d * hq * q * dk + hq * q * dk;                   // query projection (with bias)
+        if (c.QueryNorm != "none") dense += 2 * hq * q * dk;      // norm weight and bias
         dense += h * r * keysPerSide * dk;                        // row and column keys, Dk/2 each
         if (c.QkNorm) dense += dk;                                // q_norm and k_norm gains, Dk/2 each
         if (c.IsTucker) dense += h * cores * r * r;
-        if (c.HasProjection(dModel)) dense += e * dv * d;
-        long total = dense + c.Rows * dv;
-        long activated = dense + h * m * dv;                      // every token reads all dense parts and its m·H rows
+        if (dp > 0) dense += d * dp;                              // W_pre
+        if (c.OutputGate) dense += d * dv;                        // W_s
+        if (c.HasProjection(dModel)) dense += pooled * d;
+        long total = dense + (c.SharedValues ? 0 : c.Rows * (dv + dp));
+        long activated = dense + h * m * (dv + dp);               // every token reads all dense parts and its H·m rows
         long flops = 0;
         if (c.QueryConv) flops += 2 * d * c.QueryConvKernel;
-        flops += 2 * d * hq * dk;                                 // query projection
+        flops += 2 * d * hq * q * dk;                             // query projection
         flops += 2 * h * r * 2 * keysPerSide * (dk / 2);          // S_row, S_col
         if (c.IsTucker)
         {
@@ -141,10 +202,15 @@ public sealed class MemoryLayer : FeedForwardSlot
             flops += 2 * h * cores * (r * r * mc + r * mc * mc);  // exact scores on the m'×m' candidate grid
         }
         else flops += h * m * m;                                  // k×k additive grid
+        if (dp > 0) flops += 2 * d * dp + 2 * h * m * dp;         // W_pre x and the H·m dots a_i = ⟨W_pre x, P[i]⟩
         flops += 2 * h * m * dv;                                  // weighted sum of the selected values
-        if (c.HasProjection(dModel)) flops += 2 * e * dv * d;
+        if (c.OutputGate) flops += 2 * d * dv + dv;
+        if (c.HasProjection(dModel)) flops += 2 * pooled * d;
         return new ParameterCount(total, activated, flops);
     }
+
+    /// <summary>Parameters of a shared table of <paramref name="rows"/> rows for layers like <paramref name="c"/> (values + pre-values).</summary>
+    public static long SharedTableParameters(MemoryConfig c, int dModel, long rows) => rows * (c.ValueDimResolved(dModel) + c.PreValueDimResolved);
 
     public override IReadOnlyDictionary<string, double> Diagnostics(bool reset)
     {
@@ -164,53 +230,152 @@ public sealed class MemoryLayer : FeedForwardSlot
     }
 
     /// <summary>
-    /// Initialisation (spec §3.5), chosen by <c>init</c>:
+    /// Initialisation (spec §3.5, §4.4), chosen by <c>init</c>:
     /// <list type="bullet">
     /// <item><c>pkm</c> — Lample et al.: keys U(±1/√(Dk/2)), values N(0, std Dv^−½); query as the model's linears; norm gains 1;</item>
-    /// <item><c>reference</c> — the authors' code: q/k-norm gains 1/Dk^0.33, W_q and keys N(0, 1/√Dk), values N(0, 0.02);</item>
+    /// <item><c>reference</c> — the authors' v1 code: q/k-norm gains 1/Dk^0.33, W_q and keys N(0, 1/√Dk), values N(0, 0.02);</item>
     /// <item><c>paper</c> — values N(0, var E/(2·m·H·L)) so the memory output variance matches an FFN's 1/(2L);
-    /// query-norm gain 1/√E[Y] (Y: mean of the top-m of n' standard normals, Monte Carlo), key-norm gain 1/√Dk.</item>
+    /// query-norm gain 1/√E[Y] (Y: mean of the top-m of n' standard normals, Monte Carlo), key-norm gain 1/√Dk;</item>
+    /// <item><c>v2</c> — UltraMemV2: W_q and keys N(0, 1/√(Dk/2)), q/k-norm gains (Dk/2)^−0.4, W_pre N(0, 1/√D),
+    /// value_proj N(0, init_std/√(2L)) like the FFN's output layer; values and pre-values σ_V chosen so that this layer's
+    /// output variance equals a freshly initialised FFN's, from moments measured by a synthetic pass through the retrieval
+    /// (see <see cref="ValueInitStd"/>);</item>
+    /// <item><c>v2_paper</c> — the same, with σ_V from the paper's printed formula read as σ_V⁴ (spec §4.4).</item>
     /// </list>
-    /// All: value_proj N(0, 1/√(E·Dv)); Tucker cores U(0, 1); query conv the identity.
+    /// Otherwise: value_proj N(0, 1/√pooled width); W_pre N(0, 1/√D); W_s as the model's linears; Tucker cores U(0, 1);
+    /// query conv the identity. Shared tables are initialised once by the model (<see cref="InitializeTables"/>).
     /// </summary>
     public override void InitializeParameters(ModelConfig? model)
     {
         using var _ = no_grad();
         var c = Options;
-        double dk = c.KeyDim, half = c.KeyDim / 2.0, dv = c.ValueDimResolved(_dModel);
-        int layers = model?.NLayers ?? 1;
+        double dk = c.KeyDim, half = c.KeyDim / 2.0;
+        double initStd = model?.InitStd ?? 0.02;
         query.query_conv?.ResetToIdentity();
         nn.init.zeros_(query.query_proj.bias!);
-        if (value_proj is not null) nn.init.normal_(value_proj.weight!, 0, 1 / Math.Sqrt(c.Expansion * dv));
+        if (value_proj is not null) nn.init.normal_(value_proj.weight!, 0, ValueProjectionStd(model));
+        if (pre_value_proj is not null) nn.init.normal_(pre_value_proj.weight!, 0, 1 / Math.Sqrt(_dModel));
+        if (gate_proj is not null) nn.init.normal_(gate_proj.weight!, 0, initStd);
         tucker?.tucker_cores.uniform_(0, 1);
         tucker?.RefreshCoarseVectors(keepSign: false);
         double qGain = 1, kGain = 1;
         switch (c.Init)
         {
             case "pkm":
-                nn.init.normal_(query.query_proj.weight!, 0, model?.InitStd ?? 0.02);
+                nn.init.normal_(query.query_proj.weight!, 0, initStd);
                 keys.row_keys.uniform_(-1 / Math.Sqrt(half), 1 / Math.Sqrt(half));
                 keys.col_keys.uniform_(-1 / Math.Sqrt(half), 1 / Math.Sqrt(half));
-                nn.init.normal_(values.weight, 0, Math.Pow(dv, -0.5));
                 break;
             case "reference":
                 nn.init.normal_(query.query_proj.weight!, 0, 1 / Math.Sqrt(dk));
                 nn.init.normal_(keys.row_keys, 0, 1 / Math.Sqrt(dk));
                 nn.init.normal_(keys.col_keys, 0, 1 / Math.Sqrt(dk));
-                nn.init.normal_(values.weight, 0, 0.02);
                 qGain = kGain = Math.Pow(dk, -0.33);
                 break;
             case "paper":
                 nn.init.normal_(query.query_proj.weight!, 0, 1 / Math.Sqrt(dk));
                 nn.init.normal_(keys.row_keys, 0, 1 / Math.Sqrt(dk));
                 nn.init.normal_(keys.col_keys, 0, 1 / Math.Sqrt(dk));
-                nn.init.normal_(values.weight, 0, Math.Sqrt(c.Expansion / (2.0 * c.TopM * c.Heads * layers)));
                 qGain = 1 / Math.Sqrt(MeanTopOfNormals(c.VirtualKeys, c.TopM));
                 kGain = 1 / Math.Sqrt(dk);
+                break;
+            case "v2" or "v2_paper":
+                nn.init.normal_(query.query_proj.weight!, 0, 1 / Math.Sqrt(half));
+                nn.init.normal_(keys.row_keys, 0, 1 / Math.Sqrt(half));
+                nn.init.normal_(keys.col_keys, 0, 1 / Math.Sqrt(half));
+                qGain = kGain = Math.Pow(half, -0.4);
                 break;
         }
         keys.q_norm?.weight!.fill_(qGain);
         keys.k_norm?.weight!.fill_(kGain);
+        if (values is not null) InitializeTables(model);
+    }
+
+    /// <summary>Draws the values and pre-values this layer reads from N(0, σ_V) (<see cref="ValueInitStd"/>).</summary>
+    public void InitializeTables(ModelConfig? model)
+    {
+        using var _ = no_grad();
+        double std = ValueInitStd(model);
+        nn.init.normal_(Values.weight, 0, std);
+        if (PreValues is { } p) nn.init.normal_(p.weight, 0, std);
+    }
+
+    double ValueProjectionStd(ModelConfig? model) => Options.Init is "v2" or "v2_paper"
+        ? (model?.InitStd ?? 0.02) / Math.Sqrt(2.0 * (model?.NLayers ?? 1))
+        : 1 / Math.Sqrt(Options.PooledDim(_dModel));
+
+    /// <summary>
+    /// σ_V, the std of the value (and pre-value) entries, for this layer's <c>init</c> scheme. For <c>v2</c> it is solved from
+    /// <code>
+    ///   Var(o) = σ_proj² · Dv · H·m · E[w²] · g · (Dp · σ_V⁴  with pre-values | σ_V²  without)  =  Var(FFN(x))
+    /// </code>
+    /// (x unit-variance; E[w²] the mean square of the weights applied to the selected rows — softmax or raw, per core —
+    /// measured by a synthetic pass of random x through this layer's retrieval; g = E[SiLU(W_s x)²] with the output gate,
+    /// else 1; a_i = ⟨W_pre x, P[i]⟩ has variance Dp·σ_V² because W_pre x has unit variance), with
+    /// Var(FFN(x)) = F · σ_out² · E[SiLU(g)²] · σ_u² of the model's SwiGLU (F inner width, gate/up pre-activations of
+    /// variance D·init_std², output std init_std/√(2L)). For <c>v2_paper</c>: σ_V⁴ = 0.2·k·D / (m·H·(1+σ_s²)·max(Dp,1)·Dv·L)
+    /// with k = F/D and σ_s² the variance of the top-1 score divided by its mean (the paper's and reference code's reading).
+    /// </summary>
+    public double ValueInitStd(ModelConfig? model)
+    {
+        var c = Options;
+        double dv = c.ValueDimResolved(_dModel), dp = c.PreValueDimResolved, d = _dModel;
+        int layers = model?.NLayers ?? 1;
+        switch (c.Init)
+        {
+            case "pkm": return Math.Pow(dv, -0.5);
+            case "reference": return 0.02;
+            case "paper": return Math.Sqrt(c.Expansion / (2.0 * c.TopM * c.Heads * layers));
+        }
+        double initStd = model?.InitStd ?? 0.02;
+        double ffnHidden = model?.FfnHiddenResolved ?? new ModelConfig { DModel = _dModel }.FfnHiddenResolved;
+        var (meanSquare, top1RelVar) = MeasureSelectedWeights();
+        double mh = (double)c.TopM * c.Heads;
+        if (c.Init == "v2_paper")
+            return Math.Pow(0.2 * (ffnHidden / d) * d / (mh * (1 + top1RelVar) * Math.Max(dp, 1) * dv * layers), 0.25);
+        double preAct = d * initStd * initStd;                                         // variance of W x for W ~ N(0, init_std)
+        double ffnVar = ffnHidden * (initStd * initStd / (2.0 * layers)) * MeanSquareSiLU(preAct) * preAct;
+        double projVar = Math.Pow(ValueProjectionStd(model), 2);
+        double gate = c.OutputGate ? MeanSquareSiLU(preAct) : 1;
+        double perUnit = projVar * dv * mh * meanSquare * gate;                        // Var(o) per σ_V² (or per Dp·σ_V⁴)
+        return dp > 0 ? Math.Pow(ffnVar / (perUnit * dp), 0.25) : Math.Sqrt(ffnVar / perUnit);
+    }
+
+    /// <summary>
+    /// Synthetic pass: 2048 random unit-variance tokens (fixed seed, no global RNG use) through the retrieval →
+    /// (mean square of the weights applied to the selected rows, variance of top-1 score / its mean).
+    /// </summary>
+    public (double MeanSquare, double Top1RelativeVariance) MeasureSelectedWeights(int tokens = 2048)
+    {
+        using var _ = no_grad();
+        using var scope = NewDisposeScope();
+        var rng = new Random(4242);
+        var data = new float[tokens * _dModel];
+        for (int i = 0; i < data.Length; i++)
+            data[i] = (float)(Math.Sqrt(-2 * Math.Log(1 - rng.NextDouble())) * Math.Cos(2 * Math.PI * rng.NextDouble()));
+        var x = tensor(data, new long[] { 1, tokens, _dModel });
+        bool wasTraining = query.training;
+        query.eval();                                                                   // no BatchNorm statistics update
+        using var sel = Retrieve(x);
+        query.train(wasTraining);
+        var w = (Options.Softmax ? sel.Scores.softmax(2) : sel.Scores).to(ScalarType.Float64);
+        double meanSquare = w.square().mean().item<double>();
+        var top1 = sel.Scores.sum(-1).select(2, 0).to(ScalarType.Float64);             // [N, H]
+        var rel = top1 / top1.mean();
+        return (meanSquare, rel.var().item<double>());
+    }
+
+    /// <summary>E[SiLU(z)²] for z ~ N(0, variance), by quadrature.</summary>
+    public static double MeanSquareSiLU(double variance)
+    {
+        double sd = Math.Sqrt(variance), lo = -12 * sd, step = 24 * sd / 4000, sum = 0;
+        for (int i = 0; i <= 4000; i++)
+        {
+            double z = lo + i * step, silu = z / (1 + Math.Exp(-z));
+            double pdf = Math.Exp(-0.5 * z * z / variance) / Math.Sqrt(2 * Math.PI * variance);
+            sum += (i == 0 || i == 4000 ? 0.5 : 1) * silu * silu * pdf * step;
+        }
+        return sum;
     }
 
     /// <summary>E[mean of the top-m of n standard normals], by Monte Carlo with a fixed seed (no global RNG use).</summary>
@@ -233,7 +398,7 @@ public sealed class MemoryLayer : FeedForwardSlot
 
     protected override void Dispose(bool disposing)
     {
-        if (disposing) { _stats.Dispose(); values.Sparse.Dispose(); }
+        if (disposing) { _stats.Dispose(); values?.Sparse.Dispose(); pre_values?.Sparse.Dispose(); }
         base.Dispose(disposing);
     }
 
@@ -290,4 +455,7 @@ public sealed class MemoryLayer : FeedForwardSlot
 
         public void Dispose() { _counts?.Dispose(); _counts = null; }
     }
+
+    /// <summary>The tables a layer reads: its own, or a window of the model's shared ones (kept outside the module tree).</summary>
+    sealed record Tables(ValueTable Values, ValueTable? PreValues, long Offset, long? SharedRows);
 }

@@ -100,4 +100,128 @@ public static class MemoryPresets
         long ffn = c.Ffn == "swiglu" ? 3 * d * c.FfnHiddenResolved : 0;
         return c.NLayers * (4 * d * d + ffn + 2 * d) + d;
     }
+
+    // ── UltraMemV2 and Memory+ (spec §4–5) ───────────────────────────────────────────────────────────
+
+    /// <summary>Share of the activated FLOPs per token given to the memory layers by <see cref="UltraMemV2"/> (the paper's best, ≈ 17%).</summary>
+    public const double V2ComputeShare = 0.17;
+    /// <summary>Cap on TDQKR's coarse row/column top-m in UltraMemV2.</summary>
+    public const int V2CoarseCap = 128;
+
+    /// <summary>
+    /// UltraMemV2 (spec §4): a memory layer parallel to the FFN of every block, 1 head, the ladder's H·m = 64 selections per
+    /// token spread over the L layers; TDQKR r = 2 with a query per rank and h = 2 cores; E = 4 (k_e = 2 key sets per side,
+    /// paired into 4 blocks) summed into a single projector; pre-values Dp = Dv/3 without activation; raw scores; qk-norm;
+    /// the V2 init (model linears N(0, √(2/(5D)))); value lr κ = 4 → 1. Widths Dk = Dv = 3·Dp come from
+    /// <see cref="SizeForComputeShare"/> (default 17% of the dense model's FLOPs); the table starts at ≈ 10× the dense
+    /// parameters in total. <paramref name="ringShareRatio"/>: one ring-shared table instead of a table per layer.
+    /// </summary>
+    public static ModelConfig UltraMemV2(ModelConfig baseConfig, double computeShare = V2ComputeShare, double? ringShareRatio = null)
+    {
+        int l = baseConfig.NLayers;
+        int m = Math.Max(1, (int)Math.Round(Heads * TopM / (double)l));
+        var baseFlops = Model.ModelAccounting.Total(baseConfig with { MemoryLayers = new() }).FlopsPerToken;
+        MemoryConfig At(int width, int n) => V2Layer(width, n, m);
+        // The key cost grows with n and n with the value width, so alternate: width for the share at this n, n for the table.
+        int n = 64, width = 6;
+        for (int k = 0; k < 4; k++)
+        {
+            width = SizeForComputeShare(baseConfig.DModel, w => At(w, n), l, baseFlops, computeShare);
+            var probe = At(width, n);
+            double rows = SparseMultiple * DenseNonEmbeddingParameters(baseConfig) / (l * (double)(probe.ValueDimResolved(baseConfig.DModel) + probe.PreValueDimResolved));
+            n = Math.Max(MinKeys(probe), (int)Math.Round(Math.Sqrt(rows)));
+        }
+        width = SizeForComputeShare(baseConfig.DModel, w => At(w, n), l, baseFlops, computeShare);
+        var layer = At(width, n);
+        var config = baseConfig with
+        {
+            InitStd = Math.Sqrt(2.0 / (5 * baseConfig.DModel)),
+            MemoryLayers = Enumerable.Range(0, l).Select(i => new SlotPlacement { Kind = "ultramem", ReadAt = i, AddAfter = i, Memory = layer }).ToList(),
+        };
+        return (ringShareRatio is { } r ? RingShared(config, r) : config).Validate();
+    }
+
+    static MemoryConfig V2Layer(int width, int n, int m) => new()
+    {
+        NKeys = n, Heads = 1, TopM = m, KeyDim = width, ValueDim = width, PreValueDim = Math.Max(1, width / 3),
+        ValueProjection = true, Softmax = false, QueryNorm = "none", QkNorm = true,
+        Retrieval = "tucker", TuckerRank = 2, TuckerCores = 2, QueryPerRank = true, CoarseTop = Math.Min(V2CoarseCap, m),
+        Expansion = 4, SingleProjector = true, Init = "v2", ValueLrMultiplier = 4,
+    };
+
+    /// <summary>Smallest n_keys a layer like <paramref name="c"/> accepts (its top-m must fit the grid).</summary>
+    public static int MinKeys(MemoryConfig c)
+    {
+        for (int n = 2; ; n++)
+            if (IsValid(c with { NKeys = n })) return n;
+    }
+
+    static bool IsValid(MemoryConfig c)
+    {
+        try { c.Validate(int.MaxValue / 4); return true; }
+        catch (UltraMemException) { return false; }
+    }
+
+    /// <summary>
+    /// Memory compute proportion (spec §4.5): the width w — Dk = Dv = w, Dp = w/3 (Dv : Dp = 3 : 1), w a multiple of 6 —
+    /// whose <paramref name="layers"/> memory layers take the share of activated FLOPs per token closest to
+    /// <paramref name="share"/> of <paramref name="modelFlops"/> (the FLOPs of the model without them).
+    /// </summary>
+    public static int SizeForComputeShare(int dModel, Func<int, MemoryConfig> layerOfWidth, int layers, long modelFlops, double share)
+    {
+        if (!(share > 0 && share < 1)) throw new UltraMemException($"memory compute share must be in (0, 1) (got {share})");
+        int best = 6; double bestErr = double.MaxValue;
+        for (int w = 6; w <= 4 * dModel; w += 6)
+        {
+            double mem = layers * (double)MemoryLayer.Accounting(layerOfWidth(w), dModel).FlopsPerToken;
+            double err = Math.Abs(mem / (modelFlops + mem) - share);
+            if (err < bestErr) { best = w; bestErr = err; }
+        }
+        return best;
+    }
+
+    /// <summary>
+    /// Ring-shared table (UltraMemV2, spec §4): the memory layers' tables become one global table of G = n²·L_m rows;
+    /// layer ℓ reads the n_w² rows starting at ℓ·n² (wrapping), n_w = ⌊√(share_ratio · G)⌋. share_ratio = 1/L_m reads the
+    /// same rows as separate tables; larger ratios let neighbouring layers overlap.
+    /// </summary>
+    public static ModelConfig RingShared(ModelConfig config, double shareRatio)
+    {
+        var mems = config.MemoryLayers.Where(p => p.Memory is not null).ToList();
+        if (mems.Count == 0) throw new UltraMemException("ring sharing needs memory layers with a memory block");
+        int lm = mems.Count;
+        if (!(shareRatio >= 1.0 / lm - 1e-12 && shareRatio <= 1)) throw new UltraMemException($"ring share_ratio must be in [1/L_m, 1] = [{1.0 / lm:G3}, 1] (got {shareRatio})");
+        int n = mems[0].Memory!.NKeys;
+        if (mems.Any(p => p.Memory!.NKeys != n)) throw new UltraMemException("ring sharing needs every memory layer to have the same n_keys");
+        long g = (long)n * n * lm;
+        int nw = (int)Math.Floor(Math.Sqrt(shareRatio * g) + 1e-9);
+        int k = 0;
+        var placements = config.MemoryLayers.Select(p => p.Memory is null ? p : p with
+        {
+            Memory = p.Memory with { NKeys = nw, SharedValues = true, SharedOffset = (long)n * n * k++ },
+        }).ToList();
+        return config with { MemoryLayers = placements, SharedValueRows = g };
+    }
+
+    /// <summary>
+    /// Memory+ (Berges et al., "Memory Layers at Scale"; spec §5): PKM layers parallel to the FFN of every other block
+    /// (L/2 layers), all reading one shared value table, qk-norm, softmax scores, Dv = D/2 with a SiLU output gate
+    /// o = W_out(m(x) ⊙ SiLU(W_s x)), value lr fixed at 1e-3, H = 2 heads, the ladder's 64 selections per token in total.
+    /// The table starts at ≈ 10× the dense parameters.
+    /// </summary>
+    public static ModelConfig MemoryPlus(ModelConfig baseConfig)
+    {
+        int l = baseConfig.NLayers, d = baseConfig.DModel, layers = Math.Max(1, l / 2), heads = 2;
+        int dv = d / 2;
+        int n = (int)Math.Round(Math.Sqrt(SparseMultiple * DenseNonEmbeddingParameters(baseConfig) / (double)dv));
+        var layer = new MemoryConfig
+        {
+            NKeys = n, Heads = heads, TopM = Math.Max(1, (int)Math.Round(Heads * TopM / (double)(heads * layers))),
+            KeyDim = Math.Min(256, d / 2 / 2 * 2), ValueDim = dv, ValueProjection = true, OutputGate = true,
+            Softmax = true, QueryNorm = "none", QkNorm = true, Init = "pkm", ValueLr = 1e-3, SharedValues = true,
+        };
+        var placements = Enumerable.Range(0, layers).Select(k => Math.Min(l - 1, 2 * k + 1))
+            .Select(i => new SlotPlacement { Kind = "ultramem", ReadAt = i, AddAfter = i, Memory = layer }).ToList();
+        return (baseConfig with { MemoryLayers = placements, SharedValueRows = (long)n * n }).Validate();
+    }
 }

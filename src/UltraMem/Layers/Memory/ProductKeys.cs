@@ -31,23 +31,37 @@ public sealed class ProductKeys : nn.Module
         RegisterComponents();
     }
 
-    /// <summary>q [N, H, Dk] → (S_row, S_col), each [H, N, r, n'].</summary>
+    /// <summary>
+    /// q [N, H, Dk] (one query for every rank) or [N, H, r, Dk] (a separate query per Tucker rank, UltraMemV2)
+    /// → (S_row, S_col), each [H, N, r, n'].
+    /// </summary>
     public (Tensor Row, Tensor Col) Scores(Tensor q)
     {
         using var scope = NewDisposeScope();
         long n = q.shape[0];
-        var qh = q.transpose(0, 1);                                    // [H, N, Dk]
-        var qRow = qh.narrow(2, 0, _half);
-        var qCol = qh.narrow(2, _half, _half);
+        bool perRank = q.dim() == 4;
+        if (perRank && q.shape[2] != _rank) throw new ArgumentException($"per-rank queries must have {_rank} ranks, got {q.shape[2]}");
+        var qh = perRank ? q.permute(1, 2, 0, 3) : q.transpose(0, 1);  // [H, r, N, Dk] or [H, N, Dk]
+        int last = (int)qh.dim() - 1;
+        var qRow = qh.narrow(last, 0, _half);
+        var qCol = qh.narrow(last, _half, _half);
         Tensor kRow = row_keys, kCol = col_keys;
         if (q_norm is not null && k_norm is not null)
         {
             qRow = q_norm.forward(qRow); qCol = q_norm.forward(qCol);
             kRow = k_norm.forward(kRow); kCol = k_norm.forward(kCol);
         }
-        // [H, N, Dk/2] @ [H, Dk/2, r·n'] → [H, N, r·n']
-        var sRow = qRow.matmul(kRow.reshape(_heads, _rank * _keys, _half).transpose(1, 2)).view(_heads, n, _rank, _keys);
-        var sCol = qCol.matmul(kCol.reshape(_heads, _rank * _keys, _half).transpose(1, 2)).view(_heads, n, _rank, _keys);
+        Tensor sRow, sCol;
+        if (perRank)
+        {   // S[ρ, i] = ⟨q_ρ, K[ρ, i]⟩: [H, r, N, Dk/2] @ [H, r, Dk/2, n'] → [H, r, N, n'] → [H, N, r, n']
+            sRow = qRow.matmul(kRow.transpose(2, 3)).permute(0, 2, 1, 3).contiguous();
+            sCol = qCol.matmul(kCol.transpose(2, 3)).permute(0, 2, 1, 3).contiguous();
+        }
+        else
+        {   // [H, N, Dk/2] @ [H, Dk/2, r·n'] → [H, N, r·n']
+            sRow = qRow.matmul(kRow.reshape(_heads, _rank * _keys, _half).transpose(1, 2)).view(_heads, n, _rank, _keys);
+            sCol = qCol.matmul(kCol.reshape(_heads, _rank * _keys, _half).transpose(1, 2)).view(_heads, n, _rank, _keys);
+        }
         return (sRow.MoveToOuterDisposeScope(), sCol.MoveToOuterDisposeScope());
     }
 }

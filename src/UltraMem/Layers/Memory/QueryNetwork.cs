@@ -53,7 +53,8 @@ public sealed class CausalDepthwiseConv : nn.Module
 
 /// <summary>
 /// The memory layer's query network: [causal depthwise conv] → q = W_q x + b → norm (LayerNorm over all heads,
-/// causal; or PKM's BatchNorm, which mixes the tokens of a batch and is therefore not causal) → [N, Hq, Dk].
+/// causal; or PKM's BatchNorm, which mixes the tokens of a batch and is therefore not causal) → [N, Hq·Q, Dk],
+/// Q = 1, or r separate queries per head with <c>query_per_rank</c> (UltraMemV2).
 /// </summary>
 public sealed class QueryNetwork : nn.Module
 {
@@ -65,7 +66,7 @@ public sealed class QueryNetwork : nn.Module
 
     public QueryNetwork(int dModel, MemoryConfig c) : base(nameof(QueryNetwork))
     {
-        _heads = c.QueryHeads; _keyDim = c.KeyDim;
+        _heads = c.QueryHeads * c.QueriesPerHead; _keyDim = c.KeyDim;
         if (c.QueryConv) query_conv = new CausalDepthwiseConv(dModel, c.QueryConvKernel);
         query_proj = nn.Linear(dModel, (long)_heads * _keyDim, hasBias: true);
         if (c.QueryNorm == "layernorm") layer_norm = nn.LayerNorm(_heads * _keyDim);
@@ -73,7 +74,7 @@ public sealed class QueryNetwork : nn.Module
         RegisterComponents();
     }
 
-    /// <summary>x [B, T, D] → queries [B·T, Hq, Dk].</summary>
+    /// <summary>x [B, T, D] → queries [B·T, Hq·Q, Dk] (head-major: head i's Q queries are adjacent).</summary>
     public Tensor Forward(Tensor x, SlotState? state)
     {
         using var scope = NewDisposeScope();

@@ -95,6 +95,24 @@ public sealed class ValueTable : nn.Module
         return pooled.MoveToOuterDisposeScope();
     }
 
+    /// <summary>
+    /// The rows themselves: rows [..] Int64 → [.., Dv] (UltraMemV2's pre-values, which are dotted with a per-token vector
+    /// rather than summed). Row-sparse in training like <see cref="Pool"/>.
+    /// </summary>
+    public Tensor Lookup(Tensor rows)
+    {
+        using var scope = NewDisposeScope();
+        Tensor table = weight, idx = rows.flatten();
+        if (Sparse.Enabled && training && is_grad_enabled())
+        {
+            var (uniq, inverse, _) = unique(idx, sorted: true, return_inverse: true);
+            table = Sparse.Gather(uniq);
+            idx = inverse!;
+        }
+        var shape = rows.shape.Append(Dim).ToArray();
+        return table.index_select(0, idx).view(shape).MoveToOuterDisposeScope();
+    }
+
     /// <summary>Holds the EmbeddingBag kernel outside the module tree (its weight is swapped per call).</summary>
     sealed class BagKernel
     {

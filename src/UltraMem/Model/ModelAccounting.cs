@@ -1,0 +1,54 @@
+using UltraMem.Layers;
+
+namespace UltraMem.Model;
+
+/// <summary>
+/// Parameter and compute accounting of a whole model from its config alone — no tensor is allocated, so a
+/// billion-parameter config can be sized and compared in milliseconds (<c>ultramem info</c>, <see cref="FamilyMatcher"/>).
+/// A test checks the totals against the parameters of the built model.
+/// </summary>
+public static class ModelAccounting
+{
+    /// <summary>Total and activated (per-token) parameters and forward FLOPs per token of each component.</summary>
+    public static IReadOnlyList<(string Component, ParameterCount Count)> Report(ModelConfig config)
+    {
+        var c = config.Validate();
+        long d = c.DModel, v = c.VocabSize;
+        var replaced = c.MemoryLayers.Where(p => p.ReplaceFfn).Select(p => p.ReadAt).ToHashSet();
+        var rows = new List<(string, ParameterCount)>
+        {
+            // a token reads one embedding row; when tied, the head reads the whole matrix anyway (counted there)
+            ("embed_tokens", new ParameterCount(v * d, c.TieEmbeddings ? 0 : d, 0)),
+        };
+        var ffn = SwiGLU.Accounting(c.DModel, c.FfnHiddenResolved);
+        for (int i = 0; i < c.NLayers; i++)
+        {
+            rows.Add(($"layers.{i}.norms", new ParameterCount(2 * d, 2 * d, 0)));
+            rows.Add(($"layers.{i}.self_attn", ParameterCount.Dense(d, 4 * d)));
+            if (c.Ffn == "swiglu" && !replaced.Contains(i)) rows.Add(($"layers.{i}.mlp", ffn));
+        }
+        for (int j = 0; j < c.MemoryLayers.Count; j++)
+        {
+            var p = c.MemoryLayers[j];
+            string where = p.ReplaceFfn ? $"replaces FFN {p.ReadAt}" : p.ReadAt == p.AddAfter ? $"parallel {p.ReadAt}" : $"{p.ReadAt}:{p.AddAfter}";
+            rows.Add(($"memory_layers.{j} ({p.Kind}, {where})", SlotFactory.Accounting(p, c)));
+        }
+        if (c.SharedValueRows is { } g && c.MemoryLayers.FirstOrDefault(p => p.Memory?.SharedValues == true)?.Memory is { } m)
+            // read through the layers (their activated counts include the rows they select)
+            rows.Add(($"shared_memory ({g:N0} rows)", new ParameterCount(Layers.Memory.MemoryLayer.SharedTableParameters(m, c.DModel, g), 0, 0)));
+        rows.Add(("norm", new ParameterCount(d, d, 0)));
+        // The output head reads all V×D weights per token; when tied they are the embedding's, counted once in total.
+        rows.Add((c.TieEmbeddings ? "lm_head (tied)" : "lm_head", new ParameterCount(c.TieEmbeddings ? 0 : v * d, v * d, 2 * v * d)));
+        // Attention over the context: QKᵀ and AV cost 2·2·D per cached position per layer (no parameters).
+        long ctx = c.MaxSeqLen / 2;
+        rows.Add(($"attention scores (avg ctx {ctx})", new ParameterCount(0, 0, 4 * d * ctx * c.NLayers)));
+        return rows;
+    }
+
+    /// <summary>The sum of <see cref="Report"/>.</summary>
+    public static ParameterCount Total(ModelConfig config) => Report(config).Aggregate(new ParameterCount(), (a, x) => a + x.Count);
+
+    /// <summary>Parameters outside the token embedding and output head.</summary>
+    public static long NonEmbedding(ModelConfig config) =>
+        Total(config).Total - (long)config.VocabSize * config.DModel * (config.TieEmbeddings ? 1 : 2);
+}
