@@ -12,6 +12,7 @@ var root = new RootCommand("UltraMem.NET — build, train, evaluate, run and ben
     EvalCommand.Create(),
     GenerateCommand.Create(),
     InfoCommand.Create(),
+    MatchCommand.Create(),
     DemoCommand.Create(),
     BenchCommand.Create(),
 };

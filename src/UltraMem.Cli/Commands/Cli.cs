@@ -38,7 +38,8 @@ static class Cli
     {
         public static ModelOptions Create() => new(
             Opt("--preset", "Model preset: tiny, small, base.", "tiny", true),
-            Opt<string?>("--arch", "Architecture on top of the preset: dense, or a rung of the UltraMem ablation ladder: " + string.Join(", ", Layers.Memory.MemoryPresets.Ladder) + "."),
+            Opt<string?>("--arch", "Architecture on the preset, sized to the preset's matched family (activated FLOPs of the dense preset; total parameters of the family's UltraMem): "
+                + string.Join(", ", Families.Members) + ", a rung of the UltraMem ablation ladder (" + string.Join(", ", Layers.Memory.MemoryPresets.Ladder) + "), or ultramemv2+ring. See `ultramem match`."),
             Opt<string?>("--config", "Model config JSON (snake_case ModelConfig); overrides --preset."),
             new Option<string[]>("--memory") { Description = "Add a layer KIND@PLACEMENT (placement a, a! = replace FFN, a:b = skip); repeatable.", AllowMultipleArgumentsPerToken = false });
 
@@ -62,7 +63,7 @@ static class Cli
         else
         {
             config = ModelConfig.Preset(preset, vocabSize);
-            if (arch is not null && arch != "dense") config = Layers.Memory.MemoryPresets.Apply(config, arch);
+            if (arch is not null) config = Families.Matched(config, arch);
         }
         var extra = memory.Select(ParseMemory).ToList();
         if (extra.Count > 0) config = config with { MemoryLayers = config.MemoryLayers.Concat(extra).ToList() };

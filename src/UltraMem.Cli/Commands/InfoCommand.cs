@@ -20,24 +20,33 @@ static class InfoCommand
                 ? Checkpoint.Open(c).ModelConfig
                 : modelOptions.Resolve(r, r.GetValue(vocab));
             if (r.GetValue(json)) { Console.WriteLine(cfg.ToJson()); return 0; }
-            using var model = new TransformerLM(cfg);
-            var rows = model.ParameterReport();
+            var rows = ModelAccounting.Report(cfg);   // from the config alone: nothing is allocated
             Console.WriteLine($"d_model {cfg.DModel}, n_layers {cfg.NLayers}, n_heads {cfg.NHeads}, ffn_hidden {cfg.FfnHiddenResolved}, vocab {cfg.VocabSize}, max_seq_len {cfg.MaxSeqLen}, tied embeddings: {cfg.TieEmbeddings}");
             Console.WriteLine();
             Cli.PrintTable(new[] { "component", "total params", "activated/token", "FLOPs/token" },
                 rows.Select(x => (IReadOnlyList<string>)new[] { x.Component, x.Count.Total.ToString("N0"), x.Count.Activated.ToString("N0"), x.Count.FlopsPerToken.ToString("N0") }));
-            for (int j = 0; j < model.memory_layers.Count; j++)
-                if (model.memory_layers[j] is Layers.Memory.MemoryLayer mem)
-                {
-                    if (j == 0) Console.WriteLine();
-                    Console.WriteLine($"memory_layers.{j}: {mem.Describe()}");
-                }
-            var sum = rows.Aggregate(new Layers.ParameterCount(), (a, x) => a + x.Count);
-            long nonEmbedding = sum.Total - (long)cfg.VocabSize * cfg.DModel * (cfg.TieEmbeddings ? 1 : 2);
+            bool first = true;
+            for (int j = 0; j < cfg.MemoryLayers.Count; j++)
+            {
+                var p = cfg.MemoryLayers[j];
+                if (!Layers.SlotFactory.IsMemory(p.Kind)) continue;
+                if (first) { Console.WriteLine(); first = false; }
+                var mem = p.Memory ?? Layers.Memory.MemoryPresets.DefaultFor(p.Kind, cfg);
+                Console.WriteLine($"memory_layers.{j}: {Layers.Memory.MemoryLayer.Describe(mem, cfg.DModel, cfg.SharedValueRows)}");
+            }
+            var sum = ModelAccounting.Total(cfg);
+            long nonEmbedding = ModelAccounting.NonEmbedding(cfg);
             Console.WriteLine();
             Console.WriteLine($"total parameters      {sum.Total,15:N0}  ({Format.Count(sum.Total)}; {Format.Count(nonEmbedding)} excluding embeddings/head)");
             Console.WriteLine($"activated per token   {sum.Activated,15:N0}  ({Format.Count(sum.Activated)})");
             Console.WriteLine($"FLOPs per token       {sum.FlopsPerToken,15:N0}  (forward; training ≈ 3×)");
+            if (r.GetValue(checkpoint) is null && r.GetValue(modelOptions.Arch) is { } arch && r.GetValue(modelOptions.Config) is null)
+            {
+                var (flops, total) = Families.Targets(ModelConfig.Preset(r.GetValue(modelOptions.Preset)!, r.GetValue(vocab)));
+                Console.WriteLine();
+                Console.WriteLine($"matched family '{r.GetValue(modelOptions.Preset)}': FLOPs/token {sum.FlopsPerToken / (double)flops:F3}x the family's {Format.Count(flops)}"
+                    + (arch == "dense" ? " (dense: total parameters not matched)" : $", total parameters {sum.Total / (double)total:F3}x the family's {Format.Count(total)}") + "  (ultramem match --preset ... lists the family)");
+            }
             return 0;
         });
         return cmd;

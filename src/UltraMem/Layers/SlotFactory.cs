@@ -6,16 +6,16 @@ namespace UltraMem.Layers;
 /// <summary>Builds the layer named by a <see cref="SlotPlacement"/>. New layer kinds register here.</summary>
 public static class SlotFactory
 {
-    public static readonly string[] Kinds = { "swiglu", "pkm", "ultramem" };
+    public static readonly string[] Kinds = { "swiglu", "pkm", "ultramem", "ultramemv2", "memory_plus" };
 
     /// <summary>Kinds built as a <see cref="MemoryLayer"/> (configured by the placement's <c>memory</c> block).</summary>
-    public static bool IsMemory(string kind) => kind is "pkm" or "ultramem";
+    public static bool IsMemory(string kind) => kind is "pkm" or "ultramem" or "ultramemv2" or "memory_plus";
 
     /// <param name="shared">The model's shared value table, for memory layers with <c>shared_values</c>.</param>
     public static FeedForwardSlot Create(SlotPlacement placement, ModelConfig config, SharedMemory? shared = null) => placement.Kind switch
     {
         "swiglu" => new SwiGLU(config.DModel, placement.Hidden ?? config.FfnHiddenResolved),
-        "pkm" or "ultramem" => new MemoryLayer(config.DModel, placement.Memory ?? MemoryPresets.DefaultFor(placement.Kind, config), shared),
+        "pkm" or "ultramem" or "ultramemv2" or "memory_plus" => new MemoryLayer(config.DModel, placement.Memory ?? MemoryPresets.DefaultFor(placement.Kind, config), shared),
         _ => throw new UltraMemException($"unknown memory layer kind '{placement.Kind}' (known: {string.Join(", ", Kinds)})"),
     };
 
@@ -23,7 +23,7 @@ public static class SlotFactory
     public static ParameterCount Accounting(SlotPlacement placement, ModelConfig config) => placement.Kind switch
     {
         "swiglu" => SwiGLU.Accounting(config.DModel, placement.Hidden ?? config.FfnHiddenResolved),
-        "pkm" or "ultramem" => MemoryLayer.Accounting(placement.Memory ?? MemoryPresets.DefaultFor(placement.Kind, config), config.DModel),
+        "pkm" or "ultramem" or "ultramemv2" or "memory_plus" => MemoryLayer.Accounting(placement.Memory ?? MemoryPresets.DefaultFor(placement.Kind, config), config.DModel),
         _ => throw new UltraMemException($"unknown memory layer kind '{placement.Kind}' (known: {string.Join(", ", Kinds)})"),
     };
 }

@@ -15,7 +15,7 @@ namespace UltraMem.Model;
 /// </summary>
 public sealed record SlotPlacement
 {
-    /// <summary>Layer kind: <c>swiglu</c>, or a memory layer <c>pkm</c> / <c>ultramem</c> (both <see cref="Layers.Memory.MemoryLayer"/>, configured by <see cref="Memory"/>).</summary>
+    /// <summary>Layer kind: <c>swiglu</c>, or a memory layer <c>pkm</c> / <c>ultramem</c> / <c>ultramemv2</c> / <c>memory_plus</c> (all <see cref="Layers.Memory.MemoryLayer"/>, configured by <see cref="Memory"/>; the kind picks the defaults when there is no <c>memory</c> block).</summary>
     public string Kind { get; init; } = "swiglu";
     public int ReadAt { get; init; }
     public int AddAfter { get; init; }

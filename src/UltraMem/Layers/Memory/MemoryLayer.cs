@@ -126,20 +126,23 @@ public sealed class MemoryLayer : FeedForwardSlot
     }
 
     /// <summary>One line with the layer's shape, in the paper's symbols.</summary>
-    public string Describe()
+    public string Describe() => Describe(Options, _dModel, _tables.SharedRows);
+
+    /// <summary>One line with the shape of a layer with config <paramref name="c"/> (no layer built); <paramref name="sharedRows"/>: the shared table's size.</summary>
+    public static string Describe(MemoryConfig c, int dModel, long? sharedRows)
     {
-        var c = Options;
+        int _dModel = dModel;
         string retrieval = c.IsTucker ? $"TDQKR r={c.Rank} h={c.Cores} coarse {c.CoarseTopResolved}" + (c.TuckerAuxLoss ? " +aux" : "") : "product keys";
         var parts = new List<string>
         {
             $"N={c.Rows:N0} values x Dv={c.ValueDimResolved(_dModel)} (n={c.NKeys}" + (c.Expansion > 1 ? $", E={c.Expansion} -> {c.VirtualKeys} keys/side, {c.Rows * c.Expansion:N0} virtual" : "") + ")",
             $"H={c.Heads} x m={c.TopM}", $"Dk={c.KeyDim}", retrieval, c.Softmax ? "softmax" : "raw scores",
         };
-        if (c.SharedValues) parts.Add($"shared table rows [{c.SharedOffset:N0}, +{c.Rows:N0}) of {_tables.Values.Rows:N0}");
+        if (c.SharedValues) parts.Add($"shared table rows [{c.SharedOffset:N0}, +{c.Rows:N0}) of {sharedRows:N0}");
         if (c.QueryPerRank) parts.Add("query per rank");
         if (c.PreValueDim is { } dp) parts.Add($"pre-values Dp={dp}" + (c.PreValueActivation == "none" ? "" : $" {c.PreValueActivation}"));
         if (c.OutputGate) parts.Add("SiLU output gate");
-        if (value_proj is not null) parts.Add(c.SingleProjector && c.Expansion > 1 ? "single value_proj" : "value_proj");
+        if (c.HasProjection(dModel)) parts.Add(c.SingleProjector && c.Expansion > 1 ? "single value_proj" : "value_proj");
         if (c.ShareQuery) parts.Add("shared query");
         if (c.QkNorm) parts.Add("qk-norm");
         if (c.QueryConv) parts.Add($"query conv k={c.QueryConvKernel}");

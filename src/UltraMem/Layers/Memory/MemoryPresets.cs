@@ -52,8 +52,17 @@ public static class MemoryPresets
         return (baseConfig with { MemoryLayers = placements }).Validate();
     }
 
-    /// <summary>Memory settings when a placement names a kind without its own <c>memory</c> block: the <c>pkm</c> or <c>ultramem</c> rung as one layer holding all of the table and the selections.</summary>
-    public static MemoryConfig DefaultFor(string kind, ModelConfig model) => MemoryFor(model, StepOf(kind == "ultramem" ? "ultramem" : "pkm"), layers: 1);
+    /// <summary>
+    /// Memory settings when a placement names a kind without its own <c>memory</c> block: the <c>pkm</c> or <c>ultramem</c>
+    /// rung as one layer holding all of the table and the selections; an <c>ultramemv2</c> layer as in <see cref="UltraMemV2"/>;
+    /// a <c>memory_plus</c> layer as in <see cref="MemoryPlus"/> but owning its table (a shared one needs the model's shared_value_rows).
+    /// </summary>
+    public static MemoryConfig DefaultFor(string kind, ModelConfig model) => kind switch
+    {
+        "ultramemv2" => UltraMemV2(model with { MemoryLayers = new(), SharedValueRows = null }).MemoryLayers[0].Memory!,
+        "memory_plus" => MemoryPlus(model with { MemoryLayers = new(), SharedValueRows = null }).MemoryLayers[0].Memory! with { SharedValues = false },
+        _ => MemoryFor(model, StepOf(kind == "ultramem" ? "ultramem" : "pkm"), layers: 1),
+    };
 
     static int StepOf(string rung)
     {
@@ -136,7 +145,7 @@ public static class MemoryPresets
         var config = baseConfig with
         {
             InitStd = Math.Sqrt(2.0 / (5 * baseConfig.DModel)),
-            MemoryLayers = Enumerable.Range(0, l).Select(i => new SlotPlacement { Kind = "ultramem", ReadAt = i, AddAfter = i, Memory = layer }).ToList(),
+            MemoryLayers = Enumerable.Range(0, l).Select(i => new SlotPlacement { Kind = "ultramemv2", ReadAt = i, AddAfter = i, Memory = layer }).ToList(),
         };
         return (ringShareRatio is { } r ? RingShared(config, r) : config).Validate();
     }
@@ -221,7 +230,7 @@ public static class MemoryPresets
             Softmax = true, QueryNorm = "none", QkNorm = true, Init = "pkm", ValueLr = 1e-3, SharedValues = true,
         };
         var placements = Enumerable.Range(0, layers).Select(k => Math.Min(l - 1, 2 * k + 1))
-            .Select(i => new SlotPlacement { Kind = "ultramem", ReadAt = i, AddAfter = i, Memory = layer }).ToList();
+            .Select(i => new SlotPlacement { Kind = "memory_plus", ReadAt = i, AddAfter = i, Memory = layer }).ToList();
         return (baseConfig with { MemoryLayers = placements, SharedValueRows = (long)n * n }).Validate();
     }
 }
