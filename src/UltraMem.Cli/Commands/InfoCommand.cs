@@ -27,10 +27,10 @@ static class InfoCommand
             Cli.PrintTable(new[] { "component", "total params", "activated/token", "FLOPs/token" },
                 rows.Select(x => (IReadOnlyList<string>)new[] { x.Component, x.Count.Total.ToString("N0"), x.Count.Activated.ToString("N0"), x.Count.FlopsPerToken.ToString("N0") }));
             for (int j = 0; j < model.memory_layers.Count; j++)
-                if (model.memory_layers[j] is Layers.Memory.MemoryLayer mem)
+                if (model.memory_layers[j] switch { Layers.Memory.MemoryLayer m => m.Describe(), Layers.Moe.MixtureOfExperts m => m.Describe(), _ => null } is { } shape)
                 {
                     if (j == 0) Console.WriteLine();
-                    Console.WriteLine($"memory_layers.{j}: {mem.Describe()}");
+                    Console.WriteLine($"memory_layers.{j}: {shape}");
                 }
             var sum = rows.Aggregate(new Layers.ParameterCount(), (a, x) => a + x.Count);
             long nonEmbedding = sum.Total - (long)cfg.VocabSize * cfg.DModel * (cfg.TieEmbeddings ? 1 : 2);
