@@ -29,10 +29,12 @@ static class InfoCommand
             for (int j = 0; j < cfg.MemoryLayers.Count; j++)
             {
                 var p = cfg.MemoryLayers[j];
-                if (!Layers.SlotFactory.IsMemory(p.Kind)) continue;
+                string? shape = Layers.SlotFactory.IsMemory(p.Kind)
+                    ? Layers.Memory.MemoryLayer.Describe(p.Memory ?? Layers.Memory.MemoryPresets.DefaultFor(p.Kind, cfg), cfg.DModel, cfg.SharedValueRows)
+                    : p.Kind == "moe" ? Layers.Moe.MixtureOfExperts.Describe(p.Moe ?? new Layers.Moe.MoeConfig(), cfg.DModel, cfg.FfnHiddenResolved) : null;
+                if (shape is null) continue;
                 if (first) { Console.WriteLine(); first = false; }
-                var mem = p.Memory ?? Layers.Memory.MemoryPresets.DefaultFor(p.Kind, cfg);
-                Console.WriteLine($"memory_layers.{j}: {Layers.Memory.MemoryLayer.Describe(mem, cfg.DModel, cfg.SharedValueRows)}");
+                Console.WriteLine($"memory_layers.{j}: {shape}");
             }
             var sum = ModelAccounting.Total(cfg);
             long nonEmbedding = ModelAccounting.NonEmbedding(cfg);

@@ -15,7 +15,7 @@ namespace UltraMem.Model;
 /// </summary>
 public sealed record SlotPlacement
 {
-    /// <summary>Layer kind: <c>swiglu</c>, or a memory layer <c>pkm</c> / <c>ultramem</c> / <c>ultramemv2</c> / <c>memory_plus</c> (all <see cref="Layers.Memory.MemoryLayer"/>, configured by <see cref="Memory"/>; the kind picks the defaults when there is no <c>memory</c> block).</summary>
+    /// <summary>Layer kind: <c>swiglu</c>; a memory layer <c>pkm</c> / <c>ultramem</c> / <c>ultramemv2</c> / <c>memory_plus</c> (all <see cref="Layers.Memory.MemoryLayer"/>, configured by <see cref="Memory"/>; the kind picks the defaults when there is no <c>memory</c> block); or <c>moe</c> (configured by <see cref="Moe"/>).</summary>
     public string Kind { get; init; } = "swiglu";
     public int ReadAt { get; init; }
     public int AddAfter { get; init; }
@@ -24,6 +24,8 @@ public sealed record SlotPlacement
     public int? Hidden { get; init; }
     /// <summary>Settings of a <c>pkm</c> / <c>ultramem</c> memory layer; null = the kind's defaults (<see cref="Layers.Memory.MemoryPresets.DefaultFor"/>).</summary>
     public Layers.Memory.MemoryConfig? Memory { get; init; }
+    /// <summary>Settings of a <c>moe</c> layer; null = <see cref="Layers.Moe.MoeConfig"/>'s defaults (8 experts, top-2, experts FFN width / 2).</summary>
+    public Layers.Moe.MoeConfig? Moe { get; init; }
 
     /// <summary>Parses the reference syntax <c>"a:b"</c>, <c>"a"</c> (parallel) or <c>"a!"</c> (replace FFN of block a).</summary>
     public static SlotPlacement Parse(string spec, string kind)
@@ -99,6 +101,9 @@ public sealed record ModelConfig
             if (p.Memory is not null && !Layers.SlotFactory.IsMemory(p.Kind))
                 throw new UltraMemException($"invalid model config: memory_layers[{i}] of kind '{p.Kind}' cannot take a 'memory' block");
             p.Memory?.Validate(DModel, $"model config: memory_layers[{i}].memory");
+            if (p.Moe is not null && p.Kind != "moe")
+                throw new UltraMemException($"invalid model config: memory_layers[{i}] of kind '{p.Kind}' cannot take a 'moe' block");
+            p.Moe?.Validate(DModel, $"model config: memory_layers[{i}].moe");
         }
         var shared = MemoryLayers.Select((p, i) => (p.Memory, i)).Where(x => x.Memory?.SharedValues == true).ToList();
         if (SharedValueRows is { } g)
