@@ -24,6 +24,8 @@ public sealed record SlotPlacement
     public int? Hidden { get; init; }
     /// <summary>Settings of a <c>pkm</c> / <c>ultramem</c> memory layer; null = the kind's defaults (<see cref="Layers.Memory.MemoryPresets.DefaultFor"/>).</summary>
     public Layers.Memory.MemoryConfig? Memory { get; init; }
+    /// <summary>Settings of a <c>peer</c> layer; null = <see cref="Layers.Peer.PeerConfig.DefaultFor"/>.</summary>
+    public Layers.Peer.PeerConfig? Peer { get; init; }
 
     /// <summary>Parses the reference syntax <c>"a:b"</c>, <c>"a"</c> (parallel) or <c>"a!"</c> (replace FFN of block a).</summary>
     public static SlotPlacement Parse(string spec, string kind)
@@ -94,6 +96,9 @@ public sealed record ModelConfig
             if (p.Memory is not null && !Layers.SlotFactory.IsMemory(p.Kind))
                 throw new UltraMemException($"invalid model config: memory_layers[{i}] of kind '{p.Kind}' cannot take a 'memory' block");
             p.Memory?.Validate(DModel, $"model config: memory_layers[{i}].memory");
+            if (p.Peer is not null && p.Kind != "peer")
+                throw new UltraMemException($"invalid model config: memory_layers[{i}] of kind '{p.Kind}' cannot take a 'peer' block");
+            p.Peer?.Validate(DModel, $"model config: memory_layers[{i}].peer");
         }
         return this;
     }
