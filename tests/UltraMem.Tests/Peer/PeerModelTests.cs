@@ -128,7 +128,7 @@ public class PeerModelTests
     [Theory]
     [InlineData("dense")]
     [InlineData("row_sparse")]
-    public void AShortTrainingRunIsFiniteAndLearns(string valueUpdates)
+    public void AShortTrainingRunIsFiniteLearnsAndResumesBitwise(string valueUpdates)
     {
         string root = TestData.TempDir();
         string corpus = TestData.CorpusFolder(root);
@@ -138,16 +138,21 @@ public class PeerModelTests
             Corpus = corpus, TokenizerVocabSize = 320, ValidationFraction = 0.2, BatchSize = 4, SeqLen = 32, MaxSteps = 8,
             LearningRate = 3e-3, EvalInterval = 4, EvalBatches = 2, CheckpointInterval = 100, Seed = 5, Threads = 1, ValueUpdates = valueUpdates,
         };
-        var result = Trainer.Run(new TrainRequest
+        TrainRequest Request(string run, bool resume = false, long? stop = null) => new()
         {
-            RunDir = Path.Combine(root, "run"), Model = model, Train = train, CacheDir = Path.Combine(root, "cache"), ShowProgress = false, Log = _ => { },
-        });
-        var losses = result.Metrics.Where(m => m.Split is "train" or "val").Select(m => m.Values["loss"]).ToList();
-        Assert.NotEmpty(losses);
-        Assert.All(losses, l => Assert.True(double.IsFinite(l)));
-        Assert.True(result.Metrics.Last(m => m.Split == "train").Values["loss"] < result.Metrics.First(m => m.Split == "train").Values["loss"]);
-        var diag = result.Metrics.First(m => m.Split == "mem_train");
+            RunDir = Path.Combine(root, run), Model = model, Train = train, CacheDir = Path.Combine(root, "cache"),
+            Resume = resume, StopAfterStep = stop, ShowProgress = false, Log = _ => { },
+        };
+        var straight = Trainer.Run(Request("a"));
+        var losses = (TrainResult r) => r.Metrics.Where(m => m.Split is "train" or "val").Select(m => (m.Step, m.Split, m.Values["loss"])).ToList();
+        Assert.NotEmpty(losses(straight));
+        Assert.All(losses(straight), l => Assert.True(double.IsFinite(l.Item3)));
+        Assert.True(straight.Metrics.Last(m => m.Split == "train").Values["loss"] < straight.Metrics.First(m => m.Split == "train").Values["loss"]);
+        var diag = straight.Metrics.First(m => m.Split == "mem_train");
         Assert.InRange(diag.Values["mem0.coverage"], 1e-6, 1.0);
         Assert.InRange(diag.Values["mem1.coverage"], 1e-6, 1.0);
+        Trainer.Run(Request("b", stop: 3));
+        var resumed = Trainer.Run(Request("b", resume: true));
+        Assert.Equal(losses(straight), losses(resumed));
     }
 }
