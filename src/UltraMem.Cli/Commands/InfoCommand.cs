@@ -31,7 +31,8 @@ static class InfoCommand
                 var p = cfg.MemoryLayers[j];
                 string? shape = Layers.SlotFactory.IsMemory(p.Kind)
                     ? Layers.Memory.MemoryLayer.Describe(p.Memory ?? Layers.Memory.MemoryPresets.DefaultFor(p.Kind, cfg), cfg.DModel, cfg.SharedValueRows)
-                    : p.Kind == "moe" ? Layers.Moe.MixtureOfExperts.Describe(p.Moe ?? new Layers.Moe.MoeConfig(), cfg.DModel, cfg.FfnHiddenResolved) : null;
+                    : p.Kind == "moe" ? Layers.Moe.MixtureOfExperts.Describe(p.Moe ?? new Layers.Moe.MoeConfig(), cfg.DModel, cfg.FfnHiddenResolved)
+                    : p.Kind == "peer" ? Layers.Peer.PeerLayer.Describe(p.Peer ?? Layers.Peer.PeerConfig.DefaultFor(cfg), cfg.DModel) : null;
                 if (shape is null) continue;
                 if (first) { Console.WriteLine(); first = false; }
                 Console.WriteLine($"memory_layers.{j}: {shape}");

@@ -26,6 +26,8 @@ public sealed record SlotPlacement
     public Layers.Memory.MemoryConfig? Memory { get; init; }
     /// <summary>Settings of a <c>moe</c> layer; null = <see cref="Layers.Moe.MoeConfig"/>'s defaults (8 experts, top-2, experts FFN width / 2).</summary>
     public Layers.Moe.MoeConfig? Moe { get; init; }
+    /// <summary>Settings of a <c>peer</c> layer; null = <see cref="Layers.Peer.PeerConfig.DefaultFor"/>.</summary>
+    public Layers.Peer.PeerConfig? Peer { get; init; }
 
     /// <summary>Parses the reference syntax <c>"a:b"</c>, <c>"a"</c> (parallel) or <c>"a!"</c> (replace FFN of block a).</summary>
     public static SlotPlacement Parse(string spec, string kind)
@@ -104,6 +106,9 @@ public sealed record ModelConfig
             if (p.Moe is not null && p.Kind != "moe")
                 throw new UltraMemException($"invalid model config: memory_layers[{i}] of kind '{p.Kind}' cannot take a 'moe' block");
             p.Moe?.Validate(DModel, $"model config: memory_layers[{i}].moe");
+            if (p.Peer is not null && p.Kind != "peer")
+                throw new UltraMemException($"invalid model config: memory_layers[{i}] of kind '{p.Kind}' cannot take a 'peer' block");
+            p.Peer?.Validate(DModel, $"model config: memory_layers[{i}].peer");
         }
         var shared = MemoryLayers.Select((p, i) => (p.Memory, i)).Where(x => x.Memory?.SharedValues == true).ToList();
         if (SharedValueRows is { } g)

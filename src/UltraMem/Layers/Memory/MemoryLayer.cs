@@ -410,7 +410,7 @@ public sealed class MemoryLayer : FeedForwardSlot
     /// usage entropy normalised by log N (1 = uniform) and its KL from uniform (log N − H), mean top-1 score,
     /// memory output std. Kept outside the module tree (not a buffer, not saved).
     /// </summary>
-    sealed class UsageStats : IDisposable
+    internal sealed class UsageStats : IDisposable
     {
         readonly long _rows;
         Tensor? _counts;

@@ -1,0 +1,75 @@
+using System.Text.Json.Serialization;
+using UltraMem.Layers.Memory;
+using UltraMem.Model;
+
+namespace UltraMem.Layers.Peer;
+
+/// <summary>
+/// Settings of a PEER layer (He 2024, "Mixture of A Million Experts"; spec §5): N = n² single-neuron experts
+/// e_i(x) = σ(u_iᵀx)·v_i, retrieved per head by product keys. Serialises with snake_case names inside a model
+/// config's <c>memory_layers[i].peer</c>.
+/// The paper's layer has N = 1024² experts, 8 heads × top-16 and a BatchNorm query. The defaults here are sized for
+/// small models: 4 heads × top-16 (64 experts per token), n = 128 (N = 16,384) and a LayerNorm query (causal;
+/// BatchNorm mixes the tokens of a batch). <see cref="DefaultFor"/> sizes n from the model instead.
+/// </summary>
+public sealed record PeerConfig
+{
+    /// <summary>n: keys per side; the layer has N = n² experts.</summary>
+    public int NKeys { get; init; } = 128;
+    /// <summary>h: retrieval heads, each with its own query and top-k (the paper: 8).</summary>
+    public int Heads { get; init; } = 4;
+    /// <summary>k: experts selected per head and token (the paper: 16).</summary>
+    public int TopK { get; init; } = 16;
+    /// <summary>Dk: query width per head (split in a row half and a column half).</summary>
+    public int KeyDim { get; init; } = 64;
+    /// <summary>σ of the expert neuron: <c>gelu</c> (PEER), <c>relu</c>, <c>silu</c>, <c>none</c> (linear experts).</summary>
+    public string Activation { get; init; } = "gelu";
+    /// <summary>How the router scores s_i weight the experts: <c>softmax</c> over each head's top-k (PEER), <c>relu</c>, <c>sigmoid</c>, <c>none</c> (raw scores).</summary>
+    public string Gate { get; init; } = "softmax";
+    /// <summary>Norm on the projected query: <c>layernorm</c> (causal, default), <c>batchnorm</c> (the paper's; not causal), <c>none</c>.</summary>
+    public string QueryNorm { get; init; } = "layernorm";
+    /// <summary>Query/key norm: LayerNorm over each Dk/2 half of the queries and over the keys.</summary>
+    public bool QkNorm { get; init; }
+
+    public static readonly string[] Activations = { "gelu", "relu", "silu", "none" };
+    public static readonly string[] Gates = { "softmax", "relu", "sigmoid", "none" };
+
+    /// <summary>N = n²: experts (rows of each of the two tables).</summary>
+    [JsonIgnore] public long Experts => (long)NKeys * NKeys;
+
+    /// <summary>The retrieval part as a <see cref="MemoryConfig"/>, for the shared <see cref="QueryNetwork"/> and <see cref="ProductKeys"/>.</summary>
+    public MemoryConfig ToRetrieval() => new()
+    {
+        NKeys = NKeys, Heads = Heads, TopM = TopK, KeyDim = KeyDim, QueryNorm = QueryNorm, QkNorm = QkNorm, Retrieval = "product_keys",
+    };
+
+    /// <summary>Throws <see cref="UltraMemException"/> naming the first impossible setting.</summary>
+    public PeerConfig Validate(int dModel, string where = "peer")
+    {
+        void Check(bool ok, string what) { if (!ok) throw new UltraMemException($"invalid {where}: {what}"); }
+        Check(dModel >= 1, $"d_model must be positive (got {dModel})");
+        Check(NKeys >= 2, $"n_keys must be >= 2 (got {NKeys})");
+        Check(Heads >= 1, $"heads must be >= 1 (got {Heads})");
+        Check(TopK >= 1, $"top_k must be >= 1 (got {TopK})");
+        Check(TopK <= NKeys, $"product-key retrieval takes top_k per key side, so top_k ({TopK}) must be <= n_keys ({NKeys})");
+        Check(KeyDim >= 2 && KeyDim % 2 == 0, $"key_dim must be even and >= 2 (got {KeyDim}); it is split into a row and a column half");
+        Check(Activations.Contains(Activation), $"activation must be one of {string.Join(", ", Activations)} (got '{Activation}')");
+        Check(Gates.Contains(Gate), $"gate must be one of {string.Join(", ", Gates)} (got '{Gate}')");
+        Check(QueryNorm is "layernorm" or "batchnorm" or "none", $"query_norm must be layernorm, batchnorm or none (got '{QueryNorm}')");
+        Check(Experts < int.MaxValue, $"n_keys² must stay below 2^31 (got {Experts})");
+        return this;
+    }
+
+    /// <summary>
+    /// Settings when a <c>peer</c> placement has no <c>peer</c> block: like the PKM default, the expert tables (2·N·D
+    /// parameters) hold ≈ <see cref="MemoryPresets.SparseMultiple"/>× the backbone's dense non-embedding parameters;
+    /// h = 4, k = 16, Dk = min(256, D/2).
+    /// </summary>
+    public static PeerConfig DefaultFor(ModelConfig model)
+    {
+        int d = model.DModel;
+        long dense = MemoryPresets.DenseNonEmbeddingParameters(model);
+        int n = Math.Max(16, (int)Math.Round(Math.Sqrt(MemoryPresets.SparseMultiple * dense / (2.0 * d))));
+        return new PeerConfig { NKeys = n, KeyDim = Math.Max(2, Math.Min(256, d / 2 / 2 * 2)) };
+    }
+}
