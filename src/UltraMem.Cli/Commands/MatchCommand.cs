@@ -68,6 +68,10 @@ static class MatchCommand
     /// <summary>The sparse knob in a few words: memory layers × n_keys (N rows), a shared table.</summary>
     static string SparsePart(ModelConfig c)
     {
+        var moe = c.MemoryLayers.Where(p => p.Moe is not null).Select(p => p.Moe!).ToList();
+        if (moe.Count > 0) return $"{moe.Count} x {moe[0].TopK}in{moe[0].Experts} (expert_hidden {moe[0].ExpertHiddenResolved(c.FfnHiddenResolved)}; replace the FFNs)";
+        var peer = c.MemoryLayers.Where(p => p.Peer is not null).Select(p => p.Peer!).ToList();
+        if (peer.Count > 0) return $"{peer.Count} x n={peer[0].NKeys} ({peer[0].Experts:N0} experts, h={peer[0].Heads} x k={peer[0].TopK})";
         var mems = c.MemoryLayers.Where(p => p.Memory is not null).Select(p => p.Memory!).ToList();
         if (mems.Count == 0) return "-";
         var m = mems[0];

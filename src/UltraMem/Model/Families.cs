@@ -11,7 +11,7 @@ namespace UltraMem.Model;
 public static class Families
 {
     /// <summary>The members of a matched family.</summary>
-    public static readonly string[] Members = { "dense", "pkm", "memory_plus", "ultramem", "ultramemv2" };
+    public static readonly string[] Members = { "dense", "moe", "pkm", "memory_plus", "peer", "ultramem", "ultramemv2" };
 
     /// <summary>Every name <c>--arch</c> accepts: the family members, the ladder rungs, and <c>ultramemv2+ring</c>.</summary>
     public static IReadOnlyList<string> Architectures => Members.Concat(MemoryPresets.Ladder).Append("ultramemv2+ring").Distinct().ToList();
@@ -23,6 +23,20 @@ public static class Families
         return arch switch
         {
             "dense" => b,
+            // MoE "2inN" (spec §5, §8): every block's FFN becomes top-2 of N SwiGLU experts of half the FFN width
+            "moe" => b with
+            {
+                MemoryLayers = Enumerable.Range(0, b.NLayers).Select(i => new SlotPlacement
+                {
+                    Kind = "moe", ReadAt = i, AddAfter = i, ReplaceFfn = true,
+                    Moe = new Layers.Moe.MoeConfig { Experts = 8, TopK = 2, ExpertHidden = Math.Max(4, b.FfnHiddenResolved / 2) },
+                }).ToList(),
+            },
+            // PEER: one layer of 4 heads × top-16 single-neuron experts parallel to the middle block's FFN (like the pkm rung)
+            "peer" => b with
+            {
+                MemoryLayers = new() { new SlotPlacement { Kind = "peer", ReadAt = b.NLayers / 2, AddAfter = b.NLayers / 2, Peer = Layers.Peer.PeerConfig.DefaultFor(b) } },
+            },
             "memory_plus" => MemoryPresets.MemoryPlus(b),
             "ultramemv2" => MemoryPresets.UltraMemV2(b),
             "ultramemv2+ring" => MemoryPresets.UltraMemV2(b, ringShareRatio: Math.Min(1.0, 2.0 / b.NLayers)),
@@ -69,10 +83,12 @@ public static class Families
 /// Sizes a model config so that its activated compute and total parameters equal given targets, using the config-only
 /// accounting (<see cref="ModelAccounting"/>). Two knobs, found from the config's structure:
 /// <list type="bullet">
-/// <item>activated compute — the backbone's FFN width (<c>ffn_hidden</c>): memory layers add FLOPs, the FFN gives them back;</item>
-/// <item>total parameters — the table size: <c>n_keys</c> of every memory layer (and the shared table's rows with it).</item>
+/// <item>activated compute — the backbone's FFN width (<c>ffn_hidden</c>; memory and PEER layers add FLOPs, the FFN gives
+/// them back), or the experts' width (<c>expert_hidden</c>) when MoE layers replace the FFNs;</item>
+/// <item>total parameters — the table size: <c>n_keys</c> of every memory or PEER layer (and a shared table's rows with it),
+/// or the number of experts of every MoE layer.</item>
 /// </list>
-/// The knobs interact a little (the FFN also holds parameters), so they are set alternately until both agree.
+/// The knobs interact a little (the FFN also holds parameters, keys cost FLOPs), so they are set alternately until both agree.
 /// </summary>
 public static class FamilyMatcher
 {
@@ -80,25 +96,49 @@ public static class FamilyMatcher
     public static ModelConfig Match(ModelConfig config, long? flopsTarget, long? totalTarget)
     {
         var c = config.Validate();
-        for (int round = 0; round < 6; round++)
+        for (int round = 0; round < 8; round++)
         {
             if (flopsTarget is { } f)
-                c = SearchInt(4, 64 * c.DModel, h => c with { FfnHidden = h }, x => ModelAccounting.Total(x).FlopsPerToken, f, step: 4);
-            if (totalTarget is { } t && HasTables(c))
-                c = SearchInt(MinKeys(c), 1 << 15, n => WithKeys(c, n), x => ModelAccounting.Total(x).Total, t, step: 1);
+                c = IsMoe(c)
+                    ? SearchInt(4, 64 * c.DModel, h => WithMoe(c, m => m with { ExpertHidden = h }), x => ModelAccounting.Total(x).FlopsPerToken, f, step: 4)
+                    : SearchInt(4, 64 * c.DModel, h => c with { FfnHidden = h }, x => ModelAccounting.Total(x).FlopsPerToken, f, step: 4);
+            if (totalTarget is { } t && HasSparsePart(c))
+                c = IsMoe(c)
+                    ? SearchInt(c.MemoryLayers.Where(p => p.Moe is not null).Max(p => p.Moe!.TopK), 1 << 16, n => WithMoe(c, m => m with { Experts = n }), x => ModelAccounting.Total(x).Total, t, step: 1)
+                    : SearchInt(MinKeys(c), 1 << 15, n => WithKeys(c, n), x => ModelAccounting.Total(x).Total, t, step: 1);
             var now = ModelAccounting.Total(c);
-            if ((flopsTarget is null || Close(now.FlopsPerToken, flopsTarget.Value)) && (totalTarget is null || !HasTables(c) || Close(now.Total, totalTarget.Value))) break;
+            if ((flopsTarget is null || Close(now.FlopsPerToken, flopsTarget.Value)) && (totalTarget is null || !HasSparsePart(c) || Close(now.Total, totalTarget.Value))) break;
         }
         return c.Validate();
     }
 
     static bool Close(long a, long b) => Math.Abs(a - b) <= 0.002 * b;
 
-    static bool HasTables(ModelConfig c) => c.MemoryLayers.Any(p => p.Memory is not null);
+    static bool IsMoe(ModelConfig c) => c.MemoryLayers.Any(p => p.Moe is not null);
 
-    static int MinKeys(ModelConfig c) => c.MemoryLayers.Where(p => p.Memory is not null).Max(p => MemoryPresets.MinKeys(p.Memory!));
+    static bool HasSparsePart(ModelConfig c) => c.MemoryLayers.Any(p => p.Memory is not null || p.Peer is not null || p.Moe is not null);
 
-    /// <summary>Every memory layer's n_keys set to n (they share one size); a shared table follows (G = n² for Memory+, n²·L_m for the ring).</summary>
+    static ModelConfig WithMoe(ModelConfig c, Func<Layers.Moe.MoeConfig, Layers.Moe.MoeConfig> change) =>
+        c with { MemoryLayers = c.MemoryLayers.Select(p => p.Moe is null ? p : p with { Moe = change(p.Moe) }).ToList() };
+
+    static int MinKeys(ModelConfig c)
+    {
+        int min = 2;
+        foreach (var p in c.MemoryLayers)
+        {
+            if (p.Memory is { } m) min = Math.Max(min, MemoryPresets.MinKeys(m));
+            if (p.Peer is { } q) while (!Valid(() => (q with { NKeys = min }).Validate(c.DModel))) min++;
+        }
+        return min;
+    }
+
+    static bool Valid(Action validate)
+    {
+        try { validate(); return true; }
+        catch (UltraMemException) { return false; }
+    }
+
+    /// <summary>Every memory / PEER layer's n_keys set to n (they share one size); a shared table follows (G = n² for Memory+, n²·L_m for the ring).</summary>
     public static ModelConfig WithKeys(ModelConfig c, int n)
     {
         var mems = c.MemoryLayers.Where(p => p.Memory is not null).ToList();
@@ -113,7 +153,9 @@ public static class FamilyMatcher
             };
             return MemoryPresets.RingShared(unshared, ratio);
         }
-        var placements = c.MemoryLayers.Select(p => p.Memory is null ? p : p with { Memory = p.Memory with { NKeys = n } }).ToList();
+        var placements = c.MemoryLayers.Select(p =>
+            p.Memory is not null ? p with { Memory = p.Memory with { NKeys = n } } :
+            p.Peer is not null ? p with { Peer = p.Peer with { NKeys = n } } : p).ToList();
         return c with { MemoryLayers = placements, SharedValueRows = c.SharedValueRows is null ? null : (long)n * n };
     }
 
