@@ -69,6 +69,19 @@ public class CliTests : IClassFixture<CliFixture>
     }
 
     [Fact]
+    public void MatchListsTheFamilyAndInfoConfirmsIt()
+    {
+        var r = _f.Invoke("match", "--preset", "tiny");
+        Assert.Equal(0, r.Code);
+        foreach (var arch in Families.Members) Assert.Contains(arch, r.Out);
+        var info = _f.Invoke("info", "--preset", "tiny", "--arch", "moe");
+        Assert.Equal(0, info.Code);
+        Assert.Matches(@"matched family 'tiny': FLOPs/token (0\.99[5-9]|1\.00[0-5])x .*total parameters (0\.9[89]|1\.0[0-2])\dx", info.Out);
+        AssertOneLineError(_f.Invoke("info", "--preset", "tiny", "--arch", "gpt5"), "unknown architecture 'gpt5'");
+        AssertOneLineError(_f.Invoke("match", "--reference", Path.Combine(_f.Root, "missing.json"), "--arch", "moe"), "reference config not found");
+    }
+
+    [Fact]
     public void ImpossibleConfigsFailWithAClearMessage()
     {
         AssertOneLineError(_f.Invoke("info", "--preset", "huge"), "unknown preset 'huge'");
