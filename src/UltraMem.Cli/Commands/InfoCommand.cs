@@ -12,7 +12,8 @@ static class InfoCommand
         var checkpoint = Cli.Opt<string?>("--checkpoint", "Describe the model of a checkpoint instead.");
         var vocab = Cli.Opt("--vocab-size", "Vocabulary size for presets.", 8192, true);
         var json = Cli.Opt<bool>("--json", "Print the model config as JSON.");
-        var cmd = new Command("info", "Total and activated (per-token) parameters and FLOPs per component.") { checkpoint, vocab, json };
+        var initCheck = Cli.Opt<bool>("--init-check", "Build the model and compare, at initialisation, each plugged-in layer's output std with its block FFN's on random unit-variance input (the normalised FFN input).");
+        var cmd = new Command("info", "Total and activated (per-token) parameters and FLOPs per component.") { checkpoint, vocab, json, initCheck };
         modelOptions.AddTo(cmd);
         cmd.SetAction(r =>
         {
@@ -50,8 +51,28 @@ static class InfoCommand
                 Console.WriteLine($"matched family '{r.GetValue(modelOptions.Preset)}': FLOPs/token {sum.FlopsPerToken / (double)flops:F3}x the family's {Format.Count(flops)}"
                     + (arch == "dense" ? " (dense: total parameters not matched)" : $", total parameters {sum.Total / (double)total:F3}x the family's {Format.Count(total)}") + "  (ultramem match --preset ... lists the family)");
             }
+            if (r.GetValue(initCheck)) InitCheck(cfg);
             return 0;
         });
         return cmd;
+        }
+
+    /// <summary>Output std of every plugged-in layer vs the FFN of the block it reads, at init, on x ~ N(0, 1) (4096 tokens, seed 0).</summary>
+    static void InitCheck(ModelConfig cfg)
+    {
+        TorchSharp.torch.manual_seed(0);
+        using var model = new TransformerLM(cfg);
+        model.eval();
+        using var _ = TorchSharp.torch.no_grad();
+        var x = TorchSharp.torch.randn(1, 4096, cfg.DModel);
+        var ffn = Enumerable.Range(0, cfg.NLayers).FirstOrDefault(i => model.layers[i].mlp is not null, -1);
+        double? ffnStd = ffn < 0 ? null : model.layers[ffn].mlp!.forward(x).std().item<float>();
+        Console.WriteLine();
+        Console.WriteLine(ffnStd is { } f ? $"init check on x ~ N(0, 1), 4096 tokens: block FFN output std {f:G4}" : "init check: the model has no block FFN to compare with");
+        for (int j = 0; j < model.memory_layers.Count; j++)
+        {
+            double std = model.memory_layers[j].forward(x).std().item<float>();
+            Console.WriteLine($"  memory_layers.{j} ({cfg.MemoryLayers[j].Kind}): output std {std:G4}" + (ffnStd is { } g ? $" = {std / g:F3}x the FFN's (variance {std * std / (g * g):F3}x)" : ""));
+        }
     }
 }
