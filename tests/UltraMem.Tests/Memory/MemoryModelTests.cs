@@ -39,11 +39,7 @@ public class MemoryModelTests
         model.eval();
         using var _ = no_grad();
         var tokens = randint(0, 97, new long[] { 3, 16 });
-        var full = model.forward(tokens);
-        using var cache = new DecodeCache(model, 3);
-        var pieces = new List<Tensor> { model.Forward(tokens[.., ..5], cache), model.Forward(tokens[.., 5..8], cache) };
-        for (int i = 8; i < 16; i++) pieces.Add(model.Forward(tokens[.., i..(i + 1)], cache));
-        var incremental = cat(pieces, 1);
+        var (full, incremental) = TestData.DecodeInPieces(model, tokens);
         Assert.True(TestData.MaxAbsDiff(full, incremental) < 1e-4f, $"{name}: max diff {TestData.MaxAbsDiff(full, incremental)}");
     }
 

@@ -35,16 +35,9 @@ public class MoeModelTests
         model.eval();
         using var _ = no_grad();
         var tokens = randint(0, 97, new long[] { 3, 16 });
-        var full = model.forward(tokens);
-        using var cache = new DecodeCache(model, 3);
-        var pieces = new List<Tensor> { model.Forward(tokens[.., ..5], cache), model.Forward(tokens[.., 5..8], cache) };
-        for (int i = 8; i < 16; i++)
-        {
-            pieces.Add(model.Forward(tokens[.., i..(i + 1)], cache));
-            var moe = (MixtureOfExperts)model.memory_layers[0];
-            Assert.InRange(moe.LastDistinctExperts, 1, Math.Min(3 * Small.TopK, Small.Experts));   // batch of 3 tokens, top-2
-        }
-        var incremental = cat(pieces, 1);
+        var moe = (MixtureOfExperts)model.memory_layers[0];
+        var (full, incremental) = TestData.DecodeInPieces(model, tokens,
+            () => Assert.InRange(moe.LastDistinctExperts, 1, Math.Min(3 * Small.TopK, Small.Experts)));   // batch of 3 tokens, top-2
         Assert.True(TestData.MaxAbsDiff(full, incremental) < 1e-4f, $"{name}: max diff {TestData.MaxAbsDiff(full, incremental)}");
         Assert.True(full.abs().max().item<float>() > 0);
     }
