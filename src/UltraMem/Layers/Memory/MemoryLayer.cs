@@ -131,11 +131,10 @@ public sealed class MemoryLayer : FeedForwardSlot
     /// <summary>One line with the shape of a layer with config <paramref name="c"/> (no layer built); <paramref name="sharedRows"/>: the shared table's size.</summary>
     public static string Describe(MemoryConfig c, int dModel, long? sharedRows)
     {
-        int _dModel = dModel;
         string retrieval = c.IsTucker ? $"TDQKR r={c.Rank} h={c.Cores} coarse {c.CoarseTopResolved}" + (c.TuckerAuxLoss ? " +aux" : "") : "product keys";
         var parts = new List<string>
         {
-            $"N={c.Rows:N0} values x Dv={c.ValueDimResolved(_dModel)} (n={c.NKeys}" + (c.Expansion > 1 ? $", E={c.Expansion} -> {c.VirtualKeys} keys/side, {c.Rows * c.Expansion:N0} virtual" : "") + ")",
+            $"N={c.Rows:N0} values x Dv={c.ValueDimResolved(dModel)} (n={c.NKeys}" + (c.Expansion > 1 ? $", E={c.Expansion} -> {c.VirtualKeys} keys/side, {c.Rows * c.Expansion:N0} virtual" : "") + ")",
             $"H={c.Heads} x m={c.TopM}", $"Dk={c.KeyDim}", retrieval, c.Softmax ? "softmax" : "raw scores",
         };
         if (c.SharedValues) parts.Add($"shared table rows [{c.SharedOffset:N0}, +{c.Rows:N0}) of {sharedRows:N0}");
@@ -330,16 +329,14 @@ public sealed class MemoryLayer : FeedForwardSlot
             case "reference": return 0.02;
             case "paper": return Math.Sqrt(c.Expansion / (2.0 * c.TopM * c.Heads * layers));
         }
-        double initStd = model?.InitStd ?? 0.02;
-        double ffnHidden = model?.FfnHiddenResolved ?? new ModelConfig { DModel = _dModel }.FfnHiddenResolved;
+        var m = model ?? new ModelConfig { DModel = _dModel, NLayers = 1 };              // standalone: a one-layer model's FFN
         var (meanSquare, top1RelVar) = MeasureSelectedWeights();
         double mh = (double)c.TopM * c.Heads;
         if (c.Init == "v2_paper")
-            return Math.Pow(0.2 * (ffnHidden / d) * d / (mh * (1 + top1RelVar) * Math.Max(dp, 1) * dv * layers), 0.25);
-        double preAct = d * initStd * initStd;                                         // variance of W x for W ~ N(0, init_std)
-        double ffnVar = ffnHidden * (initStd * initStd / (2.0 * layers)) * MeanSquareSiLU(preAct) * preAct;
+            return Math.Pow(0.2 * m.FfnHiddenResolved / (mh * (1 + top1RelVar) * Math.Max(dp, 1) * dv * layers), 0.25);
+        double ffnVar = InitMoments.SwiGluOutputVariance(m);
         double projVar = Math.Pow(ValueProjectionStd(model), 2);
-        double gate = c.OutputGate ? MeanSquareSiLU(preAct) : 1;
+        double gate = c.OutputGate ? InitMoments.MeanSquare(z => nn.functional.silu(z), m.InitStd * Math.Sqrt(d)) : 1;   // E[SiLU(W_s x)²]
         double perUnit = projVar * dv * mh * meanSquare * gate;                        // Var(o) per σ_V² (or per Dp·σ_V⁴)
         return dp > 0 ? Math.Pow(ffnVar / (perUnit * dp), 0.25) : Math.Sqrt(ffnVar / perUnit);
     }
@@ -352,15 +349,13 @@ public sealed class MemoryLayer : FeedForwardSlot
     {
         using var _ = no_grad();
         using var scope = NewDisposeScope();
-        var rng = new Random(4242);
-        var data = new float[tokens * _dModel];
-        for (int i = 0; i < data.Length; i++)
-            data[i] = (float)(Math.Sqrt(-2 * Math.Log(1 - rng.NextDouble())) * Math.Cos(2 * Math.PI * rng.NextDouble()));
-        var x = tensor(data, new long[] { 1, tokens, _dModel });
+        var x = InitMoments.NormalTensor(new long[] { 1, tokens, _dModel }, seed: 4242);
         bool wasTraining = query.training;
         query.eval();                                                                   // no BatchNorm statistics update
-        using var sel = Retrieve(x);
-        query.train(wasTraining);
+        Selection sel;
+        try { sel = Retrieve(x); }
+        finally { query.train(wasTraining); }
+        using var _sel = sel;
         var w = (Options.Softmax ? sel.Scores.softmax(2) : sel.Scores).to(ScalarType.Float64);
         double meanSquare = w.square().mean().item<double>();
         var top1 = sel.Scores.sum(-1).select(2, 0).to(ScalarType.Float64);             // [N, H]
@@ -368,29 +363,15 @@ public sealed class MemoryLayer : FeedForwardSlot
         return (meanSquare, rel.var().item<double>());
     }
 
-    /// <summary>E[SiLU(z)²] for z ~ N(0, variance), by quadrature.</summary>
-    public static double MeanSquareSiLU(double variance)
-    {
-        double sd = Math.Sqrt(variance), lo = -12 * sd, step = 24 * sd / 4000, sum = 0;
-        for (int i = 0; i <= 4000; i++)
-        {
-            double z = lo + i * step, silu = z / (1 + Math.Exp(-z));
-            double pdf = Math.Exp(-0.5 * z * z / variance) / Math.Sqrt(2 * Math.PI * variance);
-            sum += (i == 0 || i == 4000 ? 0.5 : 1) * silu * silu * pdf * step;
-        }
-        return sum;
-    }
-
     /// <summary>E[mean of the top-m of n standard normals], by Monte Carlo with a fixed seed (no global RNG use).</summary>
     public static double MeanTopOfNormals(int n, int m, int trials = 256)
     {
-        var rng = new Random(12345);
+        var normals = InitMoments.Normals(n * trials, seed: 12345);
         var sample = new double[n];
         double total = 0;
         for (int t = 0; t < trials; t++)
         {
-            for (int i = 0; i < n; i++)
-                sample[i] = Math.Sqrt(-2 * Math.Log(1 - rng.NextDouble())) * Math.Cos(2 * Math.PI * rng.NextDouble());
+            Array.Copy(normals, t * n, sample, 0, n);
             Array.Sort(sample);
             double s = 0;
             for (int i = 0; i < Math.Min(m, n); i++) s += sample[n - 1 - i];

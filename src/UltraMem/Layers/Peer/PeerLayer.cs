@@ -108,10 +108,9 @@ public sealed class PeerLayer : FeedForwardSlot
     /// <summary>One line with the shape of a PEER layer with config <paramref name="c"/> (no layer built).</summary>
     public static string Describe(PeerConfig c, int dModel)
     {
-        int _dModel = dModel;
         var parts = new List<string>
         {
-            $"PEER: N={c.Experts:N0} single-neuron experts (n={c.NKeys}), u and v of width D={_dModel}",
+            $"PEER: N={c.Experts:N0} single-neuron experts (n={c.NKeys}), u and v of width D={dModel}",
             $"h={c.Heads} x k={c.TopK}", $"Dk={c.KeyDim}", $"activation {c.Activation}", $"gate {c.Gate}", $"query {c.QueryNorm}",
         };
         if (c.QkNorm) parts.Add("qk-norm");
@@ -187,42 +186,26 @@ public sealed class PeerLayer : FeedForwardSlot
     /// <summary>σ_v of the variance-matched init (see <see cref="InitializeParameters"/>).</summary>
     double UpStd(ModelConfig m)
     {
-        double s = m.InitStd * Math.Sqrt(_dModel);
-        double ffnVariance = m.FfnHiddenResolved * m.InitStd * m.InitStd / (2.0 * m.NLayers) * s * s * MeanSquare(z => F.silu(z), s);
-        double perExpert = MeanSquare(a => Activate(a, Options.Activation), 1.0);
+        double ffnVariance = InitMoments.SwiGluOutputVariance(m);
+        double perExpert = InitMoments.MeanSquare(a => Activate(a, Options.Activation), 1.0);
         return Math.Sqrt(ffnVariance / (perExpert * Math.Max(MeanSquaredGateMass(), 1e-6)));
     }
 
     /// <summary>G = E[Σ_heads Σ_i g_i²] over 256 fixed pseudo-random unit-RMS tokens (no global RNG; BatchNorm statistics untouched).</summary>
     double MeanSquaredGateMass(int tokens = 256)
     {
-        var rng = new Random(20240704);
-        var x = new float[tokens * _dModel];
-        for (int i = 0; i < x.Length; i++)
-            x[i] = (float)(Math.Sqrt(-2 * Math.Log(1 - rng.NextDouble())) * Math.Cos(2 * Math.PI * rng.NextDouble()));
         bool wasTraining = query.training;
         query.eval();
         try
         {
             using var _ = no_grad();
             using var scope = NewDisposeScope();
-            var xt = tensor(x).view(1, tokens, _dModel).to(query.query_proj.weight!.dtype);
+            var xt = InitMoments.NormalTensor(new long[] { 1, tokens, _dModel }, seed: 20240704).to(query.query_proj.weight!.dtype);
             xt = xt / xt.square().mean(new long[] { -1 }, keepdim: true).sqrt();         // unit RMS, like the block's RMSNorm output
             using var sel = Retrieve(xt);
             return Gates(sel.Scores).square().sum(new long[] { 1, 2 }).mean().to(ScalarType.Float64).item<double>();
         }
         finally { query.train(wasTraining); }
-    }
-
-    /// <summary>E[f(z)²] for z ~ N(0, std²), by the trapezoid rule on ±10 std (double precision).</summary>
-    static double MeanSquare(Func<Tensor, Tensor> f, double std)
-    {
-        using var _ = no_grad();
-        using var scope = NewDisposeScope();
-        var t = linspace(-10, 10, 20001, dtype: ScalarType.Float64);
-        var pdf = (-0.5 * t.square()).exp() / Math.Sqrt(2 * Math.PI);
-        var y = f(t * std).square() * pdf;
-        return (y.sum() * (20.0 / 20000)).item<double>();
     }
 
     protected override void Dispose(bool disposing)
