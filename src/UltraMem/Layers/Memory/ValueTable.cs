@@ -64,13 +64,7 @@ public sealed class ValueTable : nn.Module
     {
         using var scope = NewDisposeScope();
         long n = rows.shape[0], s = rows.shape[1], h = weights.shape[2], dv = Dim;
-        Tensor table = weight;
-        if (Sparse.Enabled && training && is_grad_enabled())
-        {
-            var (uniq, inverse, _) = unique(rows.flatten(), sorted: true, return_inverse: true);
-            table = Sparse.Gather(uniq);
-            rows = inverse!.view(n, s);
-        }
+        (var table, rows) = Source(rows);
         long tableRows = table.shape[0];
         var chunkView = table.view(tableRows * h, dv / h);              // row i, chunk c → i·h + c
         var chunk = arange(h, dtype: ScalarType.Int64);
@@ -102,15 +96,20 @@ public sealed class ValueTable : nn.Module
     public Tensor Lookup(Tensor rows)
     {
         using var scope = NewDisposeScope();
-        Tensor table = weight, idx = rows.flatten();
-        if (Sparse.Enabled && training && is_grad_enabled())
-        {
-            var (uniq, inverse, _) = unique(idx, sorted: true, return_inverse: true);
-            table = Sparse.Gather(uniq);
-            idx = inverse!;
-        }
+        var (table, idx) = Source(rows);
         var shape = rows.shape.Append(Dim).ToArray();
-        return table.index_select(0, idx).view(shape).MoveToOuterDisposeScope();
+        return table.index_select(0, idx.flatten()).view(shape).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// What a lookup of <paramref name="rows"/> reads: the table itself, or — in row-sparse training — a gathered leaf copy
+    /// of the distinct rows, with the rows renumbered into it (same shape).
+    /// </summary>
+    (Tensor Table, Tensor Rows) Source(Tensor rows)
+    {
+        if (!(Sparse.Enabled && training && is_grad_enabled())) return (weight, rows);
+        var (uniq, inverse, _) = unique(rows.flatten(), sorted: true, return_inverse: true);
+        return (Sparse.Gather(uniq), inverse!.view(rows.shape));
     }
 
     /// <summary>Holds the EmbeddingBag kernel outside the module tree (its weight is swapped per call).</summary>
