@@ -38,8 +38,8 @@ static class InfoCommand
                 if (first) { Console.WriteLine(); first = false; }
                 Console.WriteLine($"memory_layers.{j}: {shape}");
             }
-            var sum = ModelAccounting.Total(cfg);
-            long nonEmbedding = ModelAccounting.NonEmbedding(cfg);
+            var sum = rows.Aggregate(new Layers.ParameterCount(), (a, x) => a + x.Count);
+            long nonEmbedding = sum.Total - ModelAccounting.EmbeddingParameters(cfg);
             Console.WriteLine();
             Console.WriteLine($"total parameters      {sum.Total,15:N0}  ({Format.Count(sum.Total)}; {Format.Count(nonEmbedding)} excluding embeddings/head)");
             Console.WriteLine($"activated per token   {sum.Activated,15:N0}  ({Format.Count(sum.Activated)})");

@@ -43,7 +43,7 @@ static class MatchCommand
             var (flops, total) = Families.Targets(b);
             Console.WriteLine($"matched family of preset '{r.GetValue(preset)}': activated FLOPs/token {Format.Count(flops)} (the dense preset's, or more where a sparse member needs it to keep half its FFN), total parameters {Format.Count(total)} (the ladder's ultramem rung)");
             Console.WriteLine();
-            Print(Families.Members.Select(m => (m, Families.Matched(b, m))).ToList(), flops, total);
+            Print(Families.Members.Select(m => (m, Families.Matched(b, m, (flops, total)))).ToList(), flops, total);
             Console.WriteLine();
             Console.WriteLine("Build one with: ultramem train|info --preset " + r.GetValue(preset) + " --arch NAME");
             return 0;

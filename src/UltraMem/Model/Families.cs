@@ -72,10 +72,12 @@ public static class Families
     /// <paramref name="arch"/> on <paramref name="baseConfig"/>, matched to the family: FLOPs per token of the dense model and,
     /// except for <c>dense</c>, the total parameters of the family's UltraMem.
     /// </summary>
-    public static ModelConfig Matched(ModelConfig baseConfig, string arch)
+    public static ModelConfig Matched(ModelConfig baseConfig, string arch) => Matched(baseConfig, arch, Targets(baseConfig));
+
+    /// <summary><see cref="Matched(ModelConfig, string)"/> with the family's <see cref="Targets"/> already computed (building several members).</summary>
+    public static ModelConfig Matched(ModelConfig baseConfig, string arch, (long Flops, long Total) targets)
     {
-        var (flops, total) = Targets(baseConfig);
-        return FamilyMatcher.Match(Template(baseConfig, arch), flops, arch == "dense" ? null : total);
+        return FamilyMatcher.Match(Template(baseConfig, arch), targets.Flops, arch == "dense" ? null : targets.Total);
     }
 }
 
@@ -127,15 +129,9 @@ public static class FamilyMatcher
         foreach (var p in c.MemoryLayers)
         {
             if (p.Memory is { } m) min = Math.Max(min, MemoryPresets.MinKeys(m));
-            if (p.Peer is { } q) while (!Valid(() => (q with { NKeys = min }).Validate(c.DModel))) min++;
+            if (p.Peer is { } q) min = MemoryPresets.SmallestValid(n => (q with { NKeys = n }).Validate(c.DModel), from: min);
         }
         return min;
-    }
-
-    static bool Valid(Action validate)
-    {
-        try { validate(); return true; }
-        catch (UltraMemException) { return false; }
     }
 
     /// <summary>Every memory / PEER layer's n_keys set to n (they share one size); a shared table follows (G = n² for Memory+, n²·L_m for the ring).</summary>

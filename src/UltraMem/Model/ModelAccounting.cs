@@ -48,7 +48,6 @@ public static class ModelAccounting
     /// <summary>The sum of <see cref="Report"/>.</summary>
     public static ParameterCount Total(ModelConfig config) => Report(config).Aggregate(new ParameterCount(), (a, x) => a + x.Count);
 
-    /// <summary>Parameters outside the token embedding and output head.</summary>
-    public static long NonEmbedding(ModelConfig config) =>
-        Total(config).Total - (long)config.VocabSize * config.DModel * (config.TieEmbeddings ? 1 : 2);
+    /// <summary>Parameters of the token embedding and the output head (once when tied).</summary>
+    public static long EmbeddingParameters(ModelConfig config) => (long)config.VocabSize * config.DModel * (config.TieEmbeddings ? 1 : 2);
 }

@@ -159,16 +159,16 @@ public static class MemoryPresets
     };
 
     /// <summary>Smallest n_keys a layer like <paramref name="c"/> accepts (its top-m must fit the grid).</summary>
-    public static int MinKeys(MemoryConfig c)
-    {
-        for (int n = 2; ; n++)
-            if (IsValid(c with { NKeys = n })) return n;
-    }
+    public static int MinKeys(MemoryConfig c) => SmallestValid(n => (c with { NKeys = n }).Validate(int.MaxValue / 4));
 
-    static bool IsValid(MemoryConfig c)
+    /// <summary>The smallest n ≥ <paramref name="from"/> for which <paramref name="validate"/> does not throw <see cref="UltraMemException"/>.</summary>
+    public static int SmallestValid(Action<int> validate, int from = 2)
     {
-        try { c.Validate(int.MaxValue / 4); return true; }
-        catch (UltraMemException) { return false; }
+        for (int n = from; ; n++)
+        {
+            try { validate(n); return n; }
+            catch (UltraMemException) { }
+        }
     }
 
     /// <summary>
