@@ -129,9 +129,9 @@ public sealed class MixtureOfExperts : FeedForwardSlot
     /// <summary>One line with the shape of a MoE layer with config <paramref name="c"/> (no layer built).</summary>
     public static string Describe(MoeConfig c, int dModel, int ffnHidden)
     {
-        int _dModel = dModel, ExpertHidden = c.ExpertHiddenResolved(ffnHidden);
+        int hidden = c.ExpertHiddenResolved(ffnHidden);
         string loss = (c.BalanceLoss > 0 ? $"balance loss {c.BalanceLoss}" : "no balance loss") + (c.ZLoss > 0 ? $", z-loss {c.ZLoss}" : "");
-        return $"{c.TopK}in{c.Experts}: N={c.Experts} SwiGLU experts ({_dModel} -> {ExpertHidden} -> {_dModel}), top-{c.TopK}, " +
+        return $"{c.TopK}in{c.Experts}: N={c.Experts} SwiGLU experts ({dModel} -> {hidden} -> {dModel}), top-{c.TopK}, " +
                (c.NormalizeGates ? "renormalised gates" : "raw softmax gates") + ", " + loss;
     }
 
