@@ -25,6 +25,12 @@ static class TestData
         return dir;
     }
 
+    /// <summary>The small model the layer tests plug their slots into: vocabulary 97, D = 32, 4 heads, 24 positions, no dropout.</summary>
+    public static UltraMem.Model.ModelConfig TinyModel(int layers, params UltraMem.Model.SlotPlacement[] slots) => new()
+    {
+        VocabSize = 97, DModel = 32, NLayers = layers, NHeads = 4, MaxSeqLen = 24, Dropout = 0.0, MemoryLayers = slots.ToList(),
+    };
+
     /// <summary>max |a − b| over all elements.</summary>
     public static float MaxAbsDiff(Tensor a, Tensor b) => (float)(a - b).abs().max().to(ScalarType.Float64).item<double>();
 

@@ -16,10 +16,7 @@ public class MemoryModelTests
         QueryConv = true, QueryConvKernel = 3,
     };
 
-    static ModelConfig Tiny(params SlotPlacement[] slots) => new()
-    {
-        VocabSize = 97, DModel = 32, NLayers = 4, NHeads = 4, MaxSeqLen = 24, Dropout = 0.0, MemoryLayers = slots.ToList(),
-    };
+    static ModelConfig Tiny(params SlotPlacement[] slots) => TestData.TinyModel(4, slots);
 
     static SlotPlacement Mem(string spec) => SlotPlacement.Parse(spec, "ultramem") with { Memory = UltraSmall };
 

@@ -13,10 +13,7 @@ public class MoeModelTests
 {
     static readonly MoeConfig Small = new() { Experts = 4, TopK = 2, ExpertHidden = 24, ZLoss = 1e-3 };
 
-    static ModelConfig Tiny(params SlotPlacement[] slots) => new()
-    {
-        VocabSize = 97, DModel = 32, NLayers = 4, NHeads = 4, MaxSeqLen = 24, Dropout = 0.0, MemoryLayers = slots.ToList(),
-    };
+    static ModelConfig Tiny(params SlotPlacement[] slots) => TestData.TinyModel(4, slots);
 
     static SlotPlacement Moe(string spec) => SlotPlacement.Parse(spec, "moe") with { Moe = Small };
 

@@ -7,10 +7,7 @@ namespace UltraMem.Tests.Model;
 
 public class TransformerTests
 {
-    static ModelConfig Tiny(params SlotPlacement[] slots) => new()
-    {
-        VocabSize = 97, DModel = 32, NLayers = 3, NHeads = 4, MaxSeqLen = 24, Dropout = 0.0, MemoryLayers = slots.ToList(),
-    };
+    static ModelConfig Tiny(params SlotPlacement[] slots) => TestData.TinyModel(3, slots);
 
     public static IEnumerable<object[]> Placements() => new[]
     {

@@ -12,10 +12,7 @@ public class PeerModelTests
 {
     static readonly PeerConfig Small = new() { NKeys = 8, Heads = 2, TopK = 4, KeyDim = 8 };
 
-    static ModelConfig Tiny(params SlotPlacement[] slots) => new()
-    {
-        VocabSize = 97, DModel = 32, NLayers = 4, NHeads = 4, MaxSeqLen = 24, Dropout = 0.0, MemoryLayers = slots.ToList(),
-    };
+    static ModelConfig Tiny(params SlotPlacement[] slots) => TestData.TinyModel(4, slots);
 
     static SlotPlacement Peer(string spec) => SlotPlacement.Parse(spec, "peer") with { Peer = Small };
 
