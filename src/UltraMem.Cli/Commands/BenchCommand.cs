@@ -13,8 +13,135 @@ static class BenchCommand
     {
         var bench = new Command("bench", "Benchmarks whose figures go into files (tables, CSV, PNG).");
         bench.Subcommands.Add(Layer());
+        bench.Subcommands.Add(Decode());
+        bench.Subcommands.Add(Scaling());
         return bench;
     }
+
+    const int VocabSize = 8192;   // the default tokenizer's vocabulary (train, demo)
+
+    static Command Decode()
+    {
+        var preset = Cli.Opt("--preset", "Family preset: tiny, small or base.", "small", true);
+        var archs = Cli.Opt("--archs", "Family members to measure, comma-separated (dense, moe, pkm, memory_plus, peer, ultramem, ultramemv2).", "dense,moe,pkm,ultramem,ultramemv2", true);
+        var batches = Cli.Opt("--batches", "Batch sizes (sequences decoded together), comma-separated.", "1,4,16,64,256,1024", true);
+        var profileBatches = Cli.Opt("--profile-batches", "Batch sizes at which each model's feed-forward slots are also timed alone (empty: none).", "1,64,256", true);
+        var common = new DecodeOptions();
+        var outDir = Cli.Opt("--out", "Folder for decode.md, decode.csv, decode-time.png and decode-bytes.png.", "docs/bench", true);
+        var cmd = new Command("decode",
+            "Time of one decode step of whole models of a matched family (equal FLOPs/token; sparse members at equal total parameters) " +
+            "for several batch sizes with a filled KV cache, and the parameter bytes each step read (counted) against spec §6's cost model. " +
+            "All models are measured interleaved in one process. About 6 min on 2 cores with the defaults.")
+        { preset, archs, batches, profileBatches, outDir };
+        common.AddTo(cmd);
+        cmd.SetAction(r =>
+        {
+            var settings = common.Settings(r, ParseInts(r.GetValue(batches)!, "--batches"));
+            var profileList = string.IsNullOrWhiteSpace(r.GetValue(profileBatches)) ? new List<int>() : ParseInts(r.GetValue(profileBatches)!, "--profile-batches");
+            var archList = ParseArchs(r.GetValue(archs)!);
+            var variants = DecodeBenchmark.FamilyVariants(Model.ModelConfig.Preset(r.GetValue(preset)!, VocabSize), archList);
+            long need = DecodeBenchmark.NeededBytes(variants, settings);
+            if (need > 0.85 * AvailableBytes())
+                throw new UltraMemException($"bench decode needs about {need / 1e9:F1} GB (models + KV cache at batch {settings.Batches.Max()}), " +
+                                            $"{AvailableBytes() / 1e9:F1} GB available: use smaller --batches, --kv or --preset");
+            Console.Error.WriteLine($"measuring read bandwidth and matmul rate...");
+            double bandwidth = DecodeBenchmark.MeasureReadBandwidth(), gflops = DecodeBenchmark.MeasureMatmulGflops();
+            Console.Error.WriteLine($"building {variants.Count} models ({r.GetValue(preset)} family), about {need / 1e9:F1} GB...");
+            var results = DecodeBenchmark.Run(variants, settings);
+            var profile = new List<SlotProfile>();
+            foreach (int b in profileList)
+            {
+                Console.Error.WriteLine($"timing the feed-forward slots alone at batch {b}...");
+                profile.AddRange(DecodeBenchmark.ProfileSlots(variants, results, b, gflops, bandwidth, settings.Repetitions));
+            }
+            string md = DecodeReport.WriteDecode(r.GetValue(outDir)!, CommandLineText(r, "decode"), DecodeReport.Machine(settings.Threads, bandwidth, gflops), settings, results, profile);
+            Console.WriteLine(md);
+            Console.WriteLine($"wrote {Path.Combine(r.GetValue(outDir)!, "decode.md")}, decode.csv, decode-time.png, decode-bytes.png");
+            return 0;
+        });
+        return cmd;
+    }
+
+    static Command Scaling()
+    {
+        var preset = Cli.Opt("--preset", "Family preset: tiny, small or base.", "tiny", true);
+        var archs = Cli.Opt("--archs", "Family members, comma-separated; dense is measured once (it has no sparse part).", "dense,moe,ultramem,ultramemv2", true);
+        var scales = Cli.Opt("--scales", "Sparse-parameter multiples, comma-separated.", "1,4,16,64", true);
+        var batch = Cli.Opt("--batch", "Batch size (sequences decoded together).", 256, true);
+        var common = new DecodeOptions();
+        var outDir = Cli.Opt("--out", "Folder for scaling.md, scaling.csv and scaling.png.", "docs/bench", true);
+        var cmd = new Command("scaling",
+            "Decode step time at fixed activated compute while the sparse parameters grow (MoE: more experts; memory layers: more value rows). " +
+            "Scales that do not fit in memory are skipped and listed. About 8 min on 2 cores with the defaults.")
+        { preset, archs, scales, batch, outDir };
+        common.AddTo(cmd);
+        cmd.SetAction(r =>
+        {
+            var settings = common.Settings(r, new[] { r.GetValue(batch) });
+            var archList = ParseArchs(r.GetValue(archs)!);
+            var scaleList = ParseInts(r.GetValue(scales)!, "--scales");
+            var variants = DecodeBenchmark.ScalingVariants(Model.ModelConfig.Preset(r.GetValue(preset)!, VocabSize), archList, scaleList);
+            // drop the largest scales until the rest fits
+            var skipped = new List<string>();
+            while (variants.Count > 0 && DecodeBenchmark.NeededBytes(variants, settings) > 0.85 * AvailableBytes())
+            {
+                int top = variants.Max(v => v.Scale);
+                foreach (var v in variants.Where(v => v.Scale == top).ToList())
+                {
+                    skipped.Add($"{v.Name} ({Training.Format.Count(Model.ModelAccounting.Total(v.Config).Total)} parameters: does not fit in {AvailableBytes() / 1e9:F1} GB with the rest)");
+                    variants.Remove(v);
+                }
+            }
+            foreach (var line in skipped) Console.Error.WriteLine($"skipped {line}");
+            double bandwidth = DecodeBenchmark.MeasureReadBandwidth(), gflops = DecodeBenchmark.MeasureMatmulGflops();
+            Console.Error.WriteLine($"building {variants.Count} models ({r.GetValue(preset)} family), about {DecodeBenchmark.NeededBytes(variants, settings) / 1e9:F1} GB...");
+            var results = DecodeBenchmark.Run(variants, settings);
+            string md = DecodeReport.WriteScaling(r.GetValue(outDir)!, CommandLineText(r, "scaling"), DecodeReport.Machine(settings.Threads, bandwidth, gflops), settings, results, skipped);
+            Console.WriteLine(md);
+            Console.WriteLine($"wrote {Path.Combine(r.GetValue(outDir)!, "scaling.md")}, scaling.csv, scaling.png");
+            return 0;
+        });
+        return cmd;
+    }
+
+    /// <summary>Options shared by bench decode and bench scaling.</summary>
+    sealed class DecodeOptions
+    {
+        readonly Option<int> _kv = Cli.Opt("--kv", "Tokens already in each sequence's KV cache.", 512, true);
+        readonly Option<int> _warmup = Cli.Opt("--warmup", "Warm-up steps per model and batch size.", 2, true);
+        readonly Option<int> _reps = Cli.Opt("--reps", "Measured steps per model and batch size (median and spread reported).", 7, true);
+        readonly Option<int?> _threads = Cli.Opt<int?>("--threads", "Intra-op threads (default: all cores).");
+        readonly Option<ulong> _seed = Cli.Opt("--seed", "Seed for weights and token ids.", 1UL, true);
+
+        public void AddTo(Command c) { c.Options.Add(_kv); c.Options.Add(_warmup); c.Options.Add(_reps); c.Options.Add(_threads); c.Options.Add(_seed); }
+
+        public DecodeBenchSettings Settings(System.CommandLine.ParseResult r, IReadOnlyList<int> batches)
+        {
+            if (batches.Any(b => b < 1)) throw new UltraMemException("batch sizes must be >= 1");
+            if (r.GetValue(_kv) < 0) throw new UltraMemException("--kv must be >= 0");
+            if (r.GetValue(_reps) < 1 || r.GetValue(_warmup) < 0) throw new UltraMemException("--reps must be >= 1 and --warmup >= 0");
+            return new DecodeBenchSettings
+            {
+                Batches = batches, KvLength = r.GetValue(_kv), Warmup = r.GetValue(_warmup), Repetitions = r.GetValue(_reps),
+                Threads = r.GetValue(_threads), Seed = r.GetValue(_seed),
+            };
+        }
+    }
+
+    static List<int> ParseInts(string s, string option) =>
+        ParseList(s, option).Select(v => int.TryParse(v, NumberStyles.Integer, CultureInfo.InvariantCulture, out int x) ? x
+            : throw new UltraMemException($"{option}: '{v}' is not an integer")).ToList();
+
+    static List<string> ParseArchs(string s)
+    {
+        var list = ParseList(s, "--archs").Distinct().ToList();
+        foreach (var a in list)
+            if (!Model.Families.Members.Contains(a)) throw new UltraMemException($"--archs: unknown family member '{a}' (known: {string.Join(", ", Model.Families.Members)})");
+        return list;
+    }
+
+    static string CommandLineText(System.CommandLine.ParseResult r, string sub) =>
+        $"./ultramem bench {sub}" + string.Concat(r.Tokens.Select(t => " " + t.Value).SkipWhile(t => t is " bench" || t == " " + sub));
 
     static Command Layer()
     {

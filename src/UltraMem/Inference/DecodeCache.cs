@@ -23,9 +23,39 @@ public sealed class DecodeCache : IDisposable
         Slots = Enumerable.Range(0, c.MemoryLayers.Count).Select(_ => new SlotState()).ToArray();
     }
 
+    /// <summary>
+    /// A cache over existing attention buffers (e.g. slices of larger ones, <see cref="AttentionCache.Slice"/>), so that models with
+    /// the same backbone can share one KV allocation — the decode benchmark does this; the buffers stay owned by the caller.
+    /// </summary>
+    public DecodeCache(TransformerLM model, IReadOnlyList<AttentionCache> attention, int position)
+    {
+        var c = model.Config;
+        if (attention.Count != c.NLayers) throw new UltraMemException($"the model has {c.NLayers} blocks but {attention.Count} attention caches were given");
+        var shape = attention[0].Keys.shape;
+        if (shape[1] != c.NHeads || shape[3] != c.HeadDim || shape[2] < position)
+            throw new UltraMemException($"attention cache [{string.Join(", ", shape)}] does not fit the model's {c.NHeads} heads of {c.HeadDim} at position {position}");
+        BatchSize = shape[0];
+        Attention = attention.ToArray();
+        Slots = Enumerable.Range(0, c.MemoryLayers.Count).Select(_ => new SlotState()).ToArray();
+        Position = position;
+        _ownsAttention = false;
+    }
+
+    readonly bool _ownsAttention = true;
+
+    /// <summary>
+    /// Moves the decoding position back to <paramref name="position"/> so that a step can be re-run (benchmarks). The plugged-in
+    /// layers' sequence state (a query conv's tail) is not rewound, so this is for timing, not for continuing a generation.
+    /// </summary>
+    internal void Rewind(int position)
+    {
+        if (position < 0 || position > Position) throw new ArgumentOutOfRangeException(nameof(position), $"can rewind only to 0..{Position}, not {position}");
+        Position = position;
+    }
+
     public void Dispose()
     {
-        foreach (var a in Attention) a.Dispose();
+        if (_ownsAttention) foreach (var a in Attention) a.Dispose();
         foreach (var s in Slots) s.Dispose();
     }
 }

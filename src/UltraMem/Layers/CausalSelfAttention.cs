@@ -14,6 +14,11 @@ public sealed class AttentionCache : IDisposable
         Keys = zeros(batch, heads, maxLen, headDim, dtype: dtype);
         Values = zeros(batch, heads, maxLen, headDim, dtype: dtype);
     }
+    AttentionCache(Tensor keys, Tensor values) { Keys = keys; Values = values; }
+
+    /// <summary>The first <paramref name="batch"/> sequences of this cache, as views sharing its memory.</summary>
+    public AttentionCache Slice(long batch) => new(Keys.narrow(0, 0, batch), Values.narrow(0, 0, batch));
+
     public void Dispose() { Keys.Dispose(); Values.Dispose(); }
 }
 

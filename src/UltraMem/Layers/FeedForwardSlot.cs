@@ -20,6 +20,40 @@ public readonly record struct ParameterCount(long Total, long Activated, long Fl
 /// </summary>
 public sealed record ValueGroup(IReadOnlyList<string> Parameters, double Kappa, long? DecaySteps, double? FixedLearningRate = null);
 
+/// <summary>
+/// Rows of one sparse table that the last forward pass read (issue 5's bytes-read count): <paramref name="RowsRead"/> distinct
+/// rows of <paramref name="TableRows"/>, each <paramref name="RowParameters"/> parameters wide. A MoE layer's "rows" are its
+/// experts (each read whole); a memory layer's are value rows.
+/// </summary>
+public sealed record SparseRead(string Table, long RowsRead, long TableRows, long RowParameters)
+{
+    public long ParametersRead => RowsRead * RowParameters;
+    public long TableParameters => TableRows * RowParameters;
+}
+
+/// <summary>The distinct entries of an index tensor of the last forward pass, kept outside the module tree (not a buffer) and counted on demand.</summary>
+public sealed class LastIndices : IDisposable
+{
+    Tensor? _indices;
+
+    public void Set(Tensor indices)
+    {
+        _indices?.Dispose();
+        _indices = indices.detach().DetachFromDisposeScope();
+    }
+
+    /// <summary>Distinct values among the kept indices; 0 before the first forward pass.</summary>
+    public long Distinct()
+    {
+        if (_indices is null) return 0;
+        using var scope = NewDisposeScope();
+        var (u, _, _) = unique(_indices.flatten(), sorted: false);
+        return u.shape[0];
+    }
+
+    public void Dispose() { _indices?.Dispose(); _indices = null; }
+}
+
 /// <summary>Per-slot state carried across decoding steps (e.g. a causal convolution's tail).</summary>
 public sealed class SlotState : IDisposable
 {
@@ -34,6 +68,9 @@ public sealed class SlotState : IDisposable
 public abstract class FeedForwardSlot : nn.Module<Tensor, Tensor>
 {
     protected FeedForwardSlot(string name) : base(name) { }
+
+    /// <summary>Collect usage diagnostics (value coverage, expert load) in forward passes; on by default, benchmarks switch it off.</summary>
+    public bool TrackUsage { get; set; } = true;
 
     /// <summary>Incremental decoding: x holds only the new positions; slots with sequence state override this.</summary>
     public virtual Tensor Step(Tensor x, SlotState state) => forward(x);
@@ -58,6 +95,12 @@ public abstract class FeedForwardSlot : nn.Module<Tensor, Tensor>
 
     /// <summary>Re-initialises this layer's parameters after the model's generic init (layers with their own init scheme).</summary>
     public virtual void InitializeParameters(Model.ModelConfig model) { }
+
+    /// <summary>
+    /// The rows of this slot's sparse tables (value tables, experts) read by the last forward pass; empty for a dense slot,
+    /// whose every weight is read. A table shared by several layers is reported by each reader.
+    /// </summary>
+    public virtual IEnumerable<SparseRead> LastSparseReads() => Array.Empty<SparseRead>();
 
     /// <summary>Diagnostics accumulated since the last call (e.g. value coverage); cleared when <paramref name="reset"/>.</summary>
     public virtual IReadOnlyDictionary<string, double> Diagnostics(bool reset) => new Dictionary<string, double>();

@@ -120,7 +120,8 @@ public static class FamilyMatcher
 
     static bool HasSparsePart(ModelConfig c) => c.MemoryLayers.Any(p => p.Memory is not null || p.Peer is not null || p.Moe is not null);
 
-    static ModelConfig WithMoe(ModelConfig c, Func<Layers.Moe.MoeConfig, Layers.Moe.MoeConfig> change) =>
+    /// <summary>Every MoE layer's config changed by <paramref name="change"/>.</summary>
+    public static ModelConfig WithMoe(ModelConfig c, Func<Layers.Moe.MoeConfig, Layers.Moe.MoeConfig> change) =>
         c with { MemoryLayers = c.MemoryLayers.Select(p => p.Moe is null ? p : p with { Moe = change(p.Moe) }).ToList() };
 
     static int MinKeys(ModelConfig c)

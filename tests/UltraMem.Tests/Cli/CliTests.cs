@@ -147,4 +147,27 @@ public class CliTests : IClassFixture<CliFixture>
         Assert.Contains("activated per token", i.Out);
         AssertOneLineError(_f.Invoke("generate", "--checkpoint", _f.Run, "--top-p", "0"), "top-p");
     }
+
+    [Fact]
+    public void BenchDecodeAndScalingWriteTheirTablesAndPlots()
+    {
+        string outDir = Path.Combine(_f.Root, "bench");
+        var d = _f.Invoke("bench", "decode", "--preset", "tiny", "--archs", "dense,moe,ultramem", "--batches", "1,2", "--profile-batches", "2",
+                          "--kv", "8", "--warmup", "0", "--reps", "1", "--threads", "1", "--out", outDir);
+        Assert.True(d.Code == 0, d.Err);
+        Assert.Contains("moe / ultramem", d.Out);
+        Assert.Contains("Where the time goes", d.Out);
+        foreach (var f in new[] { "decode.md", "decode.csv", "decode-time.png", "decode-bytes.png" }) Assert.True(File.Exists(Path.Combine(outDir, f)), f);
+        Assert.Equal(1 + 3 * 2, File.ReadAllLines(Path.Combine(outDir, "decode.csv")).Length);
+
+        var s = _f.Invoke("bench", "scaling", "--preset", "tiny", "--archs", "dense,moe", "--scales", "1,2", "--batch", "2",
+                          "--kv", "8", "--warmup", "0", "--reps", "1", "--threads", "1", "--out", outDir);
+        Assert.True(s.Code == 0, s.Err);
+        Assert.Contains("moe x2", File.ReadAllText(Path.Combine(outDir, "scaling.csv")));
+        Assert.True(File.Exists(Path.Combine(outDir, "scaling.png")));
+
+        AssertOneLineError(_f.Invoke("bench", "decode", "--archs", "dense,gpt5"), "unknown family member 'gpt5'");
+        AssertOneLineError(_f.Invoke("bench", "decode", "--batches", "1,0"), "batch sizes must be >= 1");
+        AssertOneLineError(_f.Invoke("bench", "scaling", "--scales", "1,x"), "'x' is not an integer");
+    }
 }

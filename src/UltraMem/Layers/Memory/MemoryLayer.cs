@@ -30,6 +30,7 @@ public sealed class MemoryLayer : FeedForwardSlot
     public Linear? value_proj;
 
     readonly UsageStats _stats;
+    readonly LastIndices _lastRows = new();
     readonly Tables _tables;
     readonly int _dModel;
 
@@ -71,9 +72,6 @@ public sealed class MemoryLayer : FeedForwardSlot
     /// <summary>The pre-value table this layer reads, if any.</summary>
     public ValueTable? PreValues => _tables.PreValues;
 
-    /// <summary>Collect value-usage diagnostics in forward passes (cheap; on by default).</summary>
-    public bool TrackUsage { get; set; } = true;
-
     public override Tensor forward(Tensor x) => Forward(x, null);
 
     public override Tensor Step(Tensor x, SlotState state) => Forward(x, state);
@@ -85,6 +83,7 @@ public sealed class MemoryLayer : FeedForwardSlot
         var c = Options;
         using var sel = Retrieve(x, state);
         var (group, row) = TableRows(sel.Addresses);
+        _lastRows.Set(row);
         long s = (long)c.Heads * c.TopM;
         var weights = (c.Softmax ? sel.Scores.softmax(2) : sel.Scores).reshape(n, s, c.Cores);   // softmax over each head's m
         var xf = x.reshape(n, _dModel);
@@ -101,6 +100,18 @@ public sealed class MemoryLayer : FeedForwardSlot
         var o = value_proj is null ? pooled : value_proj.forward(pooled);
         if (TrackUsage) _stats.Record(row, sel.Scores, o);
         return o.view(b, t, _dModel).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Distinct value rows the last forward pass read (IVE's virtual values share a physical row); the pre-value table,
+    /// if any, is read at the same rows. A shared table is reported by each layer reading it.
+    /// </summary>
+    public override IEnumerable<SparseRead> LastSparseReads()
+    {
+        long rows = _lastRows.Distinct();
+        string prefix = values is null ? "shared_memory." : "";
+        yield return new SparseRead(prefix + "values", rows, _tables.Values.Rows, _tables.Values.Dim);
+        if (_tables.PreValues is { } pre && pre_value_proj is not null) yield return new SparseRead(prefix + "pre_values", rows, pre.Rows, pre.Dim);
     }
 
     /// <summary>Selected (virtual) addresses → (IVE group or null, row of the table this layer reads).</summary>
@@ -382,7 +393,7 @@ public sealed class MemoryLayer : FeedForwardSlot
 
     protected override void Dispose(bool disposing)
     {
-        if (disposing) { _stats.Dispose(); values?.Sparse.Dispose(); pre_values?.Sparse.Dispose(); }
+        if (disposing) { _stats.Dispose(); _lastRows.Dispose(); values?.Sparse.Dispose(); pre_values?.Sparse.Dispose(); }
         base.Dispose(disposing);
     }
 

@@ -43,14 +43,17 @@ public sealed class MixtureOfExperts : FeedForwardSlot
         RegisterComponents();
     }
 
-    /// <summary>Collect expert-usage diagnostics in forward passes (one host sync per pass; on by default).</summary>
-    public bool TrackUsage { get; set; } = true;
-
     /// <summary>Distinct experts that received at least one token in the last forward pass (each is read whole).</summary>
     public int LastDistinctExperts { get; private set; }
 
     /// <summary>Tokens (assignments) each expert received in the last forward pass; sums to T·k.</summary>
     public IReadOnlyList<long> LastExpertTokens { get; private set; } = Array.Empty<long>();
+
+    /// <summary>Every expert that received a token is read whole: gate, up and down projections, 3·D·H_e parameters.</summary>
+    public override IEnumerable<SparseRead> LastSparseReads()
+    {
+        yield return new SparseRead("experts", LastDistinctExperts, Options.Experts, 3L * _dModel * ExpertHidden);
+    }
 
     public override Tensor forward(Tensor x)
     {

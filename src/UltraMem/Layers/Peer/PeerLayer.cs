@@ -25,7 +25,7 @@ public sealed class PeerLayer : FeedForwardSlot
     public ValueTable expert_up;     // v [N, D]
 
     readonly MemoryLayer.UsageStats _stats;
-    readonly LastSelection _last = new();
+    readonly LastIndices _last = new();
     readonly int _dModel;
 
     public PeerConfig Options { get; }
@@ -44,11 +44,16 @@ public sealed class PeerLayer : FeedForwardSlot
         InitializeParameters(null);
     }
 
-    /// <summary>Collect expert-usage diagnostics in forward passes (cheap; on by default).</summary>
-    public bool TrackUsage { get; set; } = true;
-
     /// <summary>Distinct experts selected by the last forward (over all its tokens and heads); 0 before the first.</summary>
     public long LastDistinctExperts => _last.Distinct();
+
+    /// <summary>Each distinct expert reads one row of u and one of v (D each).</summary>
+    public override IEnumerable<SparseRead> LastSparseReads()
+    {
+        long distinct = LastDistinctExperts;
+        yield return new SparseRead("expert_down", distinct, expert_down.Rows, expert_down.Dim);
+        yield return new SparseRead("expert_up", distinct, expert_up.Rows, expert_up.Dim);
+    }
 
     public override Tensor forward(Tensor x)
     {
@@ -212,27 +217,5 @@ public sealed class PeerLayer : FeedForwardSlot
     {
         if (disposing) { _stats.Dispose(); _last.Dispose(); expert_down.Sparse.Dispose(); expert_up.Sparse.Dispose(); }
         base.Dispose(disposing);
-    }
-
-    /// <summary>The expert ids of the last forward, kept outside the module tree (not a buffer); counted on demand.</summary>
-    sealed class LastSelection : IDisposable
-    {
-        Tensor? _addresses;
-
-        public void Set(Tensor addresses)
-        {
-            _addresses?.Dispose();
-            _addresses = addresses.detach().DetachFromDisposeScope();
-        }
-
-        public long Distinct()
-        {
-            if (_addresses is null) return 0;
-            using var scope = NewDisposeScope();
-            var (u, _, _) = unique(_addresses.flatten(), sorted: false);
-            return u.shape[0];
-        }
-
-        public void Dispose() { _addresses?.Dispose(); _addresses = null; }
     }
 }

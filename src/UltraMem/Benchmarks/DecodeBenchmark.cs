@@ -1,0 +1,310 @@
+using System.Diagnostics;
+using UltraMem.Inference;
+using UltraMem.Layers;
+using UltraMem.Model;
+using UltraMem.Reporting;
+using UltraMem.Training;
+using static TorchSharp.torch;
+
+namespace UltraMem.Benchmarks;
+
+/// <summary>One model measured by the decode benchmark: an architecture of a matched family, at a sparse-parameter scale.</summary>
+/// <param name="Name">Label in tables and plots (e.g. <c>moe</c>, <c>ultramem x16</c>).</param>
+/// <param name="Arch">Family member (<see cref="Families.Members"/>).</param>
+/// <param name="Scale">Sparse parameters as a multiple of the matched family's (1 in <c>bench decode</c>).</param>
+public sealed record DecodeVariant(string Name, string Arch, int Scale, ModelConfig Config);
+
+public sealed record DecodeBenchSettings
+{
+    public IReadOnlyList<int> Batches { get; init; } = new[] { 1, 4, 16, 64, 256, 1024 };
+    /// <summary>Tokens already in the KV cache when the measured step runs.</summary>
+    public int KvLength { get; init; } = 512;
+    public int Warmup { get; init; } = 2;
+    public int Repetitions { get; init; } = 5;
+    public int? Threads { get; init; }
+    public ulong Seed { get; init; } = 1;
+}
+
+/// <summary>One (variant, batch) cell: step times and the parameters the step read, measured and by the cost model.</summary>
+public sealed record DecodeMeasurement
+{
+    public required DecodeVariant Variant { get; init; }
+    public int Batch { get; init; }
+    public required double[] StepMs { get; init; }
+    public double MedianMs => Statistics.Median(StepMs);
+    public double MinMs => StepMs.Min();
+    public double MaxMs => StepMs.Max();
+    public double TokensPerSecond => Batch / (MedianMs / 1000);
+    public long TotalParameters { get; init; }
+    public long DenseParameters { get; init; }
+    public long FlopsPerToken { get; init; }
+    /// <summary>Parameters read by the last measured step: dense weights + distinct sparse rows × row size (counted).</summary>
+    public long ParametersRead { get; init; }
+    /// <summary>Spec §6's model: min(k·B, N) experts, min(B·H·m, N) value rows, plus the dense weights.</summary>
+    public long CostModelSpec { get; init; }
+    /// <summary>The expected distinct rows when every token picks uniformly at random: N·(1 − (1 − k/N)^B), plus the dense weights.</summary>
+    public long CostModelUniform { get; init; }
+    /// <summary>KV-cache bytes the attention reads in the step (not parameters): B·(L_kv+1)·D·2·layers·4.</summary>
+    public long KvBytes { get; init; }
+    public long BytesRead => 4 * ParametersRead;
+}
+
+/// <summary>
+/// Where a decode step's time goes: the feed-forward slots (FFNs, MoE, memory layers) timed alone on the same batch, against
+/// the two floors they cannot beat on this machine — their FLOPs at the measured matmul rate and their parameter bytes at the
+/// measured read bandwidth. What is above both floors is overhead: op dispatch, small matmuls, gathers and scatters.
+/// </summary>
+public sealed record SlotProfile(string Variant, int Batch, double StepMs, double SlotsMs, double FlopsFloorMs, double TrafficFloorMs, int SlotCount);
+
+/// <summary>
+/// Decode-step cost of whole models (issue 5, spec §6): one token for each of B sequences whose KV cache already holds
+/// <see cref="DecodeBenchSettings.KvLength"/> positions, for every variant and batch size. All variants are built in one process and
+/// measured interleaved — each repetition runs every variant once, in rotating order — so their ratios are meaningful on a
+/// noisy machine. Variants with the same backbone share one KV allocation (its contents do not change the cost of a step).
+/// After the step the benchmark counts the parameters it read (<see cref="ParameterReads"/>) and compares them with the cost model.
+/// </summary>
+public static class DecodeBenchmark
+{
+    public static List<DecodeMeasurement> Run(IReadOnlyList<DecodeVariant> variants, DecodeBenchSettings s, Action<string>? log = null)
+    {
+        log ??= Console.Error.WriteLine;
+        if (variants.Count == 0) throw new UltraMemException("nothing to measure: no variants");
+        if (s.Batches.Count == 0 || s.Batches.Any(b => b < 1)) throw new UltraMemException("batch sizes must be >= 1");
+        if (s.KvLength < 0) throw new UltraMemException("the KV length must be >= 0");
+        if (s.Repetitions < 1 || s.Warmup < 0) throw new UltraMemException("repetitions must be >= 1 and warm-up >= 0");
+        set_num_threads(s.Threads ?? Environment.ProcessorCount);
+        using var noGrad = no_grad();
+
+        var models = new List<TransformerLM>();
+        var caches = new Dictionary<(int, int, int), AttentionCache[]>();
+        try
+        {
+            var clock = Stopwatch.StartNew();
+            foreach (var v in variants)
+            {
+                manual_seed((long)s.Seed);
+                var config = v.Config with { MaxSeqLen = Math.Max(v.Config.MaxSeqLen, s.KvLength + 1), Dropout = 0 };
+                var model = new TransformerLM(config);
+                model.eval();
+                foreach (var p in model.parameters()) p.requires_grad = false;
+                foreach (var slot in model.Slots()) slot.TrackUsage = false;
+                models.Add(model);
+                log($"  built {v.Name}: {Format.Count(model.parameters().Sum(p => p.numel()))} parameters ({clock.Elapsed.TotalSeconds:F0} s)");
+            }
+            int maxBatch = s.Batches.Max();
+            foreach (var m in models)
+            {
+                var c = m.Config;
+                var key = (c.NLayers, c.NHeads, c.HeadDim);
+                if (!caches.ContainsKey(key))
+                    caches[key] = Enumerable.Range(0, c.NLayers).Select(_ => new AttentionCache(maxBatch, c.NHeads, s.KvLength + 1, c.HeadDim, ScalarType.Float32)).ToArray();
+            }
+
+            var results = new List<DecodeMeasurement>();
+            long totalSteps = (long)s.Batches.Count * (s.Warmup + s.Repetitions) * variants.Count, done = 0;
+            using var bar = new ProgressBar("decode steps", totalSteps);
+            var gen = new TorchSharp.torch.Generator(s.Seed);
+            foreach (int batch in s.Batches)
+            {
+                var times = variants.Select(_ => new List<double>()).ToArray();
+                var decode = models.Select(m => new DecodeCache(m, caches[(m.Config.NLayers, m.Config.NHeads, m.Config.HeadDim)].Select(a => a.Slice(batch)).ToList(), s.KvLength)).ToArray();
+                try
+                {
+                    GC.Collect();
+                    for (int rep = 0; rep < s.Warmup + s.Repetitions; rep++)
+                    {
+                        using var tokens = randint(0, models[0].Config.VocabSize, new long[] { batch, 1 }, generator: gen);
+                        for (int k = 0; k < models.Count; k++)
+                        {
+                            int i = (k + rep) % models.Count;   // rotate the order so no variant always runs first
+                            decode[i].Rewind(s.KvLength);
+                            var sw = Stopwatch.StartNew();
+                            using (var logits = models[i].Forward(tokens, decode[i], lastPositionOnly: true)) { }
+                            sw.Stop();
+                            if (rep >= s.Warmup) times[i].Add(sw.Elapsed.TotalMilliseconds);
+                            bar.Report(++done, $"batch {batch}, {variants[i].Name}");
+                        }
+                    }
+                }
+                finally { foreach (var d in decode) { foreach (var a in d.Attention) a.Dispose(); d.Dispose(); } }
+                for (int i = 0; i < models.Count; i++)
+                {
+                    var reads = ParameterReads.Of(models[i]);
+                    var c = models[i].Config;
+                    results.Add(new DecodeMeasurement
+                    {
+                        Variant = variants[i], Batch = batch, StepMs = times[i].ToArray(),
+                        TotalParameters = reads.TotalParameters, DenseParameters = reads.DenseParameters,
+                        FlopsPerToken = ModelAccounting.Total(variants[i].Config).FlopsPerToken,
+                        ParametersRead = reads.ParametersRead,
+                        CostModelSpec = reads.DenseParameters + SparseCost(c, batch, uniform: false),
+                        CostModelUniform = reads.DenseParameters + SparseCost(c, batch, uniform: true),
+                        KvBytes = (long)batch * (s.KvLength + 1) * c.DModel * 2 * c.NLayers * 4,
+                    });
+                }
+            }
+            bar.Finish();
+            return results;
+        }
+        finally
+        {
+            foreach (var set in caches.Values) foreach (var a in set) a.Dispose();
+            foreach (var m in models) m.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// Times every feed-forward slot of each model alone on random inputs of <paramref name="batch"/> tokens (median of
+    /// <paramref name="repetitions"/>), with the FLOPs floor (<paramref name="gflops"/>) and traffic floor (<paramref name="bandwidth"/> GB/s).
+    /// </summary>
+    public static List<SlotProfile> ProfileSlots(IReadOnlyList<DecodeVariant> variants, IReadOnlyList<DecodeMeasurement> steps, int batch,
+                                                 double gflops, double bandwidth, int repetitions = 7)
+    {
+        using var noGrad = no_grad();
+        var list = new List<SlotProfile>();
+        foreach (var v in variants)
+        {
+            manual_seed(1);
+            using var model = new TransformerLM(v.Config with { Dropout = 0 });
+            model.eval();
+            foreach (var slot in model.Slots()) slot.TrackUsage = false;
+            using var x = randn(batch, 1, v.Config.DModel);
+            double ms = 0, flops = 0, bytes = 0;
+            foreach (var slot in model.Slots())
+            {
+                var times = new List<double>();
+                for (int r = 0; r < repetitions + 1; r++)
+                {
+                    var sw = Stopwatch.StartNew();
+                    using (var y = slot.forward(x)) { }
+                    if (r > 0) times.Add(sw.Elapsed.TotalMilliseconds);
+                }
+                ms += Statistics.Median(times);
+                flops += (double)slot.Count().FlopsPerToken * batch;
+                long all = slot.parameters().Sum(p => p.numel());
+                var reads = slot.LastSparseReads().ToList();
+                bytes += 4.0 * (all - reads.Sum(t => t.TableParameters) + reads.Sum(t => t.ParametersRead));
+            }
+            double step = steps.FirstOrDefault(m => m.Variant == v && m.Batch == batch)?.MedianMs ?? double.NaN;
+            list.Add(new SlotProfile(v.Name, batch, step, ms, flops / (gflops * 1e9) * 1e3, bytes / (bandwidth * 1e9) * 1e3, model.Slots().Count()));
+        }
+        return list;
+    }
+
+    /// <summary>Matmul throughput of this machine (GFLOP/s): the best of several [512 × 1024] × [1024 × 1024] products.</summary>
+    public static double MeasureMatmulGflops(int repetitions = 5)
+    {
+        using var noGrad = no_grad();
+        using var a = randn(512, 1024);
+        using var w = randn(1024, 1024);
+        double best = double.PositiveInfinity;
+        for (int i = 0; i < repetitions + 1; i++)
+        {
+            var sw = Stopwatch.StartNew();
+            using (var y = nn.functional.linear(a, w)) { }
+            if (i > 0) best = Math.Min(best, sw.Elapsed.TotalSeconds);
+        }
+        return 2.0 * 512 * 1024 * 1024 / best / 1e9;
+    }
+
+    /// <summary>The members <paramref name="archs"/> of <paramref name="preset"/>'s matched family (<see cref="Families.Matched(ModelConfig, string)"/>).</summary>
+    public static List<DecodeVariant> FamilyVariants(ModelConfig preset, IReadOnlyList<string> archs)
+    {
+        var targets = Families.Targets(preset);
+        return archs.Select(a => new DecodeVariant(a, a, 1, Families.Matched(preset, a, targets))).ToList();
+    }
+
+    /// <summary>
+    /// The family members <paramref name="archs"/> with their sparse parameters multiplied by each of <paramref name="scales"/>
+    /// (MoE: experts × k; memory and PEER layers: value rows × k, i.e. n_keys × √k), everything else as in the matched family:
+    /// the activated parameters per token (top-k experts, top-m rows, the dense weights) stay fixed, as in the papers' scaling
+    /// experiments. What grows with the tables besides memory is a little compute: a router over k× the experts, product keys
+    /// over √k× the keys — reported as FLOPs/token. <c>dense</c> has no sparse part and appears once, at scale 1.
+    /// </summary>
+    public static List<DecodeVariant> ScalingVariants(ModelConfig preset, IReadOnlyList<string> archs, IReadOnlyList<int> scales)
+    {
+        var targets = Families.Targets(preset);
+        var list = new List<DecodeVariant>();
+        foreach (var a in archs)
+        {
+            var c1 = Families.Matched(preset, a, targets);
+            if (a == "dense") { list.Add(new DecodeVariant("dense", a, 1, c1)); continue; }
+            foreach (int k in scales)
+            {
+                if (k < 1) throw new UltraMemException($"scale must be >= 1 (got {k})");
+                ModelConfig c = c1;
+                if (k > 1 && c1.MemoryLayers.Any(p => p.Moe is not null)) c = FamilyMatcher.WithMoe(c1, m => m with { Experts = m.Experts * k });
+                else if (k > 1)
+                {
+                    int n = c1.MemoryLayers.Select(p => p.Memory?.NKeys ?? p.Peer?.NKeys ?? 0).Max();
+                    c = FamilyMatcher.WithKeys(c1, (int)Math.Round(n * Math.Sqrt(k)));
+                }
+                list.Add(new DecodeVariant($"{a} x{k}", a, k, c.Validate()));
+            }
+        }
+        return list;
+    }
+
+    /// <summary>Resident bytes the benchmark needs for these variants: parameters (float32) and one shared KV cache per backbone at the largest batch.</summary>
+    public static long NeededBytes(IReadOnlyList<DecodeVariant> variants, DecodeBenchSettings s)
+    {
+        long parameters = variants.Sum(v => ModelAccounting.Total(v.Config).Total) * 4;
+        long kv = variants.Select(v => v.Config).DistinctBy(c => (c.NLayers, c.NHeads, c.HeadDim))
+            .Sum(c => 2L * c.NLayers * s.Batches.Max() * (s.KvLength + 1) * c.DModel * 4);
+        return parameters + kv;
+    }
+
+    /// <summary>
+    /// Sparse-table parameters a decode step of <paramref name="batch"/> tokens reads, by spec §6's cost model
+    /// (<paramref name="uniform"/> false: min(k·B, N) rows) or by its expectation when each token picks its rows uniformly at
+    /// random (true: N·(1 − (1 − k/N)^B) for k rows per token out of N).
+    /// </summary>
+    public static long SparseCost(ModelConfig c, int batch, bool uniform)
+    {
+        double total = 0;
+        foreach (var p in c.MemoryLayers)
+        {
+            if (p.Moe is { } moe)
+                total += Rows(moe.Experts, moe.TopK, batch, uniform) * 3.0 * c.DModel * moe.ExpertHiddenResolved(c.FfnHiddenResolved);
+            if (p.Memory is { } mem)
+            {
+                total += Rows(mem.Rows, (long)mem.Heads * mem.TopM, batch, uniform) * (mem.ValueDimResolved(c.DModel) + mem.PreValueDimResolved);
+            }
+            if (p.Peer is { } peer)
+                total += Rows((long)peer.NKeys * peer.NKeys, (long)peer.Heads * peer.TopK, batch, uniform) * 2.0 * c.DModel;
+        }
+        return (long)Math.Round(total);
+    }
+
+    /// <summary>Distinct rows read when each of <paramref name="batch"/> tokens picks <paramref name="perToken"/> of <paramref name="n"/> rows.</summary>
+    static double Rows(long n, long perToken, int batch, bool uniform) =>
+        uniform ? n * (1 - Math.Pow(1 - Math.Min(1.0, perToken / (double)n), batch)) : Math.Min((double)perToken * batch, n);
+
+    /// <summary>
+    /// Read bandwidth of this machine for large tensors (GB/s): the best of several sums over a buffer much larger than the
+    /// caches. Bytes read ÷ this = the time a step needs just to stream its parameters, the floor the results are compared with.
+    /// </summary>
+    public static double MeasureReadBandwidth(long bytes = 512L << 20, int repetitions = 5)
+    {
+        using var noGrad = no_grad();
+        using var buffer = ones(bytes / 4, dtype: ScalarType.Float32);
+        double best = double.PositiveInfinity;
+        for (int i = 0; i < repetitions + 1; i++)
+        {
+            var sw = Stopwatch.StartNew();
+            using (var sum = buffer.sum()) sum.item<float>();
+            if (i > 0) best = Math.Min(best, sw.Elapsed.TotalSeconds);
+        }
+        return bytes / best / 1e9;
+    }
+}
+
+public static class Statistics
+{
+    public static double Median(IReadOnlyList<double> xs)
+    {
+        if (xs.Count == 0) return double.NaN;
+        var s = xs.OrderBy(x => x).ToArray();
+        return s.Length % 2 == 1 ? s[s.Length / 2] : (s[s.Length / 2 - 1] + s[s.Length / 2]) / 2;
+    }
+}
