@@ -44,6 +44,7 @@ static class BenchCommand
             if (need > 0.85 * AvailableBytes())
                 throw new UltraMemException($"bench decode needs about {need / 1e9:F1} GB (models + KV cache at batch {settings.Batches.Max()}), " +
                                             $"{AvailableBytes() / 1e9:F1} GB available: use smaller --batches, --kv or --preset");
+            if (DecodeReport.BusyWarning() is { } busy) Console.Error.WriteLine(busy);
             Console.Error.WriteLine($"measuring read bandwidth and matmul rate...");
             double bandwidth = DecodeBenchmark.MeasureReadBandwidth(), gflops = DecodeBenchmark.MeasureMatmulGflops();
             Console.Error.WriteLine($"building {variants.Count} models ({r.GetValue(preset)} family), about {need / 1e9:F1} GB...");
@@ -93,6 +94,7 @@ static class BenchCommand
                 }
             }
             foreach (var line in skipped) Console.Error.WriteLine($"skipped {line}");
+            if (DecodeReport.BusyWarning() is { } busy) Console.Error.WriteLine(busy);
             double bandwidth = DecodeBenchmark.MeasureReadBandwidth(), gflops = DecodeBenchmark.MeasureMatmulGflops();
             Console.Error.WriteLine($"building {variants.Count} models ({r.GetValue(preset)} family), about {DecodeBenchmark.NeededBytes(variants, settings) / 1e9:F1} GB...");
             var results = DecodeBenchmark.Run(variants, settings);

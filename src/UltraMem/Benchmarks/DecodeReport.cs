@@ -19,7 +19,25 @@ public static class DecodeReport
         try { memGb = double.Parse(File.ReadLines("/proc/meminfo").First(l => l.StartsWith("MemTotal:")).Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], Inv) / 1048576; } catch (Exception) { }
         return $"{cpu}, {Environment.ProcessorCount} cores, {memGb:F0} GiB RAM, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}; " +
                $"TorchSharp {typeof(TorchSharp.torch).Assembly.GetName().Version} (CPU), {threads?.ToString(Inv) ?? "all"} threads; " +
-               $"measured read bandwidth {bandwidthGbPerS:F1} GB/s, matmul {matmulGflops:F0} GFLOP/s; {DateTime.UtcNow:yyyy-MM-dd}";
+               $"measured read bandwidth {bandwidthGbPerS:F1} GB/s, matmul {matmulGflops:F0} GFLOP/s; load average {LoadAverage()?.ToString("F1", Inv) ?? "?"} at the end; {DateTime.UtcNow:yyyy-MM-dd}";
+    }
+
+    /// <summary>The 1-minute load average (from /proc/loadavg), or null where it cannot be read.</summary>
+    public static double? LoadAverage()
+    {
+        try { return double.Parse(File.ReadAllText("/proc/loadavg").Split(' ')[0], Inv); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException) { return null; }
+    }
+
+    /// <summary>
+    /// A warning when other processes keep the cores busy: with more runnable threads than cores, libtorch's OpenMP workers
+    /// spin at their barriers and a step can take 10–100× longer, so the timings say nothing. Null when the machine looks quiet.
+    /// </summary>
+    public static string? BusyWarning()
+    {
+        if (LoadAverage() is not { } load || load < 0.5 * Environment.ProcessorCount) return null;
+        return $"warning: load average {load:F1} on {Environment.ProcessorCount} cores: other processes are running, timings will be unreliable " +
+               "(oversubscribed OpenMP threads can make steps 10-100x slower)";
     }
 
     public static void WriteCsv(string path, IReadOnlyList<DecodeMeasurement> ms)
