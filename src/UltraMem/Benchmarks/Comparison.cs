@@ -147,12 +147,23 @@ public static class Comparison
                     req.Log($"  {runDir} has no checkpoint yet; starting it again");
                     Directory.Delete(runDir, recursive: true);
                 }
-                var result = Trainer.Run(new TrainRequest
+                TrainResult result;
+                try
                 {
-                    RunDir = runDir, Model = models[arch], Train = s.Train with { Seed = seed }, CacheDir = req.CacheDir,
-                    Resume = from > 0, StopAfterStep = req.StopAfterStep, Cancel = req.Cancel, Log = req.Log,
-                    ShowProgress = req.ShowProgress, ProgressLabel = label,
-                });
+                    result = Trainer.Run(new TrainRequest
+                    {
+                        RunDir = runDir, Model = models[arch], Train = s.Train with { Seed = seed }, CacheDir = req.CacheDir,
+                        Resume = from > 0, StopAfterStep = req.StopAfterStep, Cancel = req.Cancel, Log = req.Log,
+                        ShowProgress = req.ShowProgress, ProgressLabel = label,
+                    });
+                }
+                catch (UltraMemException e) when (e.Message.StartsWith("training diverged", StringComparison.Ordinal))
+                {   // recorded as a failed run so that the comparison goes on (run again, it would diverge at the same step)
+                    results.Append(Failed(arch, seed, s, models[arch], e.Message));
+                    req.Log($"  {arch} seed {seed}: {e.Message}; recorded as failed in {results.Path}");
+                    stepsLeft -= s.Train.MaxSteps - stepBefore;
+                    continue;
+                }
                 stepsDone += result.Step - stepBefore;
                 stepsLeft -= result.Step - stepBefore;
                 if (result.Interrupted || result.Step < s.Train.MaxSteps) { interrupted = true; break; }
@@ -213,6 +224,20 @@ public static class Comparison
             Version = typeof(Comparison).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "",
             Cores = Environment.ProcessorCount,
             Settings = s.Identity(),
+        };
+    }
+
+    static RunRecord Failed(string arch, ulong seed, CompareSettings s, ModelConfig model, string error)
+    {
+        var count = ModelAccounting.Total(model);
+        return new RunRecord
+        {
+            Arch = arch, Seed = seed, Comparison = s.Kind, ModelName = s.ModelName, FinalValLoss = double.NaN, TrainTokensPerS = double.NaN,
+            TotalParams = count.Total, ActivatedParams = count.Activated, FlopsPerToken = count.FlopsPerToken,
+            Threads = s.Train.Threads ?? Environment.ProcessorCount, Fingerprint = s.Fingerprint, RunDir = RunFolder(arch, seed),
+            FinishedUtc = DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture),
+            Version = typeof(Comparison).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "",
+            Cores = Environment.ProcessorCount, Error = error, Settings = s.Identity(),
         };
     }
 

@@ -26,13 +26,14 @@ public static class PaperLadder
 /// <summary>Validation-loss statistics of one architecture over its seeds.</summary>
 public sealed record ArchSummary(string Arch, IReadOnlyList<RunRecord> Runs)
 {
-    public int N => Runs.Count;
-    public IReadOnlyList<double> Losses => Runs.Select(r => r.FinalValLoss).ToList();
+    /// <summary>Seeds with a result (failed runs, e.g. diverged ones, are left out of the statistics and listed in the notes).</summary>
+    public int N => Losses.Count;
+    public IReadOnlyList<double> Losses => Runs.Where(r => r.Error is null && double.IsFinite(r.FinalValLoss)).Select(r => r.FinalValLoss).ToList();
     public double Mean => Stats.Mean(Losses.ToList());
     /// <summary>Sample standard deviation over seeds (n − 1); NaN for one seed.</summary>
     public double Std => Stats.SampleStd(Losses.ToList());
-    public double Min => Losses.Min();
-    public double Max => Losses.Max();
+    public double Min => Losses.Count > 0 ? Losses.Min() : double.NaN;
+    public double Max => Losses.Count > 0 ? Losses.Max() : double.NaN;
     public double TokensPerSecond => Stats.Mean(Runs.Select(r => r.TrainTokensPerS).Where(double.IsFinite).ToList());
     public RunRecord First => Runs[0];
 }
@@ -82,6 +83,8 @@ public sealed record ComparisonReport
             .OrderBy(a => Rank(a.Arch)).ThenBy(a => a.Arch, StringComparer.Ordinal).ToList();
         foreach (var a in archs.Where(a => a.Runs.Select(r => r.ModelSha).Distinct().Count() > 1))
             notes.Add($"{a.Arch}: its seeds were trained with different model configs (model_sha differs)");
+        foreach (var r in archs.SelectMany(a => a.Runs).Where(r => r.Error is not null))
+            notes.Add($"{r.Arch} seed {r.Seed} failed and is left out of the statistics: {r.Error}");
         var seedSets = archs.Select(a => string.Join(",", a.Runs.Select(r => r.Seed))).Distinct().ToList();
         if (seedSets.Count > 1) notes.Add("not every architecture has the same seeds yet: " + string.Join("; ", archs.Select(a => $"{a.Arch} {{{string.Join(",", a.Runs.Select(r => r.Seed))}}}")));
         var unfinished = Directory.Exists(folder)
@@ -124,7 +127,9 @@ public sealed record ComparisonReport
         ArchSummary? prev = null;
         foreach (var a in archs)
         {
-            var row = new List<string> { a.Arch, a.N.ToString(CultureInfo.InvariantCulture), L(a.Mean), L(a.Std), $"{L(a.Min)}–{L(a.Max)}" };
+            int failed = a.Runs.Count - a.N;
+            var row = new List<string> { a.Arch, a.N.ToString(CultureInfo.InvariantCulture) + (failed > 0 ? $" (+{failed} failed)" : ""), L(a.Mean), L(a.Std),
+                                         a.N > 0 ? $"{L(a.Min)}–{L(a.Max)}" : "–" };
             double dPrev = double.NaN, pPrev = double.NaN, dRef = double.NaN, pRef = double.NaN;
             double paper = ladder && PaperLadder.ValLoss.TryGetValue(a.Arch, out var pv) ? pv : double.NaN;
             string reference = "";
@@ -168,7 +173,7 @@ public sealed record ComparisonReport
             return ($"UltraMem vs PKM: Δ {D(um.Mean - pkm.Mean)} nats; the seed spread needs at least 2 seeds of each (have {um.N} and {pkm.N})", null);
         double delta = um.Mean - pkm.Mean, spread = Math.Max(pkm.Std, um.Std);
         bool beats = delta < 0 && -delta > 3 * spread;
-        var paired = um.Runs.Join(pkm.Runs, r => r.Seed, r => r.Seed, (u, p) => u.FinalValLoss - p.FinalValLoss).ToList();
+        var paired = um.Runs.Join(pkm.Runs, r => r.Seed, r => r.Seed, (u, p) => u.FinalValLoss - p.FinalValLoss).Where(double.IsFinite).ToList();
         string pairedText = paired.Count >= 2 ? $"; per seed (same data order) Δ {D(Stats.Mean(paired))} ± {L(Stats.SampleStd(paired))} (sample std over {paired.Count} seeds)" : "";
         return ($"UltraMem (ultramem) − PKM (pkm): Δ {D(delta)} nats/token; seed spread {L(spread)} (the larger sample std of the two), 3× spread {L(3 * spread)}: " +
                 (beats ? "the full UltraMem improves on PKM by MORE than 3× the seed-to-seed spread" : "the full UltraMem does NOT improve on PKM by more than 3× the seed-to-seed spread") +
@@ -211,7 +216,7 @@ public sealed record ComparisonReport
         foreach (var a in report.Archs)
         {
             var seeds = new List<List<(double, double)>>();
-            foreach (var r in a.Runs)
+            foreach (var r in a.Runs.Where(r => r.Error is null))
             {
                 string runDir = Path.Combine(folder, r.RunDir);
                 var m = File.Exists(Path.Combine(runDir, "metrics.jsonl")) ? new MetricsLog(runDir).ReadAll() : new List<MetricRecord>();

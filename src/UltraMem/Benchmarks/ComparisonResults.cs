@@ -37,6 +37,8 @@ public sealed record RunRecord
     /// <summary>UltraMem.NET's informational version (with the commit it was built from).</summary>
     public string Version { get; init; } = "";
     public int Cores { get; init; }
+    /// <summary>Why the run has no result (training diverged); null for a finished run. A failed run is not retried.</summary>
+    public string? Error { get; init; }
     /// <summary>The settings identity the fingerprint was computed from (self-describing lines).</summary>
     public JsonObject? Settings { get; init; }
 

@@ -147,6 +147,23 @@ public class ComparisonTests : IClassFixture<ComparisonFixture>
     }
 
     [Fact]
+    public void ADivergedRunIsRecordedAsFailedAndTheComparisonGoesOn()
+    {
+        string folder = _f.Folder("diverge");
+        var s = _f.Settings(steps: 4);
+        s = s with { Train = s.Train with { LearningRate = 1e6, GradClip = 0 } };
+        var outcome = Comparison.Run(_f.Request(folder, s, new[] { "dense" }, new ulong[] { 1, 2 }));
+        Assert.False(outcome.Interrupted);
+        var recs = new ResultsLog(folder).ReadAll();
+        Assert.Equal(2, recs.Count);
+        Assert.All(recs, r => Assert.Contains("training diverged", r.Error));
+        Assert.Equal("0 (+2 failed)", outcome.Report.Rows[0][1]);
+        Assert.Contains(outcome.Report.Notes, n => n.StartsWith("dense seed 1 failed"));
+        var again = Comparison.Run(_f.Request(folder, s, new[] { "dense" }, new ulong[] { 1, 2 }));
+        Assert.Equal((0, 2), (again.Trained, again.Skipped));   // not retried
+    }
+
+    [Fact]
     public void TheLadderReportShowsThePaperDeltasAndTheVerdict()
     {
         string folder = _f.Folder("ladder-report");
