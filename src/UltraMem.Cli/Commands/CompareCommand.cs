@@ -104,7 +104,7 @@ static class CompareCommand
             var seedValues = SeedList(r.GetValue(seeds), r.GetValue(seedList));
 
             int runs = archList.Count * seedValues.Count;
-            Console.Error.WriteLine($"compare ({kind}) on {modelName}: {archList.Count} architectures × {seedValues.Count} seeds = {runs} runs of {maxSteps} steps × {t.BatchSize}×{seq} = " +
+            Console.Error.WriteLine($"compare ({kind}) on {modelName}: {archList.Count} architecture{(archList.Count == 1 ? "" : "s")} × {seedValues.Count} seed{(seedValues.Count == 1 ? "" : "s")} = {runs} run{(runs == 1 ? "" : "s")} of {maxSteps} steps × {t.BatchSize}×{seq} = " +
                                     $"{maxSteps * tokensPerStep:N0} tokens; {t.Threads} threads -> {folder}");
             using var cts = Cli.InstallCtrlC();
             var outcome = Comparison.Run(new CompareRequest

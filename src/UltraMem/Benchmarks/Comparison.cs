@@ -75,7 +75,7 @@ public static class Comparison
         var log = new ResultsLog(outDir);
         string now = settings.Fingerprint;
         var identity = settings.Identity();
-        string Advice() => $"; use another --out folder for these settings (or the command that made {outDir})";
+        string Advice() => $"; choose another --out folder for these settings (runs are added to {outDir} only with the settings recorded in {settingsPath})";
         if (File.Exists(settingsPath))
         {
             var (_, recorded, recordedIdentity) = CompareSettings.FromFileJson(File.ReadAllText(settingsPath), settingsPath);
@@ -153,7 +153,8 @@ public static class Comparison
                     result = Trainer.Run(new TrainRequest
                     {
                         RunDir = runDir, Model = models[arch], Train = s.Train with { Seed = seed }, CacheDir = req.CacheDir,
-                        Resume = from > 0, StopAfterStep = req.StopAfterStep, Cancel = req.Cancel, Log = req.Log,
+                        Resume = from > 0, StopAfterStep = req.StopAfterStep, Cancel = req.Cancel,
+                        Log = m => req.Log(m.Replace("; continue with --resume", "")),   // the comparison continues it, not `train --resume`
                         ShowProgress = req.ShowProgress, ProgressLabel = label,
                     });
                 }
@@ -171,7 +172,8 @@ public static class Comparison
             }
             var record = Record(req.OutDir, arch, seed, s);
             results.Append(record);
-            req.Log($"  {arch} seed {seed}: validation loss {record.FinalValLoss:F4}, {record.TrainTokensPerS:N0} tokens/s; recorded in {results.Path}");
+            req.Log($"  {arch} seed {seed}: validation loss {record.FinalValLoss:F4}" + (double.IsFinite(record.TrainTokensPerS) ? $", {record.TrainTokensPerS:N0} tokens/s" : "") +
+                    $"; recorded in {results.Path}");
             if (!req.KeepOptimizerState) DeleteOptimizerState(runDir);
         }
         var report = ComparisonReport.Write(req.OutDir);

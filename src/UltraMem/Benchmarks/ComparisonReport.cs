@@ -11,7 +11,7 @@ namespace UltraMem.Benchmarks;
 public static class PaperLadder
 {
     public const string Source =
-        "UltraMem paper (Huang et al., \"Ultra-Sparse Memory Network\", arXiv 2411.12364, ICLR 2025), Table 2: C4 validation loss of a " +
+        "UltraMem paper (\"Ultra-Sparse Memory Network\", arXiv 2411.12364, ICLR 2025), Table 2: C4 validation loss of a " +
         "151M-activated / ~1.5B-total model, as restated in the project spec §3";
 
     /// <summary>The paper's validation loss after each rung (cumulative changes, in ladder order).</summary>
@@ -201,11 +201,13 @@ public sealed record ComparisonReport
         md.AppendLine();
         if (s.Kind == CompareSettings.LadderKind)
             md.AppendLine($"Δ prev: change from the previous rung in the table (rungs are cumulative); Δ vs pkm: from the first rung. Paper columns: the same differences of the paper's losses — {PaperLadder.Source}. " +
-                          "The paper's model is ~1000× larger and trained far longer; compare signs and rough sizes, not values.").AppendLine();
+                          "The paper's model is far larger (151M activated parameters) and trained on far more tokens; compare signs and rough sizes, not values.").AppendLine();
         if (Verdict is not null) md.AppendLine($"**{Verdict}.**").AppendLine();
         foreach (var n in Notes) md.AppendLine($"- {n}");
         if (Notes.Count > 0) md.AppendLine();
-        md.AppendLine($"![validation loss curves]({PngFile})");
+        md.AppendLine($"![validation loss curves]({PngFile})").AppendLine();
+        md.AppendLine($"Curves: validation loss every {t.EvalInterval} steps on the first {(t.EvalBatches is { } eb ? eb.ToString(CultureInfo.InvariantCulture) + " validation batches" : "whole validation split")} " +
+                      "(the same batches for every run), and at the last step on the whole split; bold: mean over seeds, faint: each seed; right panel: the last 60 % of training.");
         return md.ToString();
     }
 

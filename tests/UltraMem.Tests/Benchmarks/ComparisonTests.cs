@@ -118,6 +118,10 @@ public class ComparisonTests : IClassFixture<ComparisonFixture>
         Assert.Empty(new ResultsLog(folder).ReadAll());
         Assert.Equal(3, Checkpoint.Open(Path.Combine(folder, "dense", "seed-1")).State.Step);
 
+        // a run killed before its first checkpoint leaves a folder with nothing to resume: it is started again
+        Directory.CreateDirectory(Path.Combine(folder, "pkm", "seed-1"));
+        File.WriteAllText(Path.Combine(folder, "pkm", "seed-1", "metrics.jsonl"), "{\"step\":1,\"split\":\"train\",\"loss\":9}\n");
+
         // session 2 continues dense from step 3 and trains pkm
         var resumed = Comparison.Run(_f.Request(folder, s, archs, new ulong[] { 1 }));
         Assert.False(resumed.Interrupted);
