@@ -108,14 +108,16 @@ public static class Comparison
         ValidateArchs(s.Kind, req.Archs);
         if (req.Seeds.Count == 0) throw new UltraMemException("no seeds");
         if (req.Seeds.Distinct().Count() != req.Seeds.Count) throw new UltraMemException("a seed is listed twice");
-        var recorded = OpenFolder(req.OutDir, s, req.Command);
-        var done = recorded.Select(r => (r.Arch, r.Seed)).ToHashSet();
-        var results = new ResultsLog(req.OutDir);
-
         // every architecture matched once (the family's targets computed once); existing run folders must hold these models
         var baseModel = s.BaseModel with { VocabSize = s.Train.TokenizerVocabSize };
         var targets = Families.Targets(baseModel);
         var models = req.Archs.ToDictionary(a => a, a => Families.Matched(baseModel, a, targets));
+
+        var recorded = OpenFolder(req.OutDir, s, req.Command);
+        using var folderLock = Lock(req.OutDir);
+        recorded = new ResultsLog(req.OutDir).ReadAll();   // as of holding the lock
+        var done = recorded.Select(r => (r.Arch, r.Seed)).ToHashSet();
+        var results = new ResultsLog(req.OutDir);
 
         var plan = req.Seeds.SelectMany(seed => req.Archs.Select(arch => (Arch: arch, Seed: seed))).ToList();
         int skipped = plan.Count(p => done.Contains(p));
@@ -178,6 +180,14 @@ public static class Comparison
         }
         var report = ComparisonReport.Write(req.OutDir);
         return new CompareOutcome(interrupted, trained, skipped, plan.Count, report);
+    }
+
+    /// <summary>One comparison process per folder: an exclusive lock on OUT/.lock (advisory, released when the process ends).</summary>
+    static FileStream Lock(string outDir)
+    {
+        string path = Path.Combine(outDir, ".lock");
+        try { return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None); }
+        catch (IOException) { throw new UltraMemException($"another `ultramem compare` is working in {outDir} (it holds {path}); wait for it or choose another --out folder"); }
     }
 
     /// <summary>

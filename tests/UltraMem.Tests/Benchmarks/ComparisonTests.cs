@@ -168,6 +168,19 @@ public class ComparisonTests : IClassFixture<ComparisonFixture>
     }
 
     [Fact]
+    public void OneComparisonAtATimePerFolder()
+    {
+        string folder = _f.Folder("locked");
+        Comparison.OpenFolder(folder, _f.Settings(), "test");
+        using (new FileStream(Path.Combine(folder, ".lock"), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None))
+        {
+            var e = Assert.Throws<UltraMemException>(() => Comparison.Run(_f.Request(folder, _f.Settings(), new[] { "dense" }, new ulong[] { 1 })));
+            Assert.Contains("another `ultramem compare` is working in", e.Message);
+        }
+        Assert.False(Directory.Exists(Path.Combine(folder, "dense")));
+    }
+
+    [Fact]
     public void TheLadderReportShowsThePaperDeltasAndTheVerdict()
     {
         string folder = _f.Folder("ladder-report");
