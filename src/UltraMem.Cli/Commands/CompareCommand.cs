@@ -116,7 +116,7 @@ static class CompareCommand
             Print(outcome.Report);
             if (outcome.Interrupted)
             {
-                Console.WriteLine($"stopped: {outcome.Trained} runs trained in this session; run the same command again to continue");
+                Console.WriteLine($"stopped: {outcome.Trained} run{(outcome.Trained == 1 ? "" : "s")} finished in this session; run the same command again to continue");
                 return 130;
             }
             Console.WriteLine($"all {outcome.Planned} runs recorded ({outcome.Skipped} from earlier sessions)");
