@@ -15,6 +15,7 @@ var root = new RootCommand("UltraMem.NET — build, train, evaluate, run and ben
     MatchCommand.Create(),
     DemoCommand.Create(),
     BenchCommand.Create(),
+    CompareCommand.Create(),
 };
 
 try

@@ -20,6 +20,8 @@ public sealed record TrainRequest
     public CancellationToken Cancel { get; init; }
     public Action<string> Log { get; init; } = Console.Error.WriteLine;
     public bool ShowProgress { get; init; } = true;
+    /// <summary>Label in front of the progress bar (e.g. a comparison's "run 3/21 moe seed 2").</summary>
+    public string ProgressLabel { get; init; } = "train";
 }
 
 public sealed record TrainResult(string RunDir, string CheckpointDir, long Step, bool Interrupted, double? FinalValidationLoss,
@@ -99,7 +101,7 @@ public static class Trainer
         void SaveCheckpoint() => lastCheckpoint = Checkpoint.Save(req.RunDir, model, optimizer, train, State(), tokenizer, train.KeepCheckpoints);
 
         req.Log($"model: {Format.Count(model.parameters().Sum(p => p.numel()))} parameters; {data.Describe()}; {tokensPerStep} tokens/step");
-        using (var bar = req.ShowProgress ? new ProgressBar("train", train.MaxSteps, step) : null)
+        using (var bar = req.ShowProgress ? new ProgressBar(req.ProgressLabel, train.MaxSteps, step) : null)
         {
             model.train();
             while (step < stopAt)

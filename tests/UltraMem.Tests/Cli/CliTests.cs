@@ -60,12 +60,25 @@ public class CliTests : IClassFixture<CliFixture>
     [Fact]
     public void EveryCommandHasHelp()
     {
-        foreach (var cmd in new[] { "train", "eval", "generate", "info", "demo" })
+        foreach (var cmd in new[] { "train", "eval", "generate", "info", "demo", "compare" })
         {
             var r = _f.Invoke(cmd, "--help");
             Assert.Equal(0, r.Code);
             Assert.Contains("Usage", r.Out);
         }
+    }
+
+    [Fact]
+    public void CompareRefusesBadOptionsBeforeCreatingAnything()
+    {
+        string folder = Path.Combine(_f.Root, "cmp");
+        AssertOneLineError(_f.Invoke("compare", "--archs", "dense,gpt5", "--out", folder), "unknown architecture 'gpt5'");
+        AssertOneLineError(_f.Invoke("compare", "--ladder", "--archs", "pkm,dense", "--out", folder), "'dense' is not a rung of the ablation ladder");
+        AssertOneLineError(_f.Invoke("compare", "--tokens", "lots", "--out", folder), "--tokens: 'lots' is not a positive token count");
+        AssertOneLineError(_f.Invoke("compare", "--tokens", "1M", "--steps", "5", "--out", folder), "--tokens and --steps both set the budget");
+        AssertOneLineError(_f.Invoke("compare", "--seeds", "0", "--out", folder), "--seeds must be at least 1");
+        AssertOneLineError(_f.Invoke("compare", "--report-only", "--out", folder), "holds no comparison");
+        Assert.False(Directory.Exists(folder));
     }
 
     [Fact]
