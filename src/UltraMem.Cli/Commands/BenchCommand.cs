@@ -44,7 +44,8 @@ static class BenchCommand
             if (need > 0.85 * AvailableBytes())
                 throw new UltraMemException($"bench decode needs about {need / 1e9:F1} GB (models + KV cache at batch {settings.Batches.Max()}), " +
                                             $"{AvailableBytes() / 1e9:F1} GB available: use smaller --batches, --kv or --preset");
-            if (DecodeReport.BusyWarning() is { } busy) Console.Error.WriteLine(busy);
+            double? otherUse = DecodeReport.OtherCpuUse();
+            if (DecodeReport.BusyWarning(otherUse) is { } busy) Console.Error.WriteLine(busy);
             Console.Error.WriteLine($"measuring read bandwidth and matmul rate...");
             double bandwidth = DecodeBenchmark.MeasureReadBandwidth(), gflops = DecodeBenchmark.MeasureMatmulGflops();
             Console.Error.WriteLine($"building {variants.Count} models ({r.GetValue(preset)} family), about {need / 1e9:F1} GB...");
@@ -55,7 +56,7 @@ static class BenchCommand
                 Console.Error.WriteLine($"timing the feed-forward slots alone at batch {b}...");
                 profile.AddRange(DecodeBenchmark.ProfileSlots(variants, results, b, gflops, bandwidth, settings.Repetitions));
             }
-            string md = DecodeReport.WriteDecode(r.GetValue(outDir)!, CommandLineText(r, "decode"), DecodeReport.Machine(settings.Threads, bandwidth, gflops), settings, results, profile);
+            string md = DecodeReport.WriteDecode(r.GetValue(outDir)!, CommandLineText(r, "decode"), DecodeReport.Machine(settings.Threads, bandwidth, gflops, otherUse), settings, results, profile);
             Console.WriteLine(md);
             Console.WriteLine($"wrote {Path.Combine(r.GetValue(outDir)!, "decode.md")}, decode.csv, decode-time.png, decode-bytes.png");
             return 0;
@@ -94,11 +95,12 @@ static class BenchCommand
                 }
             }
             foreach (var line in skipped) Console.Error.WriteLine($"skipped {line}");
-            if (DecodeReport.BusyWarning() is { } busy) Console.Error.WriteLine(busy);
+            double? otherUse = DecodeReport.OtherCpuUse();
+            if (DecodeReport.BusyWarning(otherUse) is { } busy) Console.Error.WriteLine(busy);
             double bandwidth = DecodeBenchmark.MeasureReadBandwidth(), gflops = DecodeBenchmark.MeasureMatmulGflops();
             Console.Error.WriteLine($"building {variants.Count} models ({r.GetValue(preset)} family), about {DecodeBenchmark.NeededBytes(variants, settings) / 1e9:F1} GB...");
             var results = DecodeBenchmark.Run(variants, settings);
-            string md = DecodeReport.WriteScaling(r.GetValue(outDir)!, CommandLineText(r, "scaling"), DecodeReport.Machine(settings.Threads, bandwidth, gflops), settings, results, skipped);
+            string md = DecodeReport.WriteScaling(r.GetValue(outDir)!, CommandLineText(r, "scaling"), DecodeReport.Machine(settings.Threads, bandwidth, gflops, otherUse), settings, results, skipped);
             Console.WriteLine(md);
             Console.WriteLine($"wrote {Path.Combine(r.GetValue(outDir)!, "scaling.md")}, scaling.csv, scaling.png");
             return 0;

@@ -11,7 +11,7 @@ public static class DecodeReport
     static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
 
     /// <summary>One line describing this machine and the run: CPU, cores, OS, TorchSharp, threads, read bandwidth, date.</summary>
-    public static string Machine(int? threads, double bandwidthGbPerS, double matmulGflops)
+    public static string Machine(int? threads, double bandwidthGbPerS, double matmulGflops, double? otherCpuUse)
     {
         string cpu = "unknown CPU";
         try { cpu = File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name"))?.Split(':', 2)[1].Trim() ?? cpu; } catch (IOException) { }
@@ -19,24 +19,40 @@ public static class DecodeReport
         try { memGb = double.Parse(File.ReadLines("/proc/meminfo").First(l => l.StartsWith("MemTotal:")).Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], Inv) / 1048576; } catch (Exception) { }
         return $"{cpu}, {Environment.ProcessorCount} cores, {memGb:F0} GiB RAM, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}; " +
                $"TorchSharp {typeof(TorchSharp.torch).Assembly.GetName().Version} (CPU), {threads?.ToString(Inv) ?? "all"} threads; " +
-               $"measured read bandwidth {bandwidthGbPerS:F1} GB/s, matmul {matmulGflops:F0} GFLOP/s; load average {LoadAverage()?.ToString("F1", Inv) ?? "?"} at the end; {DateTime.UtcNow:yyyy-MM-dd}";
+               $"measured read bandwidth {bandwidthGbPerS:F1} GB/s, matmul {matmulGflops:F0} GFLOP/s; other processes' CPU use before the run {otherCpuUse?.ToString("P0", Inv) ?? "?"}; {DateTime.UtcNow:yyyy-MM-dd}";
     }
 
-    /// <summary>The 1-minute load average (from /proc/loadavg), or null where it cannot be read.</summary>
-    public static double? LoadAverage()
+    /// <summary>
+    /// Share of all cores that other processes kept busy over <paramref name="sample"/> (from /proc/stat), measured while this
+    /// process is idle; null where it cannot be read.
+    /// </summary>
+    public static double? OtherCpuUse(TimeSpan? sample = null)
     {
-        try { return double.Parse(File.ReadAllText("/proc/loadavg").Split(' ')[0], Inv); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException) { return null; }
+        static (long Busy, long Total)? Read()
+        {
+            try
+            {
+                var f = File.ReadLines("/proc/stat").First().Split(' ', StringSplitOptions.RemoveEmptyEntries).Skip(1).Select(x => long.Parse(x, Inv)).ToArray();
+                long idle = f[3] + (f.Length > 4 ? f[4] : 0);
+                return (f.Sum() - idle, f.Sum());
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException or InvalidOperationException) { return null; }
+        }
+        var a = Read();
+        Thread.Sleep(sample ?? TimeSpan.FromSeconds(1));
+        var b = Read();
+        if (a is null || b is null || b.Value.Total == a.Value.Total) return null;
+        return (b.Value.Busy - a.Value.Busy) / (double)(b.Value.Total - a.Value.Total);
     }
 
     /// <summary>
     /// A warning when other processes keep the cores busy: with more runnable threads than cores, libtorch's OpenMP workers
-    /// spin at their barriers and a step can take 10–100× longer, so the timings say nothing. Null when the machine looks quiet.
+    /// spin at their barriers and a step can take 10–100× longer, so the timings say little. Null when the machine looks quiet.
     /// </summary>
-    public static string? BusyWarning()
+    public static string? BusyWarning(double? otherUse)
     {
-        if (LoadAverage() is not { } load || load < 0.5 * Environment.ProcessorCount) return null;
-        return $"warning: load average {load:F1} on {Environment.ProcessorCount} cores: other processes are running, timings will be unreliable " +
+        if (otherUse is not { } use || use < 0.25) return null;
+        return $"warning: other processes kept {use:P0} of the {Environment.ProcessorCount} cores busy: timings will be unreliable " +
                "(oversubscribed OpenMP threads can make steps 10-100x slower)";
     }
 
