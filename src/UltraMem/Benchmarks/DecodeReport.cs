@@ -172,7 +172,7 @@ public static class DecodeReport
         IO.AtomicFile.WriteAllText(Path.Combine(folder, "scaling.md"), text);
 
         double[] xt = scales.Select(k => (double)k).ToArray();
-        LogLogPlot.Save(Path.Combine(folder, "scaling.png"), $"Decode step time vs sparse parameters (batch {batch}, KV {s.KvLength}, fixed FLOPs/token)",
+        LogLogPlot.Save(Path.Combine(folder, "scaling.png"), $"Decode step time vs sparse parameters (batch {batch}, KV {s.KvLength}, fixed activated parameters)",
             "sparse parameters (× the matched family's)", "ms per decode step (median)",
             archs.Select(a => new LogLogPlot.Series(a == "dense" ? "dense (no sparse part)" : a, xt,
                 scales.Select(k => (a == "dense" ? At(a, 1) : At(a, k))?.MedianMs ?? double.NaN).ToArray())).ToList(), xt, xTickLabel: x => $"×{x:G4}");

@@ -37,7 +37,7 @@ public static class LogLogPlot
                 int lo = (int)Math.Floor(Math.Log10(all.Min())), hi = (int)Math.Ceiling(Math.Log10(all.Max()));
                 var ticks = new List<double>();
                 for (int e = lo; e <= hi; e++) foreach (double m in new[] { 1.0, 2.0, 5.0 }) ticks.Add(m * Math.Pow(10, e));
-                plt.Axes.Left.SetTicks(ticks.Select(Math.Log10).ToArray(), ticks.Select(t => t.ToString("G3")).ToArray());
+                plt.Axes.Left.SetTicks(ticks.Select(Math.Log10).ToArray(), ticks.Select(t => t.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture)).ToArray());
             }
         }
         plt.Title(title);
