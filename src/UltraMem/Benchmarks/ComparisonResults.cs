@@ -99,9 +99,17 @@ public sealed class ResultsLog
     }
 }
 
-/// <summary>Summary statistics over seeds.</summary>
+/// <summary>Summary statistics of benchmark samples (seeds, repeated timings).</summary>
 public static class Stats
 {
+    /// <summary>The middle value (the mean of the two middle ones for an even count); NaN when empty.</summary>
+    public static double Median(IReadOnlyCollection<double> xs)
+    {
+        if (xs.Count == 0) return double.NaN;
+        var s = xs.OrderBy(v => v).ToArray();
+        return s.Length % 2 == 1 ? s[s.Length / 2] : (s[s.Length / 2 - 1] + s[s.Length / 2]) / 2;
+    }
+
     public static double Mean(IReadOnlyCollection<double> xs) => xs.Count == 0 ? double.NaN : xs.Sum() / xs.Count;
 
     /// <summary>Sample standard deviation (n − 1 in the denominator); NaN for fewer than two values.</summary>

@@ -31,7 +31,7 @@ public sealed record DecodeMeasurement
     public required DecodeVariant Variant { get; init; }
     public int Batch { get; init; }
     public required double[] StepMs { get; init; }
-    public double MedianMs => Statistics.Median(StepMs);
+    public double MedianMs => Stats.Median(StepMs);
     public double MinMs => StepMs.Min();
     public double MaxMs => StepMs.Max();
     public double TokensPerSecond => Batch / (MedianMs / 1000);
@@ -179,7 +179,7 @@ public static class DecodeBenchmark
                     using (var y = slot.forward(x)) { }
                     if (r > 0) times.Add(sw.Elapsed.TotalMilliseconds);
                 }
-                ms += Statistics.Median(times);
+                ms += Stats.Median(times);
                 flops += (double)slot.Count().FlopsPerToken * batch;
                 long all = slot.parameters().Sum(p => p.numel());
                 var reads = slot.LastSparseReads().ToList();
@@ -296,15 +296,5 @@ public static class DecodeBenchmark
             if (i > 0) best = Math.Min(best, sw.Elapsed.TotalSeconds);
         }
         return bytes / best / 1e9;
-    }
-}
-
-public static class Statistics
-{
-    public static double Median(IReadOnlyList<double> xs)
-    {
-        if (xs.Count == 0) return double.NaN;
-        var s = xs.OrderBy(x => x).ToArray();
-        return s.Length % 2 == 1 ? s[s.Length / 2] : (s[s.Length / 2 - 1] + s[s.Length / 2]) / 2;
     }
 }

@@ -119,21 +119,15 @@ public static class LayerBenchmark
         }
         peak = ProcessMemory.Peak();
         x.Dispose(); probe.Dispose();
-        double med = Median(total);
+        double med = Stats.Median(total);
         return new LayerBenchResult
         {
             Name = c.Name, Kind = c.Kind, Rows = c.Rows, ValueUpdates = c.ValueUpdates,
             TotalParams = count.Total, ActivatedParams = count.Activated, FlopsPerToken = count.FlopsPerToken, Tokens = s.Tokens,
             StepMsMedian = med, StepMsMin = total.Min(), StepMsMax = total.Max(),
-            ForwardMs = Median(fwd), BackwardMs = Median(bwd), OptimizerMs = Median(opt), TokensPerSecond = s.Tokens / (med / 1000),
+            ForwardMs = Stats.Median(fwd), BackwardMs = Stats.Median(bwd), OptimizerMs = Stats.Median(opt), TokensPerSecond = s.Tokens / (med / 1000),
             SetupRssBytes = setupRss, TrainingStateBytes = Math.Max(0, afterWarmup - setupRss), StepPeakBytes = Math.Max(0, peak - afterWarmup),
         };
-    }
-
-    static double Median(List<double> xs)
-    {
-        var s = xs.OrderBy(v => v).ToArray();
-        return s.Length % 2 == 1 ? s[s.Length / 2] : (s[s.Length / 2 - 1] + s[s.Length / 2]) / 2;
     }
 
     /// <summary>The cases of the standard run: the FFN matched to the smallest table's activated FLOPs, then each table size × value-update path.</summary>

@@ -103,6 +103,14 @@ public class DecodeBenchmarkTests
     }
 
     [Fact]
+    public void MedianOfOddAndEvenCounts()
+    {
+        Assert.Equal(3.0, Stats.Median(new[] { 5.0, 3.0, 1.0 }));
+        Assert.Equal(2.5, Stats.Median(new[] { 4.0, 1.0, 3.0, 2.0 }));
+        Assert.True(double.IsNaN(Stats.Median(Array.Empty<double>())));
+    }
+
+    [Fact]
     public void CostModelFollowsSpecSection6()
     {
         var moe = new MoeConfig { Experts = 10, TopK = 2, ExpertHidden = 12 };
