@@ -31,7 +31,7 @@ static class BenchCommand
         var cmd = new Command("decode",
             "Time of one decode step of whole models of a matched family (equal FLOPs/token; sparse members at equal total parameters) " +
             "for several batch sizes with a filled KV cache, and the parameter bytes each step read (counted) against spec §6's cost model. " +
-            "All models are measured interleaved in one process. About 6 min on 2 cores with the defaults.")
+            "All models are measured interleaved in one process. About 2 min on 2 cores with the defaults (docs/results.md).")
         { preset, archs, batches, profileBatches, outDir };
         common.AddTo(cmd);
         cmd.SetAction(r =>
@@ -74,7 +74,7 @@ static class BenchCommand
         var outDir = Cli.Opt("--out", "Folder for scaling.md, scaling.csv and scaling.png.", "docs/bench", true);
         var cmd = new Command("scaling",
             "Decode step time at fixed activated compute while the sparse parameters grow (MoE: more experts; memory layers: more value rows). " +
-            "Scales that do not fit in memory are skipped and listed. About 8 min on 2 cores with the defaults.")
+            "Scales that do not fit in memory are skipped and listed. About 1.5 min and 10 GB of memory on 2 cores with the defaults (docs/results.md).")
         { preset, archs, scales, batch, outDir };
         common.AddTo(cmd);
         cmd.SetAction(r =>

@@ -9,7 +9,7 @@ namespace UltraMem.Cli.Commands;
 /// <summary><c>ultramem compare</c>: the matched family (or the ablation ladder) trained on the same data, budget and seeds.</summary>
 static class CompareCommand
 {
-    /// <summary>Default token budget per run: the tiny family (7 archs × 3 seeds) estimated at ≈ 50–55 min on 2 cores (docs/compare.md).</summary>
+    /// <summary>Default token budget per run: the tiny family (7 archs × 3 seeds) took 38 min 40 s on 2 cores (docs/compare.md).</summary>
     public const string DefaultTokens = "400k";
     public const int DefaultSeeds = 3, DefaultBatch = 16, DefaultEvalBatches = 8, EvalsPerRun = 6;
     public const double DefaultLr = 3e-3, DefaultDropout = 0.0;
@@ -22,7 +22,7 @@ static class CompareCommand
         var ladder = Cli.Opt<bool>("--ladder", "Train the rungs of the UltraMem ablation ladder (spec §3) and report them next to the paper's deltas.");
         var seeds = Cli.Opt<int?>("--seeds", $"Number of seeds, 1..N (default {DefaultSeeds}).");
         var seedList = Cli.Opt<string?>("--seed-list", "Comma-separated seeds instead of --seeds (e.g. 1,2,7).");
-        var tokens = Cli.Opt<string?>("--tokens", $"Training tokens per run, rounded up to whole steps; k/M suffixes allowed (default {DefaultTokens}: 196 steps of 16×128 on tiny; the whole tiny family, 7 archs × 3 seeds, is estimated at ≈ 50–55 min on 2 cores, docs/compare.md).");
+        var tokens = Cli.Opt<string?>("--tokens", $"Training tokens per run, rounded up to whole steps; k/M suffixes allowed (default {DefaultTokens}: 196 steps of 16×128 on tiny; the whole tiny family, 7 archs × 3 seeds, took 39 min on 2 cores, docs/compare.md).");
         var steps = Cli.Opt<long?>("--steps", "Optimizer steps per run instead of --tokens.");
         var batch = Cli.Opt<int?>("--batch-size", $"Sequences per step (default {DefaultBatch}).");
         var seqLen = Cli.Opt<int?>("--seq-len", "Tokens per sequence (default: the model's max_seq_len).");
