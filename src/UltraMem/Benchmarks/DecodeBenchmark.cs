@@ -23,7 +23,15 @@ public sealed record DecodeBenchSettings
     public int Repetitions { get; init; } = 5;
     public int? Threads { get; init; }
     public ulong Seed { get; init; } = 1;
+    /// <summary>Batch sizes at which each model's feed-forward slots are also timed alone (<see cref="SlotProfile"/>); needs the machine's rates.</summary>
+    public IReadOnlyList<int> ProfileBatches { get; init; } = Array.Empty<int>();
 }
+
+/// <summary>This machine's matmul rate and read bandwidth (<see cref="DecodeBenchmark.MeasureMatmulGflops"/>, <see cref="DecodeBenchmark.MeasureReadBandwidth"/>).</summary>
+public sealed record MachineRates(double MatmulGflops, double ReadGbPerS);
+
+/// <summary>What <see cref="DecodeBenchmark.Run"/> measured: every (variant, batch) step, and the slot profiles asked for.</summary>
+public sealed record DecodeRun(List<DecodeMeasurement> Steps, List<SlotProfile> Profile);
 
 /// <summary>One (variant, batch) cell: step times and the parameters the step read, measured and by the cost model.</summary>
 public sealed record DecodeMeasurement
@@ -65,9 +73,11 @@ public sealed record SlotProfile(string Variant, int Batch, double StepMs, doubl
 /// </summary>
 public static class DecodeBenchmark
 {
-    public static List<DecodeMeasurement> Run(IReadOnlyList<DecodeVariant> variants, DecodeBenchSettings s, Action<string>? log = null)
+    /// <param name="rates">The machine's rates, for the floors of the slot profile; required when <see cref="DecodeBenchSettings.ProfileBatches"/> is not empty.</param>
+    public static DecodeRun Run(IReadOnlyList<DecodeVariant> variants, DecodeBenchSettings s, Action<string>? log = null, MachineRates? rates = null)
     {
         log ??= Console.Error.WriteLine;
+        if (s.ProfileBatches.Count > 0 && rates is null) throw new ArgumentException("profiling the slots needs the machine's rates", nameof(rates));
         if (variants.Count == 0) throw new UltraMemException("nothing to measure: no variants");
         if (s.Batches.Count == 0 || s.Batches.Any(b => b < 1)) throw new UltraMemException("batch sizes must be >= 1");
         if (s.KvLength < 0) throw new UltraMemException("the KV length must be >= 0");
@@ -76,7 +86,7 @@ public static class DecodeBenchmark
         using var noGrad = no_grad();
 
         var models = new List<TransformerLM>();
-        var caches = new Dictionary<(int, int, int), AttentionCache[]>();
+        var caches = new Dictionary<(int, int, int), AttentionCache[]>();   // one KV allocation per backbone
         try
         {
             var clock = Stopwatch.StartNew();
@@ -95,9 +105,8 @@ public static class DecodeBenchmark
             foreach (var m in models)
             {
                 var c = m.Config;
-                var key = (c.NLayers, c.NHeads, c.HeadDim);
-                if (!caches.ContainsKey(key))
-                    caches[key] = Enumerable.Range(0, c.NLayers).Select(_ => new AttentionCache(maxBatch, c.NHeads, s.KvLength + 1, c.HeadDim, ScalarType.Float32)).ToArray();
+                if (!caches.ContainsKey(Backbone(c)))
+                    caches[Backbone(c)] = Enumerable.Range(0, c.NLayers).Select(_ => new AttentionCache(maxBatch, c.NHeads, s.KvLength + 1, c.HeadDim, ScalarType.Float32)).ToArray();
             }
 
             var results = new List<DecodeMeasurement>();
@@ -107,7 +116,7 @@ public static class DecodeBenchmark
             foreach (int batch in s.Batches)
             {
                 var times = variants.Select(_ => new List<double>()).ToArray();
-                var decode = models.Select(m => new DecodeCache(m, caches[(m.Config.NLayers, m.Config.NHeads, m.Config.HeadDim)].Select(a => a.Slice(batch)).ToList(), s.KvLength)).ToArray();
+                var decode = models.Select(m => new DecodeCache(m, caches[Backbone(m.Config)].Select(a => a.Slice(batch)).ToList(), s.KvLength)).ToArray();
                 try
                 {
                     GC.Collect();
@@ -144,7 +153,18 @@ public static class DecodeBenchmark
                 }
             }
             bar.Finish();
-            return results;
+
+            var profile = new List<SlotProfile>();
+            foreach (int batch in s.ProfileBatches)
+            {
+                log($"timing the feed-forward slots alone at batch {batch}...");
+                for (int i = 0; i < models.Count; i++)
+                {
+                    double step = results.FirstOrDefault(m => m.Variant == variants[i] && m.Batch == batch)?.MedianMs ?? double.NaN;
+                    profile.Add(ProfileSlots(variants[i].Name, models[i], step, batch, rates!, s.Repetitions));
+                }
+            }
+            return new DecodeRun(results, profile);
         }
         finally
         {
@@ -153,42 +173,33 @@ public static class DecodeBenchmark
         }
     }
 
+    /// <summary>The attention shape models must share to share one KV allocation.</summary>
+    static (int, int, int) Backbone(ModelConfig c) => (c.NLayers, c.NHeads, c.HeadDim);
+
     /// <summary>
-    /// Times every feed-forward slot of each model alone on random inputs of <paramref name="batch"/> tokens (median of
-    /// <paramref name="repetitions"/>), with the FLOPs floor (<paramref name="gflops"/>) and traffic floor (<paramref name="bandwidth"/> GB/s).
+    /// Times every feed-forward slot of <paramref name="model"/> alone on random inputs of <paramref name="batch"/> tokens (median of
+    /// <paramref name="repetitions"/> after one warm-up), with the FLOPs and traffic floors at the machine's <paramref name="rates"/>.
     /// </summary>
-    public static List<SlotProfile> ProfileSlots(IReadOnlyList<DecodeVariant> variants, IReadOnlyList<DecodeMeasurement> steps, int batch,
-                                                 double gflops, double bandwidth, int repetitions = 7)
+    static SlotProfile ProfileSlots(string name, TransformerLM model, double stepMs, int batch, MachineRates rates, int repetitions)
     {
-        using var noGrad = no_grad();
-        var list = new List<SlotProfile>();
-        foreach (var v in variants)
+        using var x = randn(batch, 1, model.Config.DModel);
+        double ms = 0, flops = 0, bytes = 0;
+        foreach (var slot in model.Slots())
         {
-            manual_seed(1);
-            using var model = new TransformerLM(v.Config with { Dropout = 0 });
-            model.eval();
-            foreach (var slot in model.Slots()) slot.TrackUsage = false;
-            using var x = randn(batch, 1, v.Config.DModel);
-            double ms = 0, flops = 0, bytes = 0;
-            foreach (var slot in model.Slots())
+            var times = new List<double>();
+            for (int r = 0; r < repetitions + 1; r++)
             {
-                var times = new List<double>();
-                for (int r = 0; r < repetitions + 1; r++)
-                {
-                    var sw = Stopwatch.StartNew();
-                    using (var y = slot.forward(x)) { }
-                    if (r > 0) times.Add(sw.Elapsed.TotalMilliseconds);
-                }
-                ms += Stats.Median(times);
-                flops += (double)slot.Count().FlopsPerToken * batch;
-                long all = slot.parameters().Sum(p => p.numel());
-                var reads = slot.LastSparseReads().ToList();
-                bytes += 4.0 * (all - reads.Sum(t => t.TableParameters) + reads.Sum(t => t.ParametersRead));
+                var sw = Stopwatch.StartNew();
+                using (var y = slot.forward(x)) { }
+                if (r > 0) times.Add(sw.Elapsed.TotalMilliseconds);
             }
-            double step = steps.FirstOrDefault(m => m.Variant == v && m.Batch == batch)?.MedianMs ?? double.NaN;
-            list.Add(new SlotProfile(v.Name, batch, step, ms, flops / (gflops * 1e9) * 1e3, bytes / (bandwidth * 1e9) * 1e3, model.Slots().Count()));
+            ms += Stats.Median(times);
+            flops += (double)slot.Count().FlopsPerToken * batch;
+            long all = slot.parameters().Sum(p => p.numel());
+            var reads = slot.LastSparseReads().ToList();
+            bytes += 4.0 * (all - reads.Sum(t => t.TableParameters) + reads.Sum(t => t.ParametersRead));
         }
-        return list;
+        return new SlotProfile(name, batch, stepMs, ms, flops / (rates.MatmulGflops * 1e9) * 1e3, bytes / (rates.ReadGbPerS * 1e9) * 1e3, model.Slots().Count());
     }
 
     /// <summary>Matmul throughput of this machine (GFLOP/s): the best of several [512 × 1024] × [1024 × 1024] products.</summary>
@@ -249,7 +260,7 @@ public static class DecodeBenchmark
     public static long NeededBytes(IReadOnlyList<DecodeVariant> variants, DecodeBenchSettings s)
     {
         long parameters = variants.Sum(v => ModelAccounting.Total(v.Config).Total) * 4;
-        long kv = variants.Select(v => v.Config).DistinctBy(c => (c.NLayers, c.NHeads, c.HeadDim))
+        long kv = variants.Select(v => v.Config).DistinctBy(Backbone)
             .Sum(c => 2L * c.NLayers * s.Batches.Max() * (s.KvLength + 1) * c.DModel * 4);
         return parameters + kv;
     }

@@ -11,7 +11,7 @@ public static class DecodeReport
     static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
 
     /// <summary>One line describing this machine and the run: CPU, cores, OS, TorchSharp, threads, read bandwidth, date.</summary>
-    public static string Machine(int? threads, double bandwidthGbPerS, double matmulGflops, double? otherCpuUse)
+    public static string Machine(int? threads, MachineRates rates, double? otherCpuUse)
     {
         string cpu = "unknown CPU";
         try { cpu = File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name"))?.Split(':', 2)[1].Trim() ?? cpu; } catch (IOException) { }
@@ -19,7 +19,7 @@ public static class DecodeReport
         try { memGb = double.Parse(File.ReadLines("/proc/meminfo").First(l => l.StartsWith("MemTotal:")).Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], Inv) / 1048576; } catch (Exception) { }
         return $"{cpu}, {Environment.ProcessorCount} cores, {memGb:F0} GiB RAM, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}; " +
                $"TorchSharp {typeof(TorchSharp.torch).Assembly.GetName().Version} (CPU), {threads?.ToString(Inv) ?? "all"} threads; " +
-               $"measured read bandwidth {bandwidthGbPerS:F1} GB/s, matmul {matmulGflops:F0} GFLOP/s; other processes' CPU use before the run {otherCpuUse?.ToString("P0", Inv) ?? "?"}; {DateTime.UtcNow:yyyy-MM-dd}";
+               $"measured read bandwidth {rates.ReadGbPerS:F1} GB/s, matmul {rates.MatmulGflops:F0} GFLOP/s; other processes' CPU use before the run {otherCpuUse?.ToString("P0", Inv) ?? "?"}; {DateTime.UtcNow:yyyy-MM-dd}";
     }
 
     /// <summary>

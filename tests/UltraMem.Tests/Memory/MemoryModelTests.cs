@@ -9,7 +9,8 @@ namespace UltraMem.Tests.Memory;
 /// <summary>Memory layers inside the language model: placements, KV-cache decoding, the ladder presets.</summary>
 public class MemoryModelTests
 {
-    static readonly MemoryConfig UltraSmall = new()
+    /// <summary>A small UltraMem layer with every v1 switch on (shared with the decode-benchmark tests).</summary>
+    internal static readonly MemoryConfig UltraSmall = new()
     {
         NKeys = 6, Heads = 4, TopM = 4, KeyDim = 8, ValueDim = 16, ValueProjection = true, Softmax = false, ShareQuery = true,
         QkNorm = true, Expansion = 4, Retrieval = "tucker", TuckerRank = 2, TuckerCores = 2, Init = "paper", ValueLrMultiplier = 4,

@@ -15,11 +15,7 @@ namespace UltraMem.Tests.Model;
 /// </summary>
 public class DecodeBenchmarkTests
 {
-    static readonly MemoryConfig Ultra = new()
-    {
-        NKeys = 6, Heads = 4, TopM = 4, KeyDim = 8, ValueDim = 16, ValueProjection = true, Softmax = false, ShareQuery = true,
-        QkNorm = true, Expansion = 4, Retrieval = "tucker", TuckerRank = 2, TuckerCores = 2, Init = "paper",
-    };
+    static readonly MemoryConfig Ultra = Memory.MemoryModelTests.UltraSmall with { QueryConv = false, ValueLrMultiplier = 1 };
 
     static readonly MemoryConfig V2 = Ultra with { PreValueDim = 8, SingleProjector = true, QueryPerRank = true, Init = "v2" };
 
@@ -162,8 +158,9 @@ public class DecodeBenchmarkTests
             new("moe", "moe", 1, TestData.TinyModel(2, Slot("moe", "0") with { ReplaceFfn = true, Moe = moe })),
             new("ultramem", "ultramem", 1, TestData.TinyModel(2, Slot("ultramem", "1") with { Memory = Ultra })),
         };
-        var s = new DecodeBenchSettings { Batches = new[] { 1, 3 }, KvLength = 30, Warmup = 1, Repetitions = 2, Threads = 1 };
-        var results = DecodeBenchmark.Run(variants, s, _ => { });
+        var s = new DecodeBenchSettings { Batches = new[] { 1, 3 }, KvLength = 30, Warmup = 1, Repetitions = 2, Threads = 1, ProfileBatches = new[] { 3 } };
+        var run = DecodeBenchmark.Run(variants, s, _ => { }, new MachineRates(MatmulGflops: 10, ReadGbPerS: 10));
+        var results = run.Steps;
         Assert.Equal(6, results.Count);
         foreach (var m in results)
         {
@@ -174,7 +171,7 @@ public class DecodeBenchmarkTests
         }
         var dense = results.Where(m => m.Variant.Arch == "dense").ToList();
         Assert.All(dense, m => Assert.Equal(m.TotalParameters, m.ParametersRead));
-        var profile = DecodeBenchmark.ProfileSlots(variants, results, 3, gflops: 10, bandwidth: 10, repetitions: 1);
+        var profile = run.Profile;
         Assert.Equal(3, profile.Count);
         Assert.All(profile, p => Assert.True(p.SlotsMs > 0 && p.FlopsFloorMs > 0 && p.TrafficFloorMs > 0));
     }
