@@ -36,27 +36,20 @@ static class BenchCommand
         common.AddTo(cmd);
         cmd.SetAction(r =>
         {
-            var settings = common.Settings(r, ParseInts(r.GetValue(batches)!, "--batches"));
-            var profileList = string.IsNullOrWhiteSpace(r.GetValue(profileBatches)) ? new List<int>() : ParseInts(r.GetValue(profileBatches)!, "--profile-batches");
+            var settings = common.Settings(r, ParseInts(r.GetValue(batches)!, "--batches")) with
+            {
+                ProfileBatches = string.IsNullOrWhiteSpace(r.GetValue(profileBatches)) ? new List<int>() : ParseInts(r.GetValue(profileBatches)!, "--profile-batches"),
+            };
             var archList = ParseArchs(r.GetValue(archs)!);
             var variants = DecodeBenchmark.FamilyVariants(Model.ModelConfig.Preset(r.GetValue(preset)!, VocabSize), archList);
             long need = DecodeBenchmark.NeededBytes(variants, settings);
             if (need > 0.85 * AvailableBytes())
                 throw new UltraMemException($"bench decode needs about {need / 1e9:F1} GB (models + KV cache at batch {settings.Batches.Max()}), " +
                                             $"{AvailableBytes() / 1e9:F1} GB available: use smaller --batches, --kv or --preset");
-            double? otherUse = DecodeReport.OtherCpuUse();
-            if (DecodeReport.BusyWarning(otherUse) is { } busy) Console.Error.WriteLine(busy);
-            Console.Error.WriteLine($"measuring read bandwidth and matmul rate...");
-            double bandwidth = DecodeBenchmark.MeasureReadBandwidth(), gflops = DecodeBenchmark.MeasureMatmulGflops();
+            var (otherUse, rates) = MeasureMachine();
             Console.Error.WriteLine($"building {variants.Count} models ({r.GetValue(preset)} family), about {need / 1e9:F1} GB...");
-            var results = DecodeBenchmark.Run(variants, settings);
-            var profile = new List<SlotProfile>();
-            foreach (int b in profileList)
-            {
-                Console.Error.WriteLine($"timing the feed-forward slots alone at batch {b}...");
-                profile.AddRange(DecodeBenchmark.ProfileSlots(variants, results, b, gflops, bandwidth, settings.Repetitions));
-            }
-            string md = DecodeReport.WriteDecode(r.GetValue(outDir)!, CommandLineText(r, "decode"), DecodeReport.Machine(settings.Threads, bandwidth, gflops, otherUse), settings, results, profile);
+            var run = DecodeBenchmark.Run(variants, settings, rates: rates);
+            string md = DecodeReport.WriteDecode(r.GetValue(outDir)!, CommandLineText(r, "decode"), DecodeReport.Machine(settings.Threads, rates, otherUse), settings, run.Steps, run.Profile);
             Console.WriteLine(md);
             Console.WriteLine($"wrote {Path.Combine(r.GetValue(outDir)!, "decode.md")}, decode.csv, decode-time.png, decode-bytes.png");
             return 0;
@@ -95,17 +88,24 @@ static class BenchCommand
                 }
             }
             foreach (var line in skipped) Console.Error.WriteLine($"skipped {line}");
-            double? otherUse = DecodeReport.OtherCpuUse();
-            if (DecodeReport.BusyWarning(otherUse) is { } busy) Console.Error.WriteLine(busy);
-            double bandwidth = DecodeBenchmark.MeasureReadBandwidth(), gflops = DecodeBenchmark.MeasureMatmulGflops();
+            var (otherUse, rates) = MeasureMachine();
             Console.Error.WriteLine($"building {variants.Count} models ({r.GetValue(preset)} family), about {DecodeBenchmark.NeededBytes(variants, settings) / 1e9:F1} GB...");
-            var results = DecodeBenchmark.Run(variants, settings);
-            string md = DecodeReport.WriteScaling(r.GetValue(outDir)!, CommandLineText(r, "scaling"), DecodeReport.Machine(settings.Threads, bandwidth, gflops, otherUse), settings, results, skipped);
+            var run = DecodeBenchmark.Run(variants, settings);
+            string md = DecodeReport.WriteScaling(r.GetValue(outDir)!, CommandLineText(r, "scaling"), DecodeReport.Machine(settings.Threads, rates, otherUse), settings, run.Steps, skipped);
             Console.WriteLine(md);
             Console.WriteLine($"wrote {Path.Combine(r.GetValue(outDir)!, "scaling.md")}, scaling.csv, scaling.png");
             return 0;
         });
         return cmd;
+    }
+
+    /// <summary>Other processes' CPU use (warned about when high), then this machine's read bandwidth and matmul rate.</summary>
+    static (double? OtherUse, MachineRates Rates) MeasureMachine()
+    {
+        double? otherUse = DecodeReport.OtherCpuUse();
+        if (DecodeReport.BusyWarning(otherUse) is { } busy) Console.Error.WriteLine(busy);
+        Console.Error.WriteLine("measuring read bandwidth and matmul rate...");
+        return (otherUse, new MachineRates(DecodeBenchmark.MeasureMatmulGflops(), DecodeBenchmark.MeasureReadBandwidth()));
     }
 
     /// <summary>Options shared by bench decode and bench scaling.</summary>
@@ -133,12 +133,12 @@ static class BenchCommand
     }
 
     static List<int> ParseInts(string s, string option) =>
-        ParseList(s, option).Select(v => int.TryParse(v, NumberStyles.Integer, CultureInfo.InvariantCulture, out int x) ? x
+        Cli.ParseList(s, option).Select(v => int.TryParse(v, NumberStyles.Integer, CultureInfo.InvariantCulture, out int x) ? x
             : throw new UltraMemException($"{option}: '{v}' is not an integer")).ToList();
 
     static List<string> ParseArchs(string s)
     {
-        var list = ParseList(s, "--archs").Distinct().ToList();
+        var list = Cli.ParseList(s, "--archs").Distinct().ToList();
         foreach (var a in list)
             if (!Model.Families.Members.Contains(a)) throw new UltraMemException($"--archs: unknown family member '{a}' (known: {string.Join(", ", Model.Families.Members)})");
         return list;
@@ -176,8 +176,8 @@ static class BenchCommand
                 SeqLen = Math.Min(512, r.GetValue(tokens)),
             };
             if (settings.Steps < 1 || settings.Warmup < 0) throw new UltraMemException("--steps must be >= 1 and --warmup >= 0");
-            var rowList = ParseList(r.GetValue(rows)!, "--rows").Select(v => long.Parse(v, CultureInfo.InvariantCulture)).ToList();
-            var pathList = ParseList(r.GetValue(paths)!, "--paths");
+            var rowList = Cli.ParseList(r.GetValue(rows)!, "--rows").Select(v => long.Parse(v, CultureInfo.InvariantCulture)).ToList();
+            var pathList = Cli.ParseList(r.GetValue(paths)!, "--paths");
             foreach (var p in pathList) if (p is not ("dense" or "row_sparse")) throw new UltraMemException($"--paths: unknown path '{p}' (dense, row_sparse)");
             foreach (var n in rowList) settings.Memory(n).Validate(settings.DModel, "bench memory layer");
             var cases = LayerBenchmark.StandardCases(settings, rowList, pathList);
@@ -205,17 +205,10 @@ static class BenchCommand
                 }
                 results.Add(RunChild(i, c, r.Tokens.Select(t => t.Value).SkipWhile(t => t is "bench" or "layer").ToArray()));
             }
-            WriteReports(outFolder, settings, results, CommandLineText(r));
+            WriteReports(outFolder, settings, results, CommandLineText(r, "layer"));
             return 0;
         });
         return cmd;
-    }
-
-    static string[] ParseList(string s, string option)
-    {
-        var parts = s.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        if (parts.Length == 0) throw new UltraMemException($"{option} needs at least one value");
-        return parts;
     }
 
     /// <summary>Rough resident bytes of a case: the table, plus gradient (dense path) and two Adam moments, plus temporaries.</summary>
@@ -254,9 +247,6 @@ static class BenchCommand
         finally { if (File.Exists(resultPath)) File.Delete(resultPath); }
     }
 
-    static string CommandLineText(System.CommandLine.ParseResult r) =>
-        "./ultramem bench layer" + string.Concat(r.Tokens.Select(t => " " + t.Value).SkipWhile(t => t is " bench" or " layer"));
-
     static void WriteReports(string folder, LayerBenchSettings s, List<LayerBenchResult> results, string command)
     {
         static string Gb(long b) => (b / 1e9).ToString("F2", CultureInfo.InvariantCulture);
@@ -291,9 +281,7 @@ static class BenchCommand
         plt.Axes.Margins(bottom: 0);
         plt.YLabel("training tokens/s (fwd + bwd + AdamW)");
         plt.Title($"One layer, {s.Tokens} tokens/step: UltraMem vs SwiGLU of equal FLOPs");
-        string png = Path.Combine(folder, "layer.png");
-        plt.SavePng(png + ".tmp.png", 1000, 520);
-        File.Move(png + ".tmp.png", png, overwrite: true);
+        Reporting.PngFile.Save(plt, Path.Combine(folder, "layer.png"), 1000, 520);
         Console.WriteLine(md.ToString());
         Console.WriteLine($"wrote {Path.Combine(folder, "layer.csv")}, layer.md, layer.png");
     }

@@ -21,6 +21,14 @@ static class Cli
         return o;
     }
 
+    /// <summary>A comma-separated option value as trimmed, non-empty items; at least one, or an error naming <paramref name="option"/>.</summary>
+    public static string[] ParseList(string s, string option)
+    {
+        var parts = s.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        if (parts.Length == 0) throw new UltraMemException($"{option} needs at least one value");
+        return parts;
+    }
+
     public static Option<string> CacheDir() => Opt("--cache-dir",
         "Cache for prepared corpora, tokenizers and token files (default: $ULTRAMEM_CACHE or ~/.cache/ultramem).", DefaultCacheDir(), true);
 

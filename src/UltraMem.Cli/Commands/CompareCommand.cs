@@ -99,7 +99,7 @@ static class CompareCommand
 
             var settings = new CompareSettings { Kind = kind, ModelName = modelName, BaseModel = baseModel, Train = t };
             settings.Train.Validate(baseModel.MaxSeqLen);
-            var archList = r.GetValue(archs) is { } a ? Split(a, "--archs") : Comparison.DefaultArchs(kind).ToList();
+            var archList = r.GetValue(archs) is { } a ? Cli.ParseList(a, "--archs").ToList() : Comparison.DefaultArchs(kind).ToList();
             Comparison.ValidateArchs(kind, archList);
             var seedValues = SeedList(r.GetValue(seeds), r.GetValue(seedList));
 
@@ -133,19 +133,12 @@ static class CompareCommand
         Console.WriteLine($"reports: {report.MarkdownPath}, {report.CsvPath}, {report.PngPath}");
     }
 
-    static List<string> Split(string s, string option)
-    {
-        var parts = s.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToList();
-        if (parts.Count == 0) throw new UltraMemException($"{option} needs at least one value");
-        return parts;
-    }
-
     static List<ulong> SeedList(int? count, string? list)
     {
         if (list is not null)
         {
             if (count is not null) throw new UltraMemException("--seeds and --seed-list both choose the seeds; give one");
-            return Split(list, "--seed-list").Select(x => ulong.TryParse(x, NumberStyles.None, CultureInfo.InvariantCulture, out var v)
+            return Cli.ParseList(list, "--seed-list").Select(x => ulong.TryParse(x, NumberStyles.None, CultureInfo.InvariantCulture, out var v)
                 ? v : throw new UltraMemException($"--seed-list: '{x}' is not a non-negative integer")).ToList();
         }
         int n = count ?? DefaultSeeds;

@@ -267,9 +267,6 @@ public sealed record ComparisonReport
                 }
             }
         }
-        string png = report.PngPath;
-        string tmp = png + ".tmp.png";
-        ScottPlot.IMultiplotExtensions.SavePng(mp, tmp, 1400, 560);
-        File.Move(tmp, png, overwrite: true);
+        Reporting.PngFile.Save(mp, report.PngPath, 1400, 560);
     }
 }

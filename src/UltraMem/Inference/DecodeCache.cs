@@ -15,33 +15,35 @@ public sealed class DecodeCache : IDisposable
     public SlotState[] Slots { get; }
     public long BatchSize { get; }
 
+    readonly bool _ownsAttention;
+
     public DecodeCache(TransformerLM model, long batchSize, ScalarType dtype = ScalarType.Float32)
-    {
-        var c = model.Config;
-        BatchSize = batchSize;
-        Attention = Enumerable.Range(0, c.NLayers).Select(_ => new AttentionCache(batchSize, c.NHeads, c.MaxSeqLen, c.HeadDim, dtype)).ToArray();
-        Slots = Enumerable.Range(0, c.MemoryLayers.Count).Select(_ => new SlotState()).ToArray();
-    }
+        : this(model, NewAttention(model.Config, batchSize, dtype), batchSize, 0, ownsAttention: true) { }
 
     /// <summary>
     /// A cache over existing attention buffers (e.g. slices of larger ones, <see cref="AttentionCache.Slice"/>), so that models with
     /// the same backbone can share one KV allocation — the decode benchmark does this; the buffers stay owned by the caller.
     /// </summary>
-    public DecodeCache(TransformerLM model, IReadOnlyList<AttentionCache> attention, int position)
+    public DecodeCache(TransformerLM model, IReadOnlyList<AttentionCache> attention, int position) : this(model, attention, attention.Count > 0 ? attention[0].Keys.shape[0] : 0, position, ownsAttention: false)
     {
         var c = model.Config;
         if (attention.Count != c.NLayers) throw new UltraMemException($"the model has {c.NLayers} blocks but {attention.Count} attention caches were given");
         var shape = attention[0].Keys.shape;
         if (shape[1] != c.NHeads || shape[3] != c.HeadDim || shape[2] < position)
             throw new UltraMemException($"attention cache [{string.Join(", ", shape)}] does not fit the model's {c.NHeads} heads of {c.HeadDim} at position {position}");
-        BatchSize = shape[0];
-        Attention = attention.ToArray();
-        Slots = Enumerable.Range(0, c.MemoryLayers.Count).Select(_ => new SlotState()).ToArray();
-        Position = position;
-        _ownsAttention = false;
     }
 
-    readonly bool _ownsAttention = true;
+    DecodeCache(TransformerLM model, IReadOnlyList<AttentionCache> attention, long batchSize, int position, bool ownsAttention)
+    {
+        Attention = attention.ToArray();
+        BatchSize = batchSize;
+        Slots = Enumerable.Range(0, model.Config.MemoryLayers.Count).Select(_ => new SlotState()).ToArray();
+        Position = position;
+        _ownsAttention = ownsAttention;
+    }
+
+    static AttentionCache[] NewAttention(ModelConfig c, long batchSize, ScalarType dtype) =>
+        Enumerable.Range(0, c.NLayers).Select(_ => new AttentionCache(batchSize, c.NHeads, c.MaxSeqLen, c.HeadDim, dtype)).ToArray();
 
     /// <summary>
     /// Moves the decoding position back to <paramref name="position"/> so that a step can be re-run (benchmarks). The plugged-in

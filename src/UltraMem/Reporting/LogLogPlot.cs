@@ -44,9 +44,6 @@ public static class LogLogPlot
         plt.XLabel(xLabel);
         plt.YLabel(yLabel);
         plt.ShowLegend(ScottPlot.Alignment.UpperLeft);
-        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
-        string tmp = path + ".tmp.png";
-        plt.SavePng(tmp, 900, 560);
-        File.Move(tmp, path, overwrite: true);
+        PngFile.Save(plt, path, 900, 560);
     }
 }

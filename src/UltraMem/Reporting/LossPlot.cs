@@ -31,10 +31,7 @@ public static class LossPlot
         plt.XLabel("optimizer step");
         plt.YLabel("cross-entropy (nats/token)");
         plt.ShowLegend(ScottPlot.Alignment.UpperRight);
-        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
-        string tmp = path + ".tmp.png";
-        plt.SavePng(tmp, 900, 540);
-        File.Move(tmp, path, overwrite: true);
+        PngFile.Save(plt, path, 900, 540);
     }
 
     static double[] Ema(double[] ys, double beta)
