@@ -39,6 +39,7 @@ static class CompareCommand
         var outDir = Cli.Opt<string?>("--out", "Comparison folder (default runs/compare-PRESET, or runs/ladder-PRESET with --ladder).");
         var reportOnly = Cli.Opt<bool>("--report-only", "Only regenerate compare.md/csv/png from the folder's results.jsonl and run metrics.");
         var keepOptimizer = Cli.Opt<bool>("--keep-optimizer-state", "Keep the AdamW moments of finished runs (deleted by default once a run is recorded; weights are kept).");
+        var retrainStale = Cli.Opt<bool>("--retrain-stale", "Train again the recorded runs whose model is not the one this version builds for their architecture (after a preset changed): their run folders move to OUT/stale/, the old results lines stay and are superseded.");
         var cache = Cli.CacheDir();
         var cmd = new Command("compare",
             "Train every architecture of a matched family (or every rung of the UltraMem ablation ladder) on the same corpus, token budget and seeds; " +
@@ -46,7 +47,7 @@ static class CompareCommand
             "finished runs are appended to results.jsonl and skipped.")
         {
             preset, config, archs, ladder, seeds, seedList, tokens, steps, batch, seqLen, lr, warmup, dropout, evalEvery, evalBatches, ckptEvery,
-            threads, valueUpdates, corpus, vocab, outDir, reportOnly, keepOptimizer, cache,
+            threads, valueUpdates, corpus, vocab, outDir, reportOnly, keepOptimizer, retrainStale, cache,
         };
         cmd.SetAction(r =>
         {
@@ -110,7 +111,7 @@ static class CompareCommand
             var outcome = Comparison.Run(new CompareRequest
             {
                 OutDir = folder, Settings = settings, Archs = archList, Seeds = seedValues, CacheDir = r.GetValue(cache)!, Cancel = cts.Token,
-                KeepOptimizerState = r.GetValue(keepOptimizer), Command = "ultramem " + string.Join(" ", r.Tokens.Select(x => x.Value)),
+                KeepOptimizerState = r.GetValue(keepOptimizer), RetrainStale = r.GetValue(retrainStale), Command = "ultramem " + string.Join(" ", r.Tokens.Select(x => x.Value)),
             });
             Console.WriteLine();
             Print(outcome.Report);

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Reflection;
 using System.Security.Cryptography;
 using System.Text;
+using System.Text.Json.Nodes;
 using UltraMem.Layers.Memory;
 using UltraMem.Model;
 using UltraMem.Reporting;
@@ -28,6 +29,12 @@ public sealed record CompareRequest
     public long? StopAfterStep { get; init; }
     /// <summary>The command line, recorded in settings.json when the folder is created.</summary>
     public string? Command { get; init; }
+    /// <summary>
+    /// Train again the runs whose recorded model is not the one this version builds for their architecture (a preset changed):
+    /// their run folders move to OUT/stale/, their old results lines stay and are superseded by the new ones. Without it such
+    /// runs stop the comparison with an error naming them.
+    /// </summary>
+    public bool RetrainStale { get; init; }
 }
 
 /// <summary>The outcome of <see cref="Comparison.Run"/>: how many runs were trained, skipped (already recorded), and the reports.</summary>
@@ -116,16 +123,34 @@ public static class Comparison
         var recorded = OpenFolder(req.OutDir, s, req.Command);
         using var folderLock = Lock(req.OutDir);
         recorded = new ResultsLog(req.OutDir).ReadAll();   // as of holding the lock
-        var done = recorded.Select(r => (r.Arch, r.Seed)).ToHashSet();
+        var plan = req.Seeds.SelectMany(seed => req.Archs.Select(arch => (Arch: arch, Seed: seed))).ToList();
+        // the latest line of an (arch, seed) is its result; one whose model is not what this version builds is stale
+        var latest = new Dictionary<(string, ulong), RunRecord>();
+        foreach (var r in recorded) latest[(r.Arch, r.Seed)] = r;
+        var stale = plan.Where(p => latest.TryGetValue(p, out var r) && StaleReason(req.OutDir, r, models[p.Arch], s) is not null).ToList();
+        if (stale.Count > 0 && !req.RetrainStale)
+        {
+            var first = stale[0];
+            throw new UltraMemException(
+                $"{stale.Count} recorded run{(stale.Count == 1 ? "" : "s")} in {Path.Combine(req.OutDir, ResultsLog.FileName)} were trained with another model than this version of ultramem builds " +
+                $"({string.Join(", ", stale.GroupBy(p => p.Arch).Select(g => $"{g.Key} seed {string.Join(",", g.Select(p => p.Seed))}"))}; " +
+                $"{first.Arch}: {StaleReason(req.OutDir, latest[first], models[first.Arch], s)}); " +
+                "run with --retrain-stale to train them again (their folders move to stale/, the old lines stay and are superseded), or choose another --out folder");
+        }
+        foreach (var p in stale)
+        {
+            string moved = MoveAside(req.OutDir, p.Arch, p.Seed);
+            req.Log($"{p.Arch} seed {p.Seed}: recorded with another model; its run folder moved to {moved}, training it again");
+        }
+        var done = latest.Keys.Except(stale).ToHashSet();
         var results = new ResultsLog(req.OutDir);
 
-        var plan = req.Seeds.SelectMany(seed => req.Archs.Select(arch => (Arch: arch, Seed: seed))).ToList();
         int skipped = plan.Count(p => done.Contains(p));
         if (skipped > 0) req.Log($"{skipped} of {plan.Count} runs already recorded in {results.Path}: skipped");
         var todo = plan.Where(p => !done.Contains(p)).ToList();
 
         // steps still to train, for the overall ETA (a run folder with a checkpoint continues from it)
-        var startStep = todo.ToDictionary(p => p, p => CheckRunFolder(req.OutDir, p.Arch, p.Seed, models[p.Arch], s));
+        var startStep = todo.ToDictionary(p => p, p => CheckRunFolder(req.OutDir, p.Arch, p.Seed, models[p.Arch], s, req.RetrainStale ? req.Log : null));
         long stepsLeft = todo.Sum(p => s.Train.MaxSteps - startStep[p]);
         long stepsDone = 0;
         var clock = Stopwatch.StartNew();
@@ -191,16 +216,54 @@ public static class Comparison
     }
 
     /// <summary>
-    /// The step an unrecorded run continues from: 0 for none (or a folder without a checkpoint), else its latest checkpoint's step.
-    /// Fails when the folder holds another model or other training settings than this comparison would train.
+    /// Why a recorded run no longer stands for <paramref name="model"/>, or null when it does: its model_sha is that of the model
+    /// (at the settings' tokenizer vocabulary), or its run folder's checkpoint holds the model (at another vocabulary size).
     /// </summary>
-    static long CheckRunFolder(string outDir, string arch, ulong seed, ModelConfig model, CompareSettings s)
+    static string? StaleReason(string outDir, RunRecord r, ModelConfig model, CompareSettings s)
+    {
+        if (r.ModelSha == ModelSha(model with { VocabSize = s.Train.TokenizerVocabSize })) return null;
+        string runDir = Path.Combine(outDir, r.RunDir.Length > 0 ? r.RunDir : RunFolder(r.Arch, r.Seed));
+        if (!File.Exists(Path.Combine(runDir, "checkpoints", Checkpoint.LatestPointer)))
+            return $"model_sha {(r.ModelSha.Length > 0 ? r.ModelSha : "(none)")} is not {ModelSha(model with { VocabSize = s.Train.TokenizerVocabSize })} and {runDir} has no checkpoint to compare";
+        var found = Checkpoint.Open(runDir).ModelConfig with { VocabSize = 0 };
+        var want = model with { VocabSize = 0 };
+        if (found.ToJson() == want.ToJson()) return null;
+        var diffs = CompareSettings.Differences(JsonNode.Parse(found.ToJson()), JsonNode.Parse(want.ToJson()));
+        return diffs.Count > 0 ? string.Join("; ", diffs.Take(3)) : "the model configs differ";
+    }
+
+    /// <summary>First 16 hex digits of SHA-256 of the model config JSON (a results line's model_sha).</summary>
+    public static string ModelSha(ModelConfig model) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(model.ToJson())))[..16];
+
+    /// <summary>Moves a run folder to OUT/stale/ARCH/seed-S[.k] (nothing is deleted); returns where it went ("" when there was none).</summary>
+    static string MoveAside(string outDir, string arch, ulong seed)
+    {
+        string runDir = Path.Combine(outDir, RunFolder(arch, seed));
+        if (!Directory.Exists(runDir)) return "(no folder)";
+        string target = Path.Combine(outDir, "stale", RunFolder(arch, seed));
+        for (int k = 1; Directory.Exists(target); k++) target = Path.Combine(outDir, "stale", RunFolder(arch, seed) + "." + k);
+        Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+        Directory.Move(runDir, target);
+        return target;
+    }
+
+    /// <summary>
+    /// The step an unrecorded run continues from: 0 for none (or a folder without a checkpoint), else its latest checkpoint's step.
+    /// Fails when the folder holds another model or other training settings than this comparison would train — unless
+    /// <paramref name="moveAsideLog"/> is given: then a folder with another model moves to stale/ and the run starts again.
+    /// </summary>
+    static long CheckRunFolder(string outDir, string arch, ulong seed, ModelConfig model, CompareSettings s, Action<string>? moveAsideLog = null)
     {
         string runDir = Path.Combine(outDir, RunFolder(arch, seed));
         if (!File.Exists(Path.Combine(runDir, "checkpoints", Checkpoint.LatestPointer))) return 0;
         var ckpt = Checkpoint.Open(runDir);
         if ((ckpt.ModelConfig with { VocabSize = 0 }).ToJson() != (model with { VocabSize = 0 }).ToJson())
-            throw new UltraMemException($"{runDir} holds another model than this version of ultramem builds for '{arch}' (was the matching changed?); use another --out folder");
+        {
+            if (moveAsideLog is null)
+                throw new UltraMemException($"{runDir} holds another model than this version of ultramem builds for '{arch}' (was the matching changed?); use --retrain-stale or another --out folder");
+            moveAsideLog($"{runDir} holds another model than this version builds for '{arch}'; moved to {MoveAside(outDir, arch, seed)}, starting it again");
+            return 0;
+        }
         var expected = CompareSettings.StripTrain(s.Train with { Seed = seed }).ToJsonString();
         var found = CompareSettings.StripTrain(ckpt.TrainConfig).ToJsonString();
         if (expected != found)
@@ -230,7 +293,7 @@ public static class Comparison
             TrainSeconds = ckpt.State.ElapsedSeconds,
             TotalParams = count.Total, ActivatedParams = count.Activated, FlopsPerToken = count.FlopsPerToken,
             Threads = t.Threads ?? Environment.ProcessorCount, Fingerprint = s.Fingerprint,
-            ModelSha = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(ckpt.ModelConfig.ToJson())))[..16],
+            ModelSha = ModelSha(ckpt.ModelConfig),
             RunDir = RunFolder(arch, seed),
             FinishedUtc = DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture),
             Version = typeof(Comparison).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "",
@@ -247,6 +310,7 @@ public static class Comparison
             Arch = arch, Seed = seed, Comparison = s.Kind, ModelName = s.ModelName, FinalValLoss = double.NaN, TrainTokensPerS = double.NaN,
             TotalParams = count.Total, ActivatedParams = count.Activated, FlopsPerToken = count.FlopsPerToken,
             Threads = s.Train.Threads ?? Environment.ProcessorCount, Fingerprint = s.Fingerprint, RunDir = RunFolder(arch, seed),
+            ModelSha = ModelSha(model with { VocabSize = s.Train.TokenizerVocabSize }),
             FinishedUtc = DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture),
             Version = typeof(Comparison).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "",
             Cores = Environment.ProcessorCount, Error = error, Settings = s.Identity(),

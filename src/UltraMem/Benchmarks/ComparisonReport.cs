@@ -69,7 +69,7 @@ public sealed record ComparisonReport
         var notes = new List<string>();
         var foreign = all.Where(r => r.Fingerprint != fingerprint).ToList();
         if (foreign.Count > 0) throw new UltraMemException($"{Path.Combine(folder, ResultsLog.FileName)} has {foreign.Count} runs with another settings fingerprint than {settingsPath}");
-        // the latest line of an (arch, seed) wins; duplicates only arise from concurrent runs of one folder
+        // the latest line of an (arch, seed) wins: --retrain-stale appends a line that supersedes the old one
         var runs = new Dictionary<(string, ulong), RunRecord>();
         foreach (var r in all)
         {

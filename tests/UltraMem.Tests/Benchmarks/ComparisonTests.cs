@@ -106,6 +106,42 @@ public class ComparisonTests : IClassFixture<ComparisonFixture>
         Assert.Contains("holds no comparison", Assert.Throws<UltraMemException>(() => Comparison.Run(_f.Request(other, _f.Settings(), new[] { "dense" }, new ulong[] { 1 }))).Message);
     }
 
+    /// <summary>
+    /// A recorded run whose model is not what this version builds for its architecture (a preset changed since) is not skipped
+    /// silently: the comparison stops naming it and the field, and --retrain-stale moves its folder aside and trains it again,
+    /// appending a line that supersedes the old one.
+    /// </summary>
+    [Fact]
+    public void RunsOfAnotherModelThanThisVersionBuildsAreNamedAndRetrainedOnRequest()
+    {
+        string folder = _f.Folder("stale");
+        Comparison.Run(_f.Request(folder, _f.Settings(), new[] { "dense" }, new ulong[] { 1 }));
+        string results = Path.Combine(folder, ResultsLog.FileName);
+        // pretend the run was trained before the preset changed: another rope_theta in its line's model_sha and its checkpoint
+        string line = File.ReadAllText(results);
+        var old = new ResultsLog(folder).ReadAll().Single();
+        File.WriteAllText(results, line.Replace(old.ModelSha, "0123456789abcdef"));
+        foreach (var cfg in Directory.GetFiles(Path.Combine(folder, "dense", "seed-1", "checkpoints"), "model_config.json", SearchOption.AllDirectories))
+            File.WriteAllText(cfg, File.ReadAllText(cfg).Replace("\"rope_theta\": 10000", "\"rope_theta\": 5000"));
+        string before = File.ReadAllText(results);
+
+        var e = Assert.Throws<UltraMemException>(() => Comparison.Run(_f.Request(folder, _f.Settings(), new[] { "dense" }, new ulong[] { 1 })));
+        Assert.Contains("dense seed 1", e.Message);
+        Assert.Contains("rope_theta: 5000 recorded, 10000 now", e.Message);
+        Assert.Contains("--retrain-stale", e.Message);
+        Assert.Equal(before, File.ReadAllText(results));
+
+        var again = Comparison.Run(_f.Request(folder, _f.Settings(), new[] { "dense" }, new ulong[] { 1 }) with { RetrainStale = true });
+        Assert.Equal(1, again.Trained);
+        Assert.True(File.Exists(Path.Combine(folder, "stale", "dense", "seed-1", "model_config.json")));
+        Assert.StartsWith(before, File.ReadAllText(results));                     // the old line stays; the new one supersedes it
+        var recs = new ResultsLog(folder).ReadAll();
+        Assert.Equal(2, recs.Count);
+        Assert.Equal(old.FinalValLoss, recs[1].FinalValLoss);                     // the same model, seed and data: the same loss
+        Assert.Equal(old.ModelSha, recs[1].ModelSha);
+        Assert.Equal(1, Comparison.Run(_f.Request(folder, _f.Settings(), new[] { "dense" }, new ulong[] { 1 })).Skipped);
+    }
+
     [Fact]
     public void AnInterruptedComparisonResumesAndSkipsFinishedRuns()
     {

@@ -99,7 +99,7 @@ public class MemoryModelTests
         Assert.Equal(M("pkm+qk_norm") with { Expansion = 4 }, M("pkm+ive"));
         Assert.Equal(M("pkm+ive") with { Retrieval = "tucker" }, M("pkm+tdqkr"));
         Assert.Equal(M("pkm+tdqkr") with { TuckerCores = 2 }, M("pkm+mcs"));
-        Assert.Equal(M("pkm+mcs") with { Init = "paper" }, M("pkm+init"));
+        Assert.Equal(M("pkm+mcs") with { Init = "paper_matched" }, M("pkm+init"));
         Assert.Equal(M("pkm+init") with { ValueLrMultiplier = 4 }, M("ultramem"));
         Assert.Equal(M("ultramem") with { QueryConv = true }, M("ultramem+query_conv"));
         Assert.Single(MemoryPresets.Apply(baseConfig, "pkm+share_query").MemoryLayers);

@@ -232,6 +232,34 @@ public class UltraMemV2Tests
         Assert.InRange(layer.Values.weight.std().item<float>() / layer.ValueInitStd(config), 0.98, 1.02);
     }
 
+    /// <summary>
+    /// v1's <c>paper_matched</c> init solves the same equation as V2's for the ladder's UltraMem layers (E = 4 projectors,
+    /// raw scores, two cores, skip-layer placement), so memory and FFN outputs start with equal variance, where the
+    /// literal <c>paper</c> values are tens of times larger at init_std 0.02.
+    /// </summary>
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void PaperMatchedInitMatchesTheFfnOutputVarianceWithinTenPercent(int seed)
+    {
+        var b = new ModelConfig { VocabSize = 64, DModel = 256, NLayers = 4, NHeads = 4, MaxSeqLen = 16, Dropout = 0 };
+        var ladder = MemoryPresets.Apply(b, "pkm+init");
+        double Ratio(string init)
+        {
+            var config = ladder with { MemoryLayers = ladder.MemoryLayers.Select(p => p with { Memory = p.Memory! with { NKeys = 48, Init = init } }).ToList() };
+            manual_seed(90 + seed);
+            using var model = new TransformerLM(config);
+            model.eval();
+            using var _ = no_grad();
+            var x = randn(1, 4096, 256);
+            double ffn = model.layers[0].mlp!.forward(x).var().item<float>();
+            double mem = model.memory_layers[0].forward(x).var().item<float>();
+            return mem / ffn;
+        }
+        Assert.InRange(Ratio("paper_matched"), 0.9, 1.1);
+        Assert.True(Ratio("paper") > 100, "the literal paper init should be far above the FFN at init_std 0.02");
+    }
+
     [Fact]
     public void ComputeShareHelperHitsItsTarget()
     {

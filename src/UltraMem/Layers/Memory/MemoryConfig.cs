@@ -43,7 +43,11 @@ public sealed record MemoryConfig
     public double TuckerAuxAlpha { get; init; } = 0.001;
     /// <summary>E: implicit value expansion factor (a perfect square: 1, 4, 9, 16). Key sets grow √E×; virtual table E·N rows.</summary>
     public int Expansion { get; init; } = 1;
-    /// <summary><c>pkm</c> (Lample et al. constants), <c>reference</c> (the authors' code constants), <c>paper</c> (UltraMem's variance-matched init).</summary>
+    /// <summary>
+    /// <c>pkm</c> (Lample et al. constants), <c>reference</c> (the authors' code constants), <c>paper</c> (UltraMem's init as
+    /// printed), <c>paper_matched</c> (UltraMem's, values solved to match the FFN output variance), <c>v2</c> / <c>v2_paper</c>
+    /// (UltraMemV2's); see <see cref="MemoryLayer.InitializeParameters"/>.
+    /// </summary>
     public string Init { get; init; } = "pkm";
     /// <summary>κ: value lr multiplier at step 0, decaying linearly to 1 (1 = off; UltraMem uses 4).</summary>
     public double ValueLrMultiplier { get; init; } = 1.0;
@@ -109,7 +113,7 @@ public sealed record MemoryConfig
         Check(Expansion >= 1 && SqrtExpansion * SqrtExpansion == Expansion, $"expansion must be a perfect square (1, 4, 9, 16; got {Expansion}) because each key set grows by sqrt(E)");
         Check(QueryNorm is "layernorm" or "batchnorm" or "none", $"query_norm must be layernorm, batchnorm or none (got '{QueryNorm}')");
         Check(Retrieval is "product_keys" or "tucker", $"retrieval must be product_keys or tucker (got '{Retrieval}')");
-        Check(Init is "pkm" or "reference" or "paper" or "v2" or "v2_paper", $"init must be pkm, reference, paper, v2 or v2_paper (got '{Init}')");
+        Check(Init is "pkm" or "reference" or "paper" or "paper_matched" or "v2" or "v2_paper", $"init must be pkm, reference, paper, paper_matched, v2 or v2_paper (got '{Init}')");
         Check(!ShareQuery || Heads % 2 == 0, $"share_query pairs heads, so heads must be even (got {Heads})");
         Check(!IsTucker || TuckerRank >= 1, $"tucker_rank must be >= 1 (got {TuckerRank})");
         Check(!IsTucker || TuckerCores >= 1, $"tucker_cores must be >= 1 (got {TuckerCores})");

@@ -249,6 +249,9 @@ public sealed class MemoryLayer : FeedForwardSlot
     /// <item><c>reference</c> — the authors' v1 code: q/k-norm gains 1/Dk^0.33, W_q and keys N(0, 1/√Dk), values N(0, 0.02);</item>
     /// <item><c>paper</c> — values N(0, var E/(2·m·H·L)) so the memory output variance matches an FFN's 1/(2L);
     /// query-norm gain 1/√E[Y] (Y: mean of the top-m of n' standard normals, Monte Carlo), key-norm gain 1/√Dk;</item>
+    /// <item><c>paper_matched</c> — <c>paper</c>'s query, keys and norm gains, with σ_V solved, as for <c>v2</c>, so that this
+    /// layer's output variance equals a freshly initialised FFN's: the aim the paper states, for models whose FFN output
+    /// variance is not 1/(2L) (with init_std 0.02 the literal <c>paper</c> values give ≈ 45× the FFN's output std);</item>
     /// <item><c>v2</c> — UltraMemV2: W_q and keys N(0, 1/√(Dk/2)), q/k-norm gains (Dk/2)^−0.4, W_pre N(0, 1/√D),
     /// value_proj N(0, init_std/√(2L)) like the FFN's output layer; values and pre-values σ_V chosen so that this layer's
     /// output variance equals a freshly initialised FFN's, from moments measured by a synthetic pass through the retrieval
@@ -285,7 +288,7 @@ public sealed class MemoryLayer : FeedForwardSlot
                 nn.init.normal_(keys.col_keys, 0, 1 / Math.Sqrt(dk));
                 qGain = kGain = Math.Pow(dk, -0.33);
                 break;
-            case "paper":
+            case "paper" or "paper_matched":
                 nn.init.normal_(query.query_proj.weight!, 0, 1 / Math.Sqrt(dk));
                 nn.init.normal_(keys.row_keys, 0, 1 / Math.Sqrt(dk));
                 nn.init.normal_(keys.col_keys, 0, 1 / Math.Sqrt(dk));
@@ -322,12 +325,13 @@ public sealed class MemoryLayer : FeedForwardSlot
     /// <code>
     ///   Var(o) = σ_proj² · Dv · H·m · E[w²] · g · (Dp · σ_V⁴  with pre-values | σ_V²  without)  =  Var(FFN(x))
     /// </code>
-    /// (x unit-variance; E[w²] the mean square of the weights applied to the selected rows — softmax or raw, per core —
+    /// (x unit-variance; σ_proj² · Dv read as 1 without a value projection; E[w²] the mean square of the weights applied to the selected rows — softmax or raw, per core —
     /// measured by a synthetic pass of random x through this layer's retrieval; g = E[SiLU(W_s x)²] with the output gate,
     /// else 1; a_i = ⟨W_pre x, P[i]⟩ has variance Dp·σ_V² because W_pre x has unit variance), with
     /// Var(FFN(x)) = F · σ_out² · E[SiLU(g)²] · σ_u² of the model's SwiGLU (F inner width, gate/up pre-activations of
     /// variance D·init_std², output std init_std/√(2L)). For <c>v2_paper</c>: σ_V⁴ = 0.2·k·D / (m·H·(1+σ_s²)·max(Dp,1)·Dv·L)
     /// with k = F/D and σ_s² the variance of the top-1 score divided by its mean (the paper's and reference code's reading).
+    /// <c>paper_matched</c> solves the same equation as <c>v2</c> with v1's value projection N(0, 1/√(E·Dv)).
     /// </summary>
     public double ValueInitStd(ModelConfig? model)
     {
@@ -348,7 +352,8 @@ public sealed class MemoryLayer : FeedForwardSlot
         double ffnVar = InitMoments.SwiGluOutputVariance(m);
         double projVar = Math.Pow(ValueProjectionStd(model), 2);
         double gate = c.OutputGate ? InitMoments.MeanSquare(z => nn.functional.silu(z), m.InitStd * Math.Sqrt(d)) : 1;   // E[SiLU(W_s x)²]
-        double perUnit = projVar * dv * mh * meanSquare * gate;                        // Var(o) per σ_V² (or per Dp·σ_V⁴)
+        double projected = value_proj is null ? 1 : projVar * dv;                       // Var(o) per unit of pooled variance
+        double perUnit = projected * mh * meanSquare * gate;                        // Var(o) per σ_V² (or per Dp·σ_V⁴)
         return dp > 0 ? Math.Pow(ffnVar / (perUnit * dp), 0.25) : Math.Sqrt(ffnVar / perUnit);
     }
 

@@ -15,7 +15,7 @@ namespace UltraMem.Layers.Memory;
 ///  pkm+ive               implicit value expansion E = 4 (virtual table 4× the physical one)
 ///  pkm+tdqkr             Tucker-decomposed retrieval, rank r = 2
 ///  pkm+mcs               multi-core scoring, h = 2 cores
-///  pkm+init              UltraMem's variance-matched initialisation
+///  pkm+init              UltraMem's initialisation, values matched to the FFN output variance (init: paper_matched)
 ///  ultramem              + value learning-rate decay κ = 4 → 1
 ///  ultramem+query_conv   + causal depthwise query convolution (kernel 3)
 /// </code>
@@ -96,7 +96,7 @@ public static class MemoryPresets
             Retrieval = At("pkm+tdqkr") ? "tucker" : "product_keys",
             TuckerRank = 2,
             TuckerCores = At("pkm+mcs") ? 2 : 1,
-            Init = At("pkm+init") ? "paper" : "pkm",
+            Init = At("pkm+init") ? "paper_matched" : "pkm",
             ValueLrMultiplier = At("ultramem") ? 4 : 1,
             QueryConv = At("ultramem+query_conv"),
         };
