@@ -139,6 +139,7 @@ public class ComparisonTests : IClassFixture<ComparisonFixture>
         Assert.Equal(2, recs.Count);
         Assert.Equal(old.FinalValLoss, recs[1].FinalValLoss);                     // the same model, seed and data: the same loss
         Assert.Equal(old.ModelSha, recs[1].ModelSha);
+        Assert.Contains(again.Report.Notes, n => n.StartsWith("1 earlier line of results.jsonl is superseded") && n.Contains("dense seed 1"));
         Assert.Equal(1, Comparison.Run(_f.Request(folder, _f.Settings(), new[] { "dense" }, new ulong[] { 1 })).Skipped);
     }
 
