@@ -61,8 +61,10 @@ public sealed record CompareSettings
 
     public string Fingerprint => FingerprintOf(Identity());
 
-    public static string FingerprintOf(JsonNode identity) =>
-        Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(identity.ToJsonString())))[..16];
+    public static string FingerprintOf(JsonNode identity) => ShortHash(identity.ToJsonString());
+
+    /// <summary>First 16 hex digits of SHA-256 of <paramref name="json"/> (settings fingerprints, results lines' model_sha).</summary>
+    public static string ShortHash(string json) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(json)))[..16];
 
     /// <summary>The settings file of a comparison folder: the identity, its fingerprint and the model name.</summary>
     public string ToFileJson(string? command)

@@ -1,8 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Reflection;
-using System.Security.Cryptography;
-using System.Text;
 using System.Text.Json.Nodes;
 using UltraMem.Layers.Memory;
 using UltraMem.Model;
@@ -125,24 +123,21 @@ public static class Comparison
         recorded = new ResultsLog(req.OutDir).ReadAll();   // as of holding the lock
         var plan = req.Seeds.SelectMany(seed => req.Archs.Select(arch => (Arch: arch, Seed: seed))).ToList();
         // the latest line of an (arch, seed) is its result; one whose model is not what this version builds is stale
-        var latest = new Dictionary<(string, ulong), RunRecord>();
-        foreach (var r in recorded) latest[(r.Arch, r.Seed)] = r;
-        var stale = plan.Where(p => latest.TryGetValue(p, out var r) && StaleReason(req.OutDir, r, models[p.Arch], s) is not null).ToList();
+        var latest = ResultsLog.LatestByRun(recorded);
+        var stale = plan.Select(p => (Run: p, Reason: latest.TryGetValue(p, out var r) ? StaleReason(req.OutDir, r, models[p.Arch], s) : null))
+                        .Where(x => x.Reason is not null).ToList();
         if (stale.Count > 0 && !req.RetrainStale)
-        {
-            var first = stale[0];
             throw new UltraMemException(
                 $"{stale.Count} recorded run{(stale.Count == 1 ? "" : "s")} in {Path.Combine(req.OutDir, ResultsLog.FileName)} were trained with another model than this version of ultramem builds " +
-                $"({string.Join(", ", stale.GroupBy(p => p.Arch).Select(g => $"{g.Key} seed {string.Join(",", g.Select(p => p.Seed))}"))}; " +
-                $"{first.Arch}: {StaleReason(req.OutDir, latest[first], models[first.Arch], s)}); " +
+                $"({string.Join(", ", stale.GroupBy(x => x.Run.Arch).Select(g => $"{g.Key} seed {string.Join(",", g.Select(x => x.Run.Seed))}"))}; " +
+                $"{stale[0].Run.Arch}: {stale[0].Reason}); " +
                 "run with --retrain-stale to train them again (their folders move to stale/, the old lines stay and are superseded), or choose another --out folder");
-        }
-        foreach (var p in stale)
+        foreach (var (p, _) in stale)
         {
             string moved = MoveAside(req.OutDir, p.Arch, p.Seed);
             req.Log($"{p.Arch} seed {p.Seed}: recorded with another model; its run folder moved to {moved}, training it again");
         }
-        var done = latest.Keys.Except(stale).ToHashSet();
+        var done = latest.Keys.Except(stale.Select(x => x.Run)).ToHashSet();
         var results = new ResultsLog(req.OutDir);
 
         int skipped = plan.Count(p => done.Contains(p));
@@ -221,21 +216,29 @@ public static class Comparison
     /// </summary>
     static string? StaleReason(string outDir, RunRecord r, ModelConfig model, CompareSettings s)
     {
-        if (r.ModelSha == ModelSha(model with { VocabSize = s.Train.TokenizerVocabSize })) return null;
+        string expectedSha = ModelSha(model with { VocabSize = s.Train.TokenizerVocabSize });
+        if (r.ModelSha == expectedSha) return null;
         string runDir = Path.Combine(outDir, r.RunDir.Length > 0 ? r.RunDir : RunFolder(r.Arch, r.Seed));
-        if (!File.Exists(Path.Combine(runDir, "checkpoints", Checkpoint.LatestPointer)))
-            return $"model_sha {(r.ModelSha.Length > 0 ? r.ModelSha : "(none)")} is not {ModelSha(model with { VocabSize = s.Train.TokenizerVocabSize })} and {runDir} has no checkpoint to compare";
-        var found = Checkpoint.Open(runDir).ModelConfig with { VocabSize = 0 };
-        var want = model with { VocabSize = 0 };
-        if (found.ToJson() == want.ToJson()) return null;
-        var diffs = CompareSettings.Differences(JsonNode.Parse(found.ToJson()), JsonNode.Parse(want.ToJson()));
+        if (!HasCheckpoint(runDir))
+            return $"model_sha {(r.ModelSha.Length > 0 ? r.ModelSha : "(none)")} is not {expectedSha} and {runDir} has no checkpoint to compare";
+        return ModelDifference(Checkpoint.Open(runDir).ModelConfig, model);
+    }
+
+    /// <summary>The first fields in which <paramref name="found"/> differs from <paramref name="want"/> (vocabulary size aside), or null when they are the same model.</summary>
+    static string? ModelDifference(ModelConfig found, ModelConfig want)
+    {
+        string a = (found with { VocabSize = 0 }).ToJson(), b = (want with { VocabSize = 0 }).ToJson();
+        if (a == b) return null;
+        var diffs = CompareSettings.Differences(JsonNode.Parse(a), JsonNode.Parse(b));
         return diffs.Count > 0 ? string.Join("; ", diffs.Take(3)) : "the model configs differ";
     }
 
-    /// <summary>First 16 hex digits of SHA-256 of the model config JSON (a results line's model_sha).</summary>
-    public static string ModelSha(ModelConfig model) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(model.ToJson())))[..16];
+    static bool HasCheckpoint(string runDir) => File.Exists(Path.Combine(runDir, "checkpoints", Checkpoint.LatestPointer));
 
-    /// <summary>Moves a run folder to OUT/stale/ARCH/seed-S[.k] (nothing is deleted); returns where it went ("" when there was none).</summary>
+    /// <summary>First 16 hex digits of SHA-256 of the model config JSON (a results line's model_sha).</summary>
+    public static string ModelSha(ModelConfig model) => CompareSettings.ShortHash(model.ToJson());
+
+    /// <summary>Moves a run folder to OUT/stale/ARCH/seed-S[.k] (nothing is deleted); returns where it went ("(no folder)" when there was none).</summary>
     static string MoveAside(string outDir, string arch, ulong seed)
     {
         string runDir = Path.Combine(outDir, RunFolder(arch, seed));
@@ -255,12 +258,12 @@ public static class Comparison
     static long CheckRunFolder(string outDir, string arch, ulong seed, ModelConfig model, CompareSettings s, Action<string>? moveAsideLog = null)
     {
         string runDir = Path.Combine(outDir, RunFolder(arch, seed));
-        if (!File.Exists(Path.Combine(runDir, "checkpoints", Checkpoint.LatestPointer))) return 0;
+        if (!HasCheckpoint(runDir)) return 0;
         var ckpt = Checkpoint.Open(runDir);
-        if ((ckpt.ModelConfig with { VocabSize = 0 }).ToJson() != (model with { VocabSize = 0 }).ToJson())
+        if (ModelDifference(ckpt.ModelConfig, model) is { } difference)
         {
             if (moveAsideLog is null)
-                throw new UltraMemException($"{runDir} holds another model than this version of ultramem builds for '{arch}' (was the matching changed?); use --retrain-stale or another --out folder");
+                throw new UltraMemException($"{runDir} holds another model than this version of ultramem builds for '{arch}' ({difference}); use --retrain-stale or another --out folder");
             moveAsideLog($"{runDir} holds another model than this version builds for '{arch}'; moved to {MoveAside(outDir, arch, seed)}, starting it again");
             return 0;
         }

@@ -69,21 +69,15 @@ public sealed record ComparisonReport
         var notes = new List<string>();
         var foreign = all.Where(r => r.Fingerprint != fingerprint).ToList();
         if (foreign.Count > 0) throw new UltraMemException($"{Path.Combine(folder, ResultsLog.FileName)} has {foreign.Count} runs with another settings fingerprint than {settingsPath}");
-        // the latest line of an (arch, seed) wins: --retrain-stale appends a line that supersedes the old one
-        var runs = new Dictionary<(string, ulong), RunRecord>();
-        var superseded = new List<RunRecord>();
-        foreach (var r in all)
-        {
-            if (runs.TryGetValue((r.Arch, r.Seed), out var earlier)) superseded.Add(earlier);
-            runs[(r.Arch, r.Seed)] = r;
-        }
+        var order = Comparison.DefaultArchs(settings.Kind).ToList();
+        int Rank(string a) => order.IndexOf(a) is var i && i >= 0 ? i : order.Count;
+        var runs = ResultsLog.LatestByRun(all);
+        var superseded = all.Where(r => !ReferenceEquals(runs[(r.Arch, r.Seed)], r)).ToList();
         if (superseded.Count > 0)
             notes.Add($"{superseded.Count} earlier line{(superseded.Count == 1 ? "" : "s")} of results.jsonl {(superseded.Count == 1 ? "is" : "are")} superseded by a later run of the same arch and seed " +
                       "(e.g. --retrain-stale after a preset changed) and left out: " +
-                      string.Join("; ", superseded.GroupBy(r => r.Arch).Select(g => $"{g.Key} seed {string.Join(",", g.Select(r => r.Seed))} " +
-                                                                               $"(val loss {string.Join(", ", g.Select(r => r.FinalValLoss.ToString("F4", System.Globalization.CultureInfo.InvariantCulture)))})")));
-        var order = (settings.Kind == CompareSettings.LadderKind ? MemoryPresets.Ladder : Families.Members).ToList();
-        int Rank(string a) => order.IndexOf(a) is var i && i >= 0 ? i : order.Count;
+                      string.Join("; ", superseded.GroupBy(r => r.Arch).OrderBy(g => Rank(g.Key)).Select(g => $"{g.Key} seed {string.Join(",", g.Select(r => r.Seed))} " +
+                                                                               $"(val loss {string.Join(", ", g.Select(r => L(r.FinalValLoss)))})")));
         var archs = runs.Values.GroupBy(r => r.Arch)
             .Select(g => new ArchSummary(g.Key, g.OrderBy(r => r.Seed).ToList()))
             .OrderBy(a => Rank(a.Arch)).ThenBy(a => a.Arch, StringComparer.Ordinal).ToList();

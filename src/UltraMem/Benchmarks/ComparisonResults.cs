@@ -81,6 +81,17 @@ public sealed class ResultsLog
         return list;
     }
 
+    /// <summary>
+    /// The result of each (arch, seed): its latest line. Earlier lines of the same run are superseded (a run trained again with
+    /// <c>--retrain-stale</c> after its preset changed).
+    /// </summary>
+    public static Dictionary<(string Arch, ulong Seed), RunRecord> LatestByRun(IEnumerable<RunRecord> records)
+    {
+        var latest = new Dictionary<(string Arch, ulong Seed), RunRecord>();
+        foreach (var r in records) latest[(r.Arch, r.Seed)] = r;
+        return latest;
+    }
+
     /// <summary>Appends one line (and a newline first if the file's last line lacks one), flushed to disk.</summary>
     public void Append(RunRecord r)
     {

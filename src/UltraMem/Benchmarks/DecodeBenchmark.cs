@@ -148,7 +148,7 @@ public static class DecodeBenchmark
                         ParametersRead = reads.ParametersRead,
                         CostModelSpec = reads.DenseParameters + SparseCost(c, batch, uniform: false),
                         CostModelUniform = reads.DenseParameters + SparseCost(c, batch, uniform: true),
-                        KvBytes = (long)batch * (s.KvLength + 1) * c.DModel * 2 * c.NLayers * 4,
+                        KvBytes = KvCacheBytes(c, batch, s.KvLength),
                     });
                 }
             }
@@ -260,10 +260,12 @@ public static class DecodeBenchmark
     public static long NeededBytes(IReadOnlyList<DecodeVariant> variants, DecodeBenchSettings s)
     {
         long parameters = variants.Sum(v => ModelAccounting.Total(v.Config).Total) * 4;
-        long kv = variants.Select(v => v.Config).DistinctBy(Backbone)
-            .Sum(c => 2L * c.NLayers * s.Batches.Max() * (s.KvLength + 1) * c.DModel * 4);
+        long kv = variants.Select(v => v.Config).DistinctBy(Backbone).Sum(c => KvCacheBytes(c, s.Batches.Max(), s.KvLength));
         return parameters + kv;
     }
+
+    /// <summary>Float32 keys and values of every block for <paramref name="batch"/> sequences of <paramref name="kvLength"/> + 1 positions: B·(L_kv+1)·D·2·layers·4.</summary>
+    static long KvCacheBytes(ModelConfig c, int batch, int kvLength) => 2L * c.NLayers * batch * (kvLength + 1) * c.DModel * 4;
 
     /// <summary>
     /// Sparse-table parameters a decode step of <paramref name="batch"/> tokens reads, by spec §6's cost model
@@ -278,9 +280,7 @@ public static class DecodeBenchmark
             if (p.Moe is { } moe)
                 total += Rows(moe.Experts, moe.TopK, batch, uniform) * 3.0 * c.DModel * moe.ExpertHiddenResolved(c.FfnHiddenResolved);
             if (p.Memory is { } mem)
-            {
                 total += Rows(mem.Rows, (long)mem.Heads * mem.TopM, batch, uniform) * (mem.ValueDimResolved(c.DModel) + mem.PreValueDimResolved);
-            }
             if (p.Peer is { } peer)
                 total += Rows((long)peer.NKeys * peer.NKeys, (long)peer.Heads * peer.TopK, batch, uniform) * 2.0 * c.DModel;
         }

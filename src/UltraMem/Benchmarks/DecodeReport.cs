@@ -82,6 +82,8 @@ public static class DecodeReport
         DecodeVariant? Arch(string a) => variants.FirstOrDefault(v => v.Arch == a);
 
         var md = new StringBuilder();
+        void BatchHeader(string first) =>                                                // a table with a column per batch size
+            md.AppendLine($"| {first} | " + string.Join(" | ", batches.Select(b => $"B={b}")) + " |").AppendLine("|---|" + string.Concat(batches.Select(_ => "---:|")));
         md.AppendLine("# Decode benchmark: one decoding step of whole models of a matched family").AppendLine();
         md.AppendLine($"Command: `{command}`  ").AppendLine($"Machine: {machine}.  ");
         md.AppendLine($"One step = one new token for each of B sequences whose KV cache holds {s.KvLength} positions, logits for the new position; " +
@@ -93,8 +95,7 @@ public static class DecodeReport
             md.AppendLine($"| {v.Name} | {Format.Count(m.TotalParameters)} | {Format.Count(m.DenseParameters)} | {Format.Count(m.FlopsPerToken)} |");
         }
         md.AppendLine().AppendLine("**Step time, ms** (median; min–max)").AppendLine();
-        md.AppendLine("| model | " + string.Join(" | ", batches.Select(b => $"B={b}")) + " |");
-        md.AppendLine("|---|" + string.Concat(batches.Select(_ => "---:|")));
+        BatchHeader("model");
         foreach (var v in variants)
             md.AppendLine($"| {v.Name} | " + string.Join(" | ", batches.Select(b => At(v, b) is { } m ? $"{m.MedianMs:F1} ({m.MinMs:F1}–{m.MaxMs:F1})" : "")) + " |");
 
@@ -104,15 +105,13 @@ public static class DecodeReport
         if (ratios.Count > 0)
         {
             md.AppendLine().AppendLine("**Step-time ratios** (medians)").AppendLine();
-            md.AppendLine("| ratio | " + string.Join(" | ", batches.Select(b => $"B={b}")) + " |");
-            md.AppendLine("|---|" + string.Concat(batches.Select(_ => "---:|")));
+            BatchHeader("ratio");
             foreach (var (label, a, b) in ratios)
                 md.AppendLine($"| {label} | " + string.Join(" | ", batches.Select(x => At(a, x) is { } ma && At(b, x) is { } mb ? $"{ma.MedianMs / mb.MedianMs:F2}×" : "")) + " |");
         }
 
         md.AppendLine().AppendLine("**Parameters read per step, MB (float32)** — counted from what the step touched; in brackets: counted ÷ spec §6 cost model, counted ÷ uniform-routing expectation").AppendLine();
-        md.AppendLine("| model | " + string.Join(" | ", batches.Select(b => $"B={b}")) + " |");
-        md.AppendLine("|---|" + string.Concat(batches.Select(_ => "---:|")));
+        BatchHeader("model");
         foreach (var v in variants)
             md.AppendLine($"| {v.Name} | " + string.Join(" | ", batches.Select(b => At(v, b) is { } m
                 ? $"{m.BytesRead / 1e6:F1} ({(double)m.ParametersRead / m.CostModelSpec:F2}, {(double)m.ParametersRead / m.CostModelUniform:F2})" : "")) + " |");
