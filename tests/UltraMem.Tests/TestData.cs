@@ -1,4 +1,5 @@
 using static TorchSharp.torch;
+using UltraMem.Model;
 
 namespace UltraMem.Tests;
 
@@ -43,7 +44,7 @@ static class TestData
     {
         long t = tokens.shape[1];
         var full = model.forward(tokens);
-        using var cache = new UltraMem.Inference.DecodeCache(model, tokens.shape[0]);
+        using var cache = new UltraMem.Model.DecodeCache(model, tokens.shape[0]);
         var pieces = new List<Tensor> { model.Forward(tokens[.., ..5], cache), model.Forward(tokens[.., 5..8], cache) };
         for (long i = 8; i < t; i++)
         {

@@ -140,7 +140,7 @@ static class BenchCommand
     {
         var list = Cli.ParseList(s, "--archs").Distinct().ToList();
         foreach (var a in list)
-            if (!Model.Families.Members.Contains(a)) throw new UltraMemException($"--archs: unknown family member '{a}' (known: {string.Join(", ", Model.Families.Members)})");
+            if (!Architectures.Families.Members.Contains(a)) throw new UltraMemException($"--archs: unknown family member '{a}' (known: {string.Join(", ", Architectures.Families.Members)})");
         return list;
     }
 

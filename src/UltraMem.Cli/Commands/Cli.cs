@@ -1,4 +1,5 @@
 using System.CommandLine;
+using UltraMem.Architectures;
 using UltraMem.Model;
 using UltraMem.Training;
 
@@ -47,7 +48,7 @@ static class Cli
         public static ModelOptions Create() => new(
             Opt("--preset", "Model preset: tiny, small, base.", "tiny", true),
             Opt<string?>("--arch", "Architecture on the preset, sized to the preset's matched family (activated FLOPs of the dense preset; total parameters of the family's UltraMem): "
-                + string.Join(", ", Families.Members) + ", a rung of the UltraMem ablation ladder (" + string.Join(", ", Layers.Memory.MemoryPresets.Ladder) + "), or ultramemv2+ring. See `ultramem match`."),
+                + string.Join(", ", Families.Members) + ", a rung of the UltraMem ablation ladder (" + string.Join(", ", MemoryPresets.Ladder) + "), or ultramemv2+ring. See `ultramem match`."),
             Opt<string?>("--config", "Model config JSON (snake_case ModelConfig); overrides --preset."),
             new Option<string[]>("--memory") { Description = "Add a layer KIND@PLACEMENT (placement a, a! = replace FFN, a:b = skip); repeatable.", AllowMultipleArgumentsPerToken = false });
 

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
-using UltraMem.Benchmarks;
+using UltraMem.Architectures;
+using UltraMem.Experiments;
 using UltraMem.Model;
 using UltraMem.Training;
 

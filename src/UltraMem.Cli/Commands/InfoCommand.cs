@@ -1,4 +1,5 @@
 using System.CommandLine;
+using UltraMem.Architectures;
 using UltraMem.Model;
 using UltraMem.Training;
 
@@ -27,13 +28,11 @@ static class InfoCommand
             Cli.PrintTable(new[] { "component", "total params", "activated/token", "FLOPs/token" },
                 rows.Select(x => (IReadOnlyList<string>)new[] { x.Component, x.Count.Total.ToString("N0"), x.Count.Activated.ToString("N0"), x.Count.FlopsPerToken.ToString("N0") }));
             bool first = true;
-            for (int j = 0; j < cfg.MemoryLayers.Count; j++)
+            var resolved = cfg.Resolve();
+            for (int j = 0; j < resolved.MemoryLayers.Count; j++)
             {
-                var p = cfg.MemoryLayers[j];
-                string? shape = Layers.SlotFactory.IsMemory(p.Kind)
-                    ? Layers.Memory.MemoryLayer.Describe(p.Memory ?? Layers.Memory.MemoryPresets.DefaultFor(p.Kind, cfg), cfg.DModel, cfg.SharedValueRows)
-                    : p.Kind == "moe" ? Layers.Moe.MixtureOfExperts.Describe(p.Moe ?? new Layers.Moe.MoeConfig(), cfg.DModel, cfg.FfnHiddenResolved)
-                    : p.Kind == "peer" ? Layers.Peer.PeerLayer.Describe(p.Peer ?? Layers.Peer.PeerConfig.DefaultFor(cfg), cfg.DModel) : null;
+                var p = resolved.MemoryLayers[j];
+                string? shape = SlotKinds.Get(p.Kind).Describe(p.Settings!, resolved.SlotContext, resolved.SharedValueRows);
                 if (shape is null) continue;
                 if (first) { Console.WriteLine(); first = false; }
                 Console.WriteLine($"memory_layers.{j}: {shape}");

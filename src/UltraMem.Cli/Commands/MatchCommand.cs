@@ -1,5 +1,5 @@
 using System.CommandLine;
-using UltraMem.Layers;
+using UltraMem.Architectures;
 using UltraMem.Model;
 using UltraMem.Training;
 
@@ -68,14 +68,13 @@ static class MatchCommand
     /// <summary>The sparse knob in a few words: memory layers × n_keys (N rows), a shared table.</summary>
     static string SparsePart(ModelConfig c)
     {
-        var moe = c.MemoryLayers.Where(p => p.Moe is not null).Select(p => p.Moe!).ToList();
-        if (moe.Count > 0) return $"{moe.Count} x {moe[0].TopK}in{moe[0].Experts} (expert_hidden {moe[0].ExpertHiddenResolved(c.FfnHiddenResolved)}; replace the FFNs)";
-        var peer = c.MemoryLayers.Where(p => p.Peer is not null).Select(p => p.Peer!).ToList();
-        if (peer.Count > 0) return $"{peer.Count} x n={peer[0].NKeys} ({peer[0].Experts:N0} experts, h={peer[0].Heads} x k={peer[0].TopK})";
-        var mems = c.MemoryLayers.Where(p => p.Memory is not null).Select(p => p.Memory!).ToList();
-        if (mems.Count == 0) return "-";
-        var m = mems[0];
+        // the first sparse layer, described by its kind, with the number of layers of the same settings type
+        var first = c.MemoryLayers.Where(p => p.Settings is not null)
+            .Select(p => (Placement: p, Kind: SlotKinds.Get(p.Kind)))
+            .FirstOrDefault(x => x.Kind.SparsePart(x.Placement.Settings!, c.SlotContext, 1) is not null);
+        if (first.Kind is null) return "-";
+        int layers = c.MemoryLayers.Count(p => p.Settings?.GetType() == first.Kind.SettingsType);
         string shared = c.SharedValueRows is { } g ? $", shared table {g:N0} rows" : "";
-        return $"{mems.Count} x n={m.NKeys} (N={m.Rows:N0}, Dv={m.ValueDimResolved(c.DModel)}" + (m.PreValueDim is { } dp ? $", Dp={dp}" : "") + $", H={m.Heads}, m={m.TopM}){shared}";
+        return first.Kind.SparsePart(first.Placement.Settings!, c.SlotContext, layers) + shared;
     }
 }

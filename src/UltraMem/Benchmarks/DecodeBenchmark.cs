@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using UltraMem.Inference;
+using UltraMem.Architectures;
 using UltraMem.Layers;
 using UltraMem.Model;
 using UltraMem.Reporting;
@@ -7,62 +7,6 @@ using UltraMem.Training;
 using static TorchSharp.torch;
 
 namespace UltraMem.Benchmarks;
-
-/// <summary>One model measured by the decode benchmark: an architecture of a matched family, at a sparse-parameter scale.</summary>
-/// <param name="Name">Label in tables and plots (e.g. <c>moe</c>, <c>ultramem x16</c>).</param>
-/// <param name="Arch">Family member (<see cref="Families.Members"/>).</param>
-/// <param name="Scale">Sparse parameters as a multiple of the matched family's (1 in <c>bench decode</c>).</param>
-public sealed record DecodeVariant(string Name, string Arch, int Scale, ModelConfig Config);
-
-public sealed record DecodeBenchSettings
-{
-    public IReadOnlyList<int> Batches { get; init; } = new[] { 1, 4, 16, 64, 256, 1024 };
-    /// <summary>Tokens already in the KV cache when the measured step runs.</summary>
-    public int KvLength { get; init; } = 512;
-    public int Warmup { get; init; } = 2;
-    public int Repetitions { get; init; } = 5;
-    public int? Threads { get; init; }
-    public ulong Seed { get; init; } = 1;
-    /// <summary>Batch sizes at which each model's feed-forward slots are also timed alone (<see cref="SlotProfile"/>); needs the machine's rates.</summary>
-    public IReadOnlyList<int> ProfileBatches { get; init; } = Array.Empty<int>();
-}
-
-/// <summary>This machine's matmul rate and read bandwidth (<see cref="DecodeBenchmark.MeasureMatmulGflops"/>, <see cref="DecodeBenchmark.MeasureReadBandwidth"/>).</summary>
-public sealed record MachineRates(double MatmulGflops, double ReadGbPerS);
-
-/// <summary>What <see cref="DecodeBenchmark.Run"/> measured: every (variant, batch) step, and the slot profiles asked for.</summary>
-public sealed record DecodeRun(List<DecodeMeasurement> Steps, List<SlotProfile> Profile);
-
-/// <summary>One (variant, batch) cell: step times and the parameters the step read, measured and by the cost model.</summary>
-public sealed record DecodeMeasurement
-{
-    public required DecodeVariant Variant { get; init; }
-    public int Batch { get; init; }
-    public required double[] StepMs { get; init; }
-    public double MedianMs => Stats.Median(StepMs);
-    public double MinMs => StepMs.Min();
-    public double MaxMs => StepMs.Max();
-    public double TokensPerSecond => Batch / (MedianMs / 1000);
-    public long TotalParameters { get; init; }
-    public long DenseParameters { get; init; }
-    public long FlopsPerToken { get; init; }
-    /// <summary>Parameters read by the last measured step: dense weights + distinct sparse rows × row size (counted).</summary>
-    public long ParametersRead { get; init; }
-    /// <summary>Spec §6's model: min(k·B, N) experts, min(B·H·m, N) value rows, plus the dense weights.</summary>
-    public long CostModelSpec { get; init; }
-    /// <summary>The expected distinct rows when every token picks uniformly at random: N·(1 − (1 − k/N)^B), plus the dense weights.</summary>
-    public long CostModelUniform { get; init; }
-    /// <summary>KV-cache bytes the attention reads in the step (not parameters): B·(L_kv+1)·D·2·layers·4.</summary>
-    public long KvBytes { get; init; }
-    public long BytesRead => 4 * ParametersRead;
-}
-
-/// <summary>
-/// Where a decode step's time goes: the feed-forward slots (FFNs, MoE, memory layers) timed alone on the same batch, against
-/// the two floors they cannot beat on this machine — their FLOPs at the measured matmul rate and their parameter bytes at the
-/// measured read bandwidth. What is above both floors is overhead: op dispatch, small matmuls, gathers and scatters.
-/// </summary>
-public sealed record SlotProfile(string Variant, int Batch, double StepMs, double SlotsMs, double FlopsFloorMs, double TrafficFloorMs, int SlotCount);
 
 /// <summary>
 /// Decode-step cost of whole models (issue 5, spec §6): one token for each of B sequences whose KV cache already holds
@@ -268,28 +212,19 @@ public static class DecodeBenchmark
     static long KvCacheBytes(ModelConfig c, int batch, int kvLength) => 2L * c.NLayers * batch * (kvLength + 1) * c.DModel * 4;
 
     /// <summary>
-    /// Sparse-table parameters a decode step of <paramref name="batch"/> tokens reads, by spec §6's cost model
+    /// Sparse-table parameters a decode step of <paramref name="batch"/> tokens reads, by the papers' cost model (docs/results.md)
     /// (<paramref name="uniform"/> false: min(k·B, N) rows) or by its expectation when each token picks its rows uniformly at
     /// random (true: N·(1 − (1 − k/N)^B) for k rows per token out of N).
     /// </summary>
     public static long SparseCost(ModelConfig c, int batch, bool uniform)
     {
+        var resolved = c.Resolve();
+        var context = resolved.SlotContext;
         double total = 0;
-        foreach (var p in c.MemoryLayers)
-        {
-            if (p.Moe is { } moe)
-                total += Rows(moe.Experts, moe.TopK, batch, uniform) * 3.0 * c.DModel * moe.ExpertHiddenResolved(c.FfnHiddenResolved);
-            if (p.Memory is { } mem)
-                total += Rows(mem.Rows, (long)mem.Heads * mem.TopM, batch, uniform) * (mem.ValueDimResolved(c.DModel) + mem.PreValueDimResolved);
-            if (p.Peer is { } peer)
-                total += Rows((long)peer.NKeys * peer.NKeys, (long)peer.Heads * peer.TopK, batch, uniform) * 2.0 * c.DModel;
-        }
+        foreach (var p in resolved.MemoryLayers)
+            total += SlotKinds.Get(p.Kind).SparseParametersRead(p.Settings!, context, batch, uniform);
         return (long)Math.Round(total);
     }
-
-    /// <summary>Distinct rows read when each of <paramref name="batch"/> tokens picks <paramref name="perToken"/> of <paramref name="n"/> rows.</summary>
-    static double Rows(long n, long perToken, int batch, bool uniform) =>
-        uniform ? n * (1 - Math.Pow(1 - Math.Min(1.0, perToken / (double)n), batch)) : Math.Min((double)perToken * batch, n);
 
     /// <summary>
     /// Read bandwidth of this machine for large tensors (GB/s): the best of several sums over a buffer much larger than the

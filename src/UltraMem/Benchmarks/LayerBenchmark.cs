@@ -1,3 +1,4 @@
+using UltraMem.Reporting;
 using System.Diagnostics;
 using System.Text.Json;
 using UltraMem.Layers;

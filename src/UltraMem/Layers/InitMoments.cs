@@ -1,4 +1,3 @@
-using UltraMem.Model;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
 
@@ -25,10 +24,10 @@ public static class InitMoments
     /// Output variance of the model's freshly initialised SwiGLU FFN on unit-variance input:
     /// F · init_std²/(2L) · s² · E[SiLU(z)²], z ~ N(0, s²), s = init_std·√D (gate/up N(0, init_std), down N(0, init_std/√(2L)), width F).
     /// </summary>
-    public static double SwiGluOutputVariance(ModelConfig m)
+    public static double SwiGluOutputVariance(SlotContext m)
     {
         double s = m.InitStd * Math.Sqrt(m.DModel);
-        return m.FfnHiddenResolved * m.InitStd * m.InitStd / (2.0 * m.NLayers) * s * s * MeanSquare(z => F.silu(z), s);
+        return m.FfnHidden * m.InitStd * m.InitStd / (2.0 * m.NLayers) * s * s * MeanSquare(z => F.silu(z), s);
     }
 
     /// <summary>Standard normals from <c>new Random(seed)</c> by Box–Muller: the same sequence for the same seed.</summary>

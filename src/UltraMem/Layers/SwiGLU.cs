@@ -30,6 +30,9 @@ public sealed class SwiGLU : FeedForwardSlot
 
     public override ParameterCount Count() => Accounting(_dim, _hidden);
 
+    /// <summary>The default inner width for residual width <paramref name="dim"/>: 8/3·D rounded up to a multiple of 32.</summary>
+    public static int DefaultHidden(int dim) => (int)Math.Ceiling(8.0 * dim / 3 / 32) * 32;
+
     /// <summary>gate, up (D → F) and down (F → D): all read by every token.</summary>
     public static ParameterCount Accounting(int dim, int hidden) =>
         ParameterCount.Dense(dim, hidden) + ParameterCount.Dense(dim, hidden) + ParameterCount.Dense(hidden, dim);

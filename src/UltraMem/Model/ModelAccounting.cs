@@ -12,7 +12,8 @@ public static class ModelAccounting
     /// <summary>Total and activated (per-token) parameters and forward FLOPs per token of each component.</summary>
     public static IReadOnlyList<(string Component, ParameterCount Count)> Report(ModelConfig config)
     {
-        var c = config.Validate();
+        var c = config.Resolve();
+        var context = c.MemoryLayers.Count > 0 ? c.SlotContext : null;
         long d = c.DModel, v = c.VocabSize;
         var replaced = c.MemoryLayers.Where(p => p.ReplaceFfn).Select(p => p.ReadAt).ToHashSet();
         var rows = new List<(string, ParameterCount)>
@@ -30,12 +31,11 @@ public static class ModelAccounting
         for (int j = 0; j < c.MemoryLayers.Count; j++)
         {
             var p = c.MemoryLayers[j];
-            string where = p.ReplaceFfn ? $"replaces FFN {p.ReadAt}" : p.ReadAt == p.AddAfter ? $"parallel {p.ReadAt}" : $"{p.ReadAt}:{p.AddAfter}";
-            rows.Add(($"memory_layers.{j} ({p.Kind}, {where})", SlotFactory.Accounting(p, c)));
+            rows.Add(($"memory_layers.{j} ({p.Kind}, {p.Where})", SlotKinds.Get(p.Kind).Count(p.Settings!, context!)));
         }
         if (c.SharedValueRows is { } g && c.MemoryLayers.FirstOrDefault(p => p.Memory?.SharedValues == true)?.Memory is { } m)
             // read through the layers (their activated counts include the rows they select)
-            rows.Add(($"shared_memory ({g:N0} rows)", new ParameterCount(Layers.Memory.MemoryLayer.SharedTableParameters(m, c.DModel, g), 0, 0)));
+            rows.Add(($"shared_memory ({g:N0} rows)", new ParameterCount(Layers.Memory.MemoryAccounting.SharedTableParameters(m, c.DModel, g), 0, 0)));
         rows.Add(("norm", new ParameterCount(d, d, 0)));
         // The output head reads all V×D weights per token; when tied they are the embedding's, counted once in total.
         rows.Add((c.TieEmbeddings ? "lm_head (tied)" : "lm_head", new ParameterCount(c.TieEmbeddings ? 0 : v * d, v * d, 2 * v * d)));
@@ -47,6 +47,14 @@ public static class ModelAccounting
 
     /// <summary>The sum of <see cref="Report"/>.</summary>
     public static ParameterCount Total(ModelConfig config) => Report(config).Aggregate(new ParameterCount(), (a, x) => a + x.Count);
+
+    /// <summary>Attention + FFN parameters of the backbone (no embeddings, no plugged-in layers).</summary>
+    public static long DenseNonEmbeddingParameters(ModelConfig c)
+    {
+        long d = c.DModel;
+        long ffn = c.Ffn == "swiglu" ? 3 * d * c.FfnHiddenResolved : 0;
+        return c.NLayers * (4 * d * d + ffn + 2 * d) + d;
+    }
 
     /// <summary>Parameters of the token embedding and the output head (once when tied).</summary>
     public static long EmbeddingParameters(ModelConfig config) => (long)config.VocabSize * config.DModel * (config.TieEmbeddings ? 1 : 2);

@@ -1,48 +1,8 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using UltraMem.Layers;
 
 namespace UltraMem.Model;
-
-/// <summary>
-/// Where an extra feed-forward-shaped layer (a memory layer, or any <see cref="Layers.FeedForwardSlot"/>)
-/// sits in the decoder. It reads the normalised FFN input of block <see cref="ReadAt"/> and its output
-/// is added to the residual stream after block <see cref="AddAfter"/>:
-/// <list type="bullet">
-/// <item><c>read_at == add_after</c>, <c>replace_ffn = false</c>: parallel to that block's FFN, <c>h + FFN(x) + Mem(x)</c>;</item>
-/// <item><c>read_at == add_after</c>, <c>replace_ffn = true</c>: replaces that block's FFN;</item>
-/// <item><c>read_at &lt; add_after</c>: the skip-layer form <c>a:b</c> of UltraMem (spec §3.1).</item>
-/// </list>
-/// </summary>
-public sealed record SlotPlacement
-{
-    /// <summary>Layer kind: <c>swiglu</c>; a memory layer <c>pkm</c> / <c>ultramem</c> / <c>ultramemv2</c> / <c>memory_plus</c> (all <see cref="Layers.Memory.MemoryLayer"/>, configured by <see cref="Memory"/>; the kind picks the defaults when there is no <c>memory</c> block); or <c>moe</c> (configured by <see cref="Moe"/>).</summary>
-    public string Kind { get; init; } = "swiglu";
-    public int ReadAt { get; init; }
-    public int AddAfter { get; init; }
-    public bool ReplaceFfn { get; init; }
-    /// <summary>Hidden width for a <c>swiglu</c> slot; defaults to the model's FFN width.</summary>
-    public int? Hidden { get; init; }
-    /// <summary>Settings of a <c>pkm</c> / <c>ultramem</c> memory layer; null = the kind's defaults (<see cref="Layers.Memory.MemoryPresets.DefaultFor"/>).</summary>
-    public Layers.Memory.MemoryConfig? Memory { get; init; }
-    /// <summary>Settings of a <c>moe</c> layer; null = <see cref="Layers.Moe.MoeConfig"/>'s defaults (8 experts, top-2, experts FFN width / 2).</summary>
-    public Layers.Moe.MoeConfig? Moe { get; init; }
-    /// <summary>Settings of a <c>peer</c> layer; null = <see cref="Layers.Peer.PeerConfig.DefaultFor"/>.</summary>
-    public Layers.Peer.PeerConfig? Peer { get; init; }
-
-    /// <summary>Parses the reference syntax <c>"a:b"</c>, <c>"a"</c> (parallel) or <c>"a!"</c> (replace FFN of block a).</summary>
-    public static SlotPlacement Parse(string spec, string kind)
-    {
-        string s = spec.Trim();
-        bool replace = s.EndsWith('!');
-        if (replace) s = s[..^1];
-        string[] parts = s.Split(':');
-        if (parts.Length is < 1 or > 2 || !parts.All(p => int.TryParse(p, out _)))
-            throw new UltraMemException($"bad placement '{spec}': expected 'a', 'a!' (replace FFN) or 'a:b' (read at block a, add after block b)");
-        int a = int.Parse(parts[0]), b = parts.Length == 2 ? int.Parse(parts[1]) : a;
-        if (replace && a != b) throw new UltraMemException($"bad placement '{spec}': replace ('!') only applies to a single block");
-        return new SlotPlacement { Kind = kind, ReadAt = a, AddAfter = b, ReplaceFfn = replace };
-    }
-}
 
 /// <summary>
 /// Decoder-only Transformer configuration. Serialises to JSON with snake_case names (see <see cref="Json"/>).
@@ -76,7 +36,36 @@ public sealed record ModelConfig
     public long? SharedValueRows { get; init; }
 
     [JsonIgnore] public int HeadDim => DModel / NHeads;
-    [JsonIgnore] public int FfnHiddenResolved => FfnHidden ?? (int)Math.Ceiling(8.0 * DModel / 3 / 32) * 32;
+    [JsonIgnore] public int FfnHiddenResolved => FfnHidden ?? SwiGLU.DefaultHidden(DModel);
+
+    /// <summary>This config without plugged-in layers and shared table: the dense model they are added to.</summary>
+    [JsonIgnore] public ModelConfig Backbone => this with { MemoryLayers = new(), SharedValueRows = null };
+
+    /// <summary>What the plugged-in layers need to know about this model (sizes, init, backbone parameters and FLOPs).</summary>
+    [JsonIgnore] public SlotContext SlotContext => new(DModel, NLayers, FfnHiddenResolved, InitStd,
+        ModelAccounting.DenseNonEmbeddingParameters(this), ModelAccounting.Total(Backbone).FlopsPerToken);
+
+    /// <summary>A model config is the context of its slots (so layer APIs taking a <see cref="Layers.SlotContext"/> accept a config).</summary>
+    public static implicit operator SlotContext(ModelConfig config) => config.SlotContext;
+
+    /// <summary>
+    /// This config with every default a placement left open filled in by its kind (<see cref="SlotKind.DefaultSettings"/>,
+    /// <see cref="SlotKind.ResolveSettings"/>): a null settings block becomes the kind's defaults for this model, and unset
+    /// widths (value_dim, coarse_top, expert_hidden, hidden) their values. A run writes the resolved config, so it records every
+    /// setting it used and a later change of a default cannot change it. Idempotent; validates first.
+    /// </summary>
+    public ModelConfig Resolve()
+    {
+        Validate();
+        if (MemoryLayers.Count == 0) return this;
+        var context = SlotContext;
+        var placements = MemoryLayers.Select(p =>
+        {
+            var kind = SlotKinds.Get(p.Kind);
+            return p with { Settings = kind.ResolveSettings(p.Settings ?? kind.DefaultSettings(context), context) };
+        }).ToList();
+        return (this with { MemoryLayers = placements }).Validate();
+    }
 
     /// <summary>Throws <see cref="UltraMemException"/> naming the first impossible setting.</summary>
     public ModelConfig Validate()
@@ -97,18 +86,15 @@ public sealed record ModelConfig
                 throw new UltraMemException($"invalid model config: memory_layers[{i}] reads at block {p.ReadAt} and adds after block {p.AddAfter}; need 0 <= read_at <= add_after < n_layers ({NLayers})");
             if (p.ReplaceFfn && p.ReadAt != p.AddAfter)
                 throw new UltraMemException($"invalid model config: memory_layers[{i}] replace_ffn needs read_at == add_after");
-            if (p.Hidden is { } h) Positive($"memory_layers[{i}].hidden", h);
-            if (!Layers.SlotFactory.Kinds.Contains(p.Kind))
-                throw new UltraMemException($"invalid model config: memory_layers[{i}] has unknown kind '{p.Kind}' (known: {string.Join(", ", Layers.SlotFactory.Kinds)})");
-            if (p.Memory is not null && !Layers.SlotFactory.IsMemory(p.Kind))
-                throw new UltraMemException($"invalid model config: memory_layers[{i}] of kind '{p.Kind}' cannot take a 'memory' block");
-            p.Memory?.Validate(DModel, $"model config: memory_layers[{i}].memory");
-            if (p.Moe is not null && p.Kind != "moe")
-                throw new UltraMemException($"invalid model config: memory_layers[{i}] of kind '{p.Kind}' cannot take a 'moe' block");
-            p.Moe?.Validate(DModel, $"model config: memory_layers[{i}].moe");
-            if (p.Peer is not null && p.Kind != "peer")
-                throw new UltraMemException($"invalid model config: memory_layers[{i}] of kind '{p.Kind}' cannot take a 'peer' block");
-            p.Peer?.Validate(DModel, $"model config: memory_layers[{i}].peer");
+            if (SlotKinds.Find(p.Kind) is not { } kind)
+                throw new UltraMemException($"invalid model config: memory_layers[{i}] has unknown kind '{p.Kind}' (known: {string.Join(", ", SlotKinds.Names)})");
+            if (p.Settings is { } settings)
+            {
+                if (settings.GetType() != kind.SettingsType)
+                    throw new UltraMemException($"invalid model config: memory_layers[{i}] of kind '{p.Kind}' cannot take a " +
+                                                $"'{SlotKinds.BySettings(settings.GetType())?.Block ?? settings.GetType().Name}' block");
+                kind.ValidateSettings(settings, DModel, $"model config: memory_layers[{i}].{kind.Block}");
+            }
         }
         var shared = MemoryLayers.Select((p, i) => (p.Memory, i)).Where(x => x.Memory?.SharedValues == true).ToList();
         if (SharedValueRows is { } g)

@@ -1,31 +1,10 @@
 using TorchSharp;
 using TorchSharp.Modules;
-using UltraMem.Inference;
 using UltraMem.Layers;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
 
 namespace UltraMem.Model;
-
-/// <summary>
-/// One pre-norm decoder block: h ← h + Attn(RMSNorm(h)); x = RMSNorm(h); h ← h + FFN(x) (+ plugged-in layers).
-/// </summary>
-public sealed class DecoderBlock : nn.Module
-{
-    public RMSNorm input_layernorm;
-    public CausalSelfAttention self_attn;
-    public RMSNorm post_attention_layernorm;
-    public FeedForwardSlot? mlp;   // null when the FFN is replaced by a plugged-in layer or ffn = none
-
-    public DecoderBlock(ModelConfig c, bool withFfn) : base(nameof(DecoderBlock))
-    {
-        input_layernorm = new RMSNorm(c.DModel, c.NormEps);
-        self_attn = new CausalSelfAttention(c.DModel, c.NHeads, c.Dropout);
-        post_attention_layernorm = new RMSNorm(c.DModel, c.NormEps);
-        mlp = withFfn ? new SwiGLU(c.DModel, c.FfnHiddenResolved) : null;
-        RegisterComponents();
-    }
-}
 
 /// <summary>
 /// Decoder-only Transformer language model (the whole model in one file, nanoGPT style).
@@ -49,9 +28,11 @@ public sealed class TransformerLM : nn.Module<Tensor, Tensor>
 
     public ModelConfig Config { get; }
 
+    /// <param name="config">The model; defaults its placements leave open are resolved first (<see cref="ModelConfig.Resolve"/>).</param>
     public TransformerLM(ModelConfig config) : base(nameof(TransformerLM))
     {
-        Config = config.Validate();
+        Config = config = config.Resolve();
+        var context = config.SlotContext;
         var replaced = config.MemoryLayers.Where(p => p.ReplaceFfn).Select(p => p.ReadAt).ToHashSet();
         embed_tokens = nn.Embedding(config.VocabSize, config.DModel);
         layers = new ModuleList<DecoderBlock>();
@@ -59,9 +40,10 @@ public sealed class TransformerLM : nn.Module<Tensor, Tensor>
             layers.Add(new DecoderBlock(config, withFfn: config.Ffn == "swiglu" && !replaced.Contains(i)));
         var sharedBy = config.MemoryLayers.FirstOrDefault(p => p.Memory?.SharedValues == true)?.Memory;
         if (config.SharedValueRows is { } g && sharedBy is not null)
-            shared_memory = new Layers.Memory.SharedMemory(g, sharedBy.ValueDimResolved(config.DModel), sharedBy.PreValueDimResolved);
+            shared_memory = new Layers.Memory.SharedMemory(g, sharedBy.ValueDimResolved(config.DModel), sharedBy.PreValueDimResolved,
+                new Layers.Memory.ValueGroup(sharedBy.ValueLrMultiplier, sharedBy.ValueLrDecaySteps, sharedBy.ValueLr));
         memory_layers = new ModuleList<FeedForwardSlot>();
-        foreach (var p in config.MemoryLayers) memory_layers.Add(SlotFactory.Create(p, config, shared_memory));
+        foreach (var p in config.MemoryLayers) memory_layers.Add(SlotKinds.Get(p.Kind).Build(p.Settings!, context, shared_memory));
         norm = new RMSNorm(config.DModel, config.NormEps);
         lm_head = config.TieEmbeddings ? null : nn.Linear(config.DModel, config.VocabSize, hasBias: false);
         _dropout = nn.Dropout(config.Dropout);
@@ -70,8 +52,8 @@ public sealed class TransformerLM : nn.Module<Tensor, Tensor>
         for (int j = 0; j < config.MemoryLayers.Count; j++) _readersAt[config.MemoryLayers[j].ReadAt].Add(j);
         RegisterComponents();
         InitializeWeights();
-        for (int j = 0; j < memory_layers.Count; j++) memory_layers[j].InitializeParameters(config);
-        SharedReaders().FirstOrDefault()?.InitializeTables(config);   // the shared table, once
+        for (int j = 0; j < memory_layers.Count; j++) memory_layers[j].InitializeParameters(context);
+        if (SharedReaders().FirstOrDefault() is { } reader) Layers.Memory.MemoryInit.InitializeTables(reader, context);   // the shared table, once
     }
 
     /// <summary>The memory layers reading <see cref="shared_memory"/>.</summary>
@@ -151,33 +133,27 @@ public sealed class TransformerLM : nn.Module<Tensor, Tensor>
     /// <summary>The plugged-in layers and the block FFNs.</summary>
     public IEnumerable<FeedForwardSlot> Slots() => memory_layers.Concat(layers.Select(b => b.mlp).OfType<FeedForwardSlot>());
 
-    /// <summary>Row-sparse value tables by full state-dict name (e.g. <c>memory_layers.0.values.weight</c>).</summary>
-    public IReadOnlyList<(string Name, Layers.Memory.RowSparseGradient Gradient)> RowSparseTables()
-    {
-        var all = memory_layers.SelectMany((slot, j) => slot.RowSparseTables().Select(t => ($"memory_layers.{j}.{t.Name}", t.Gradient))).ToList();
-        if (shared_memory is not null)
-        {
-            all.Add(("shared_memory.values.weight", shared_memory.values.Sparse));
-            if (shared_memory.pre_values is { } p) all.Add(("shared_memory.pre_values.weight", p.Sparse));
-        }
-        return all;
-    }
+    /// <summary>
+    /// Every value table of the model, found by type (<see cref="Layers.Memory.ValueTable.OwnedBy"/>), by full state-dict name
+    /// of its weight (e.g. <c>memory_layers.0.values.weight</c>, <c>shared_memory.values.weight</c>), each with its row-sparse
+    /// gradient collector.
+    /// </summary>
+    public IReadOnlyList<(string Name, Layers.Memory.RowSparseGradient Gradient)> RowSparseTables() =>
+        Layers.Memory.ValueTable.OwnedBy(this).Select(t => (t.Name + ".weight", t.Table.Sparse)).ToList();
 
-    /// <summary>Value-table optimizer groups by group name, with full parameter names (the shared table's settings come from its first reader).</summary>
-    public IReadOnlyList<(string Name, ValueGroup Group)> ValueGroups()
+    /// <summary>
+    /// Value-table optimizer groups: the tables that carry a <see cref="Layers.Memory.ValueTable.Group"/>, grouped by the
+    /// module that owns them and their settings, named <c>OWNER.values</c> (<c>.1</c>, <c>.2</c>, … for further settings of the
+    /// same owner), with full parameter names.
+    /// </summary>
+    public IReadOnlyList<(string Name, Layers.Memory.ValueGroup Group, IReadOnlyList<string> Parameters)> ValueGroups()
     {
-        var all = new List<(string, ValueGroup)>();
-        for (int j = 0; j < memory_layers.Count; j++)
-            foreach (var (g, k) in memory_layers[j].ValueGroups().Select((g, k) => (g, k)))
-                all.Add(($"memory_layers.{j}.values" + (k > 0 ? $".{k}" : ""), g with { Parameters = g.Parameters.Select(n => $"memory_layers.{j}.{n}").ToList() }));
-        if (shared_memory is not null && SharedReaders().FirstOrDefault() is { } reader)
-        {
-            var names = new List<string> { "shared_memory.values.weight" };
-            if (shared_memory.pre_values is not null) names.Add("shared_memory.pre_values.weight");
-            var o = reader.Options;
-            all.Add(("shared_memory.values", new ValueGroup(names, o.ValueLrMultiplier, o.ValueLrDecaySteps, o.ValueLr)));
-        }
-        return all;
+        var groups = new List<(string, Layers.Memory.ValueGroup, IReadOnlyList<string>)>();
+        var tables = Layers.Memory.ValueTable.OwnedBy(this).Where(t => t.Table.Group is not null);
+        foreach (var byOwner in tables.GroupBy(t => t.Name.Contains('.') ? t.Name[..t.Name.LastIndexOf('.')] : ""))
+            foreach (var (bySettings, k) in byOwner.GroupBy(t => t.Table.Group!).Select((g, k) => (g, k)))
+                groups.Add(($"{byOwner.Key}.values" + (k > 0 ? $".{k}" : ""), bySettings.Key, bySettings.Select(t => t.Name + ".weight").ToList()));
+        return groups;
     }
 
     /// <summary>Lets layers update state that depends on the new parameters (call after every optimizer step).</summary>

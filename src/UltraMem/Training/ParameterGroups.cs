@@ -42,7 +42,7 @@ public static class ParameterGroups
     {
         var rules = model.ValueGroups().Select(v =>
         {
-            var names = v.Group.Parameters.ToHashSet();
+            var names = v.Parameters.ToHashSet();
             return new GroupRule(v.Name, (name, _) => names.Contains(name), weightDecay,
                 ValueLearningRate.LinearDecay(v.Group.Kappa, v.Group.DecaySteps ?? maxSteps), v.Group.FixedLearningRate);
         });

@@ -3,6 +3,7 @@ using UltraMem.Inference;
 using UltraMem.Layers.Memory;
 using UltraMem.Model;
 using static TorchSharp.torch;
+using UltraMem.Architectures;
 
 namespace UltraMem.Tests.Memory;
 

@@ -5,6 +5,7 @@ using UltraMem.Layers.Memory;
 using UltraMem.Model;
 using UltraMem.Training;
 using static TorchSharp.torch;
+using UltraMem.Architectures;
 
 namespace UltraMem.Tests.Memory;
 

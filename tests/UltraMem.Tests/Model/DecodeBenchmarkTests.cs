@@ -6,6 +6,8 @@ using UltraMem.Layers.Moe;
 using UltraMem.Layers.Peer;
 using UltraMem.Model;
 using static TorchSharp.torch;
+using UltraMem.Architectures;
+using UltraMem.Reporting;
 
 namespace UltraMem.Tests.Model;
 

@@ -1,6 +1,7 @@
 using UltraMem.Layers;
 using UltraMem.Model;
 using static TorchSharp.torch;
+using UltraMem.Architectures;
 
 namespace UltraMem.Tests.Model;
 

@@ -3,6 +3,7 @@ using UltraMem.Layers.Memory;
 using UltraMem.Layers.Peer;
 using UltraMem.Model;
 using static TorchSharp.torch;
+using UltraMem.Architectures;
 
 namespace UltraMem.Tests.Peer;
 

@@ -17,10 +17,11 @@ public sealed class SharedMemory : nn.Module
     public ValueTable values;
     public ValueTable? pre_values;
 
-    public SharedMemory(long rows, int valueDim, int preValueDim) : base(nameof(SharedMemory))
+    /// <param name="learningRate">The tables' optimizer settings (one group for the shared tables; its readers must agree).</param>
+    public SharedMemory(long rows, int valueDim, int preValueDim, ValueGroup? learningRate = null) : base(nameof(SharedMemory))
     {
-        values = new ValueTable(rows, valueDim);
-        if (preValueDim > 0) pre_values = new ValueTable(rows, preValueDim);
+        values = new ValueTable(rows, valueDim) { Group = learningRate };
+        if (preValueDim > 0) pre_values = new ValueTable(rows, preValueDim) { Group = learningRate };
         RegisterComponents();
     }
 

@@ -5,34 +5,6 @@ using static TorchSharp.torch;
 namespace UltraMem.Layers.Memory;
 
 /// <summary>
-/// IVE — implicit value expansion (spec §3.4). The key grid addresses E·N virtual values Ṽ = [V W_1; …; V W_E]
-/// that are never materialised: a fixed random permutation π of [0, E·N) (a buffer saved with the model) maps a
-/// virtual address v to group g = π(v) / N and physical row p = π(v) mod N. The layer pools each group's
-/// selected rows separately and one Linear(E·Dv → D) applies all E projectors W_g at once.
-/// The shuffle removes the grid's row/column prior (otherwise the E copies of a value would be co-selected).
-/// </summary>
-public sealed class ImplicitValueExpansion : nn.Module
-{
-    public Tensor permutation;   // [E·N] Int64 buffer
-    readonly long _rows;
-
-    public ImplicitValueExpansion(MemoryConfig c) : base(nameof(ImplicitValueExpansion))
-    {
-        _rows = c.Rows;
-        permutation = randperm(c.Rows * c.Expansion, dtype: ScalarType.Int64);
-        RegisterComponents();
-    }
-
-    /// <summary>Virtual addresses [..] → (group g, physical row p), same shape.</summary>
-    public (Tensor Group, Tensor Row) Map(Tensor addresses)
-    {
-        using var scope = NewDisposeScope();
-        var pv = permutation.index_select(0, addresses.flatten()).view_as(addresses);
-        return (pv.floor_divide(_rows).MoveToOuterDisposeScope(), pv.remainder(_rows).MoveToOuterDisposeScope());
-    }
-}
-
-/// <summary>
 /// The physical value table V [N, Dv] and its weighted lookup, fused into one EmbeddingBag (sum mode with
 /// per-sample weights) so that only the m selected rows per token are read — never N.
 /// Multi-core scoring (MCS, spec §3.3) is the same lookup on the view V' = V.view(N·h, Dv/h): row i's chunk c
@@ -55,6 +27,17 @@ public sealed class ValueTable : nn.Module
     public RowSparseGradient Sparse { get; }
     public long Rows => weight.shape[0];
     public long Dim => weight.shape[1];
+
+    /// <summary>
+    /// This table's optimizer group settings: the value learning rate (κ → 1, or fixed), or null to train it like every other
+    /// weight. Set by the layer that owns the table; the trainer finds tables by type (<see cref="OwnedBy"/>), so a new
+    /// sparse layer gets value-lr groups and row-sparse training by holding <see cref="ValueTable"/>s.
+    /// </summary>
+    public ValueGroup? Group { get; set; }
+
+    /// <summary>The value tables in the module tree of <paramref name="root"/> (so each exactly once), by module path, in registration order.</summary>
+    public static IEnumerable<(string Name, ValueTable Table)> OwnedBy(nn.Module root) =>
+        root.named_modules().Where(m => m.module is ValueTable).Select(m => (m.name, (ValueTable)m.module));
 
     /// <summary>
     /// o[t, g] = Σ_{s : group[t,s] = g} [ w[t,s,0]·V[row[t,s]][chunk 0] ; … ; w[t,s,h−1]·V[row[t,s]][chunk h−1] ].

@@ -1,6 +1,5 @@
 using TorchSharp;
 using TorchSharp.Modules;
-using UltraMem.Model;
 using static TorchSharp.torch;
 
 namespace UltraMem.Layers.Moe;
@@ -120,7 +119,7 @@ public sealed class MixtureOfExperts : FeedForwardSlot
     public static ParameterCount Accounting(MoeConfig c, int dModel, int? ffnHidden = null)
     {
         long d = dModel, n = c.Experts, k = c.TopK;
-        long h = c.ExpertHiddenResolved(ffnHidden ?? new ModelConfig { DModel = dModel }.FfnHiddenResolved);
+        long h = c.ExpertHiddenResolved(ffnHidden ?? SwiGLU.DefaultHidden(dModel));
         long expert = 3 * d * h;                                           // gate_proj, up_proj, down_proj
         var router = ParameterCount.Dense(d, n);
         return router + new ParameterCount(n * expert, k * expert, k * (2 * expert + 2 * d));   // + gate-weighted sum

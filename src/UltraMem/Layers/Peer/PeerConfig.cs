@@ -1,6 +1,5 @@
 using System.Text.Json.Serialization;
 using UltraMem.Layers.Memory;
-using UltraMem.Model;
 
 namespace UltraMem.Layers.Peer;
 
@@ -62,14 +61,14 @@ public sealed record PeerConfig
 
     /// <summary>
     /// Settings when a <c>peer</c> placement has no <c>peer</c> block: like the PKM default, the expert tables (2·N·D
-    /// parameters) hold ≈ <see cref="MemoryPresets.SparseMultiple"/>× the backbone's dense non-embedding parameters;
+    /// parameters) hold ≈ <see cref="MemoryRecipes.SparseMultiple"/>× the backbone's dense non-embedding parameters;
     /// h = 4, k = 16, Dk = min(256, D/2).
     /// </summary>
-    public static PeerConfig DefaultFor(ModelConfig model)
+    public static PeerConfig DefaultFor(SlotContext model)
     {
         int d = model.DModel;
-        long dense = MemoryPresets.DenseNonEmbeddingParameters(model);
-        int n = Math.Max(16, (int)Math.Round(Math.Sqrt(MemoryPresets.SparseMultiple * dense / (2.0 * d))));
+        long dense = model.DenseParameters;
+        int n = Math.Max(16, (int)Math.Round(Math.Sqrt(MemoryRecipes.SparseMultiple * dense / (2.0 * d))));
         return new PeerConfig { NKeys = n, KeyDim = Math.Max(2, Math.Min(256, d / 2 / 2 * 2)) };
     }
 }

@@ -1,5 +1,4 @@
 using UltraMem.Layers.Memory;
-using UltraMem.Model;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
 
@@ -24,7 +23,7 @@ public sealed class PeerLayer : FeedForwardSlot
     public ValueTable expert_down;   // u [N, D]
     public ValueTable expert_up;     // v [N, D]
 
-    readonly MemoryLayer.UsageStats _stats;
+    readonly ValueUsageStats _stats;
     readonly LastIndices _last = new();
     readonly int _dModel;
 
@@ -39,7 +38,7 @@ public sealed class PeerLayer : FeedForwardSlot
         keys = new ProductKeys(retrieval);
         expert_down = new ValueTable(config.Experts, dModel);
         expert_up = new ValueTable(config.Experts, dModel);
-        _stats = new MemoryLayer.UsageStats(config.Experts);
+        _stats = new ValueUsageStats(config.Experts);
         RegisterComponents();
         InitializeParameters(null);
     }
@@ -122,9 +121,6 @@ public sealed class PeerLayer : FeedForwardSlot
         return string.Join(", ", parts);
     }
 
-    public override IEnumerable<(string Name, RowSparseGradient Gradient)> RowSparseTables() =>
-        new[] { ("expert_down.weight", expert_down.Sparse), ("expert_up.weight", expert_up.Sparse) };
-
     public override ParameterCount Count() => Accounting(Options, _dModel);
 
     /// <summary>
@@ -171,9 +167,9 @@ public sealed class PeerLayer : FeedForwardSlot
     /// (the gate's weight mass depends on the score distribution), and both E[f(z)²] by quadrature. Without a model
     /// (a standalone layer), the FFN is that of a one-layer model of width D with the default init_std.
     /// </summary>
-    public override void InitializeParameters(ModelConfig? model)
+    public override void InitializeParameters(SlotContext? model)
     {
-        var m = model ?? new ModelConfig { DModel = _dModel, NLayers = 1 };
+        var m = model ?? SlotContext.Standalone(_dModel);
         double half = Options.KeyDim / 2.0;
         using (no_grad())
         {
@@ -189,7 +185,7 @@ public sealed class PeerLayer : FeedForwardSlot
     }
 
     /// <summary>σ_v of the variance-matched init (see <see cref="InitializeParameters"/>).</summary>
-    double UpStd(ModelConfig m)
+    double UpStd(SlotContext m)
     {
         double ffnVariance = InitMoments.SwiGluOutputVariance(m);
         double perExpert = InitMoments.MeanSquare(a => Activate(a, Options.Activation), 1.0);

@@ -1,11 +1,11 @@
 using System.Globalization;
 using System.Text;
-using UltraMem.Layers.Memory;
+using UltraMem.Architectures;
 using UltraMem.Model;
 using UltraMem.Reporting;
 using UltraMem.Training;
 
-namespace UltraMem.Benchmarks;
+namespace UltraMem.Experiments;
 
 /// <summary>The UltraMem paper's ablation ladder (spec §3), for the ladder report.</summary>
 public static class PaperLadder

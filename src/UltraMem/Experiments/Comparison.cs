@@ -2,12 +2,12 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Reflection;
 using System.Text.Json.Nodes;
-using UltraMem.Layers.Memory;
+using UltraMem.Architectures;
 using UltraMem.Model;
 using UltraMem.Reporting;
 using UltraMem.Training;
 
-namespace UltraMem.Benchmarks;
+namespace UltraMem.Experiments;
 
 /// <summary>What to compare and where (<see cref="Comparison.Run"/>).</summary>
 public sealed record CompareRequest
@@ -216,8 +216,9 @@ public static class Comparison
     /// </summary>
     static string? StaleReason(string outDir, RunRecord r, ModelConfig model, CompareSettings s)
     {
-        string expectedSha = ModelSha(model with { VocabSize = s.Train.TokenizerVocabSize });
-        if (r.ModelSha == expectedSha) return null;
+        var atVocab = model with { VocabSize = s.Train.TokenizerVocabSize };
+        string expectedSha = ModelSha(atVocab);
+        if (r.ModelSha == expectedSha || r.ModelSha == LegacyModelSha(atVocab)) return null;
         string runDir = Path.Combine(outDir, r.RunDir.Length > 0 ? r.RunDir : RunFolder(r.Arch, r.Seed));
         if (!HasCheckpoint(runDir))
             return $"model_sha {(r.ModelSha.Length > 0 ? r.ModelSha : "(none)")} is not {expectedSha} and {runDir} has no checkpoint to compare";
@@ -227,7 +228,7 @@ public static class Comparison
     /// <summary>The first fields in which <paramref name="found"/> differs from <paramref name="want"/> (vocabulary size aside), or null when they are the same model.</summary>
     static string? ModelDifference(ModelConfig found, ModelConfig want)
     {
-        string a = (found with { VocabSize = 0 }).ToJson(), b = (want with { VocabSize = 0 }).ToJson();
+        string a = (found.Resolve() with { VocabSize = 0 }).ToJson(), b = (want.Resolve() with { VocabSize = 0 }).ToJson();
         if (a == b) return null;
         var diffs = CompareSettings.Differences(JsonNode.Parse(a), JsonNode.Parse(b));
         return diffs.Count > 0 ? string.Join("; ", diffs.Take(3)) : "the model configs differ";
@@ -235,8 +236,14 @@ public static class Comparison
 
     static bool HasCheckpoint(string runDir) => File.Exists(Path.Combine(runDir, "checkpoints", Checkpoint.LatestPointer));
 
-    /// <summary>First 16 hex digits of SHA-256 of the model config JSON (a results line's model_sha).</summary>
-    public static string ModelSha(ModelConfig model) => CompareSettings.ShortHash(model.ToJson());
+    /// <summary>First 16 hex digits of SHA-256 of the resolved model config's JSON (a results line's model_sha).</summary>
+    public static string ModelSha(ModelConfig model) => CompareSettings.ShortHash(model.Resolve().ToJson());
+
+    /// <summary>
+    /// The model_sha that results lines written before configs were resolved carry: the hash of the config as the architecture
+    /// recipe returns it (defaults left open). Accepted for <paramref name="model"/> built by this version's recipe.
+    /// </summary>
+    static string LegacyModelSha(ModelConfig model) => CompareSettings.ShortHash(model.ToJson());
 
     /// <summary>Moves a run folder to OUT/stale/ARCH/seed-S[.k] (nothing is deleted); returns where it went ("(no folder)" when there was none).</summary>
     static string MoveAside(string outDir, string arch, ulong seed)

@@ -1,8 +1,7 @@
 using UltraMem.Layers;
-using UltraMem.Model;
 using static TorchSharp.torch;
 
-namespace UltraMem.Inference;
+namespace UltraMem.Model;
 
 /// <summary>
 /// State for incremental (KV-cache) decoding: per block the attention keys/values, per plugged-in layer

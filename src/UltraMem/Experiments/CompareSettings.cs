@@ -6,7 +6,7 @@ using System.Text.Json.Nodes;
 using UltraMem.Model;
 using UltraMem.Training;
 
-namespace UltraMem.Benchmarks;
+namespace UltraMem.Experiments;
 
 /// <summary>
 /// What every run of a comparison folder shares (<c>ultramem compare</c>): the kind (a matched family or the UltraMem ablation

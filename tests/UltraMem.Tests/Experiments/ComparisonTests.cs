@@ -1,9 +1,9 @@
-using UltraMem.Benchmarks;
+using UltraMem.Experiments;
 using UltraMem.Model;
 using UltraMem.Reporting;
 using UltraMem.Training;
 
-namespace UltraMem.Tests.Benchmarks;
+namespace UltraMem.Tests.Experiments;
 
 /// <summary>A small corpus and token cache shared by the comparison tests.</summary>
 public sealed class ComparisonFixture : IDisposable
