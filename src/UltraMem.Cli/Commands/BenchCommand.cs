@@ -34,6 +34,8 @@ static class BenchCommand
             "All models are measured interleaved in one process. About 2 min on 2 cores with the defaults (docs/results.md).")
         { preset, archs, batches, profileBatches, outDir };
         common.AddTo(cmd);
+        var sets = Cli.SetOption.Create(takesTrain: false, "the preset's dense model before the family is sized to it");
+        sets.AddTo(cmd);
         cmd.SetAction(r =>
         {
             var settings = common.Settings(r, ParseInts(r.GetValue(batches)!, "--batches")) with
@@ -41,7 +43,8 @@ static class BenchCommand
                 ProfileBatches = string.IsNullOrWhiteSpace(r.GetValue(profileBatches)) ? new List<int>() : ParseInts(r.GetValue(profileBatches)!, "--profile-batches"),
             };
             var archList = ParseArchs(r.GetValue(archs)!);
-            var variants = DecodeBenchmark.FamilyVariants(Model.ModelConfig.Preset(r.GetValue(preset)!, VocabSize), archList);
+            var baseConfig = sets.ApplyModel(r, Model.ModelConfig.Preset(r.GetValue(preset)!, VocabSize));
+            var variants = DecodeBenchmark.FamilyVariants(baseConfig, archList);
             long need = DecodeBenchmark.NeededBytes(variants, settings);
             if (need > 0.85 * AvailableBytes())
                 throw new UltraMemException($"bench decode needs about {need / 1e9:F1} GB (models + KV cache at batch {settings.Batches.Max()}), " +
@@ -70,12 +73,15 @@ static class BenchCommand
             "Scales that do not fit in memory are skipped and listed. About 1.5 min and 10 GB of memory on 2 cores with the defaults (docs/results.md).")
         { preset, archs, scales, batch, outDir };
         common.AddTo(cmd);
+        var sets = Cli.SetOption.Create(takesTrain: false, "the preset's dense model before the family is sized to it");
+        sets.AddTo(cmd);
         cmd.SetAction(r =>
         {
             var settings = common.Settings(r, new[] { r.GetValue(batch) });
             var archList = ParseArchs(r.GetValue(archs)!);
             var scaleList = ParseInts(r.GetValue(scales)!, "--scales");
-            var variants = DecodeBenchmark.ScalingVariants(Model.ModelConfig.Preset(r.GetValue(preset)!, VocabSize), archList, scaleList);
+            var baseConfig = sets.ApplyModel(r, Model.ModelConfig.Preset(r.GetValue(preset)!, VocabSize));
+            var variants = DecodeBenchmark.ScalingVariants(baseConfig, archList, scaleList);
             // drop the largest scales until the rest fits
             var skipped = new List<string>();
             while (variants.Count > 0 && DecodeBenchmark.NeededBytes(variants, settings) > 0.85 * AvailableBytes())

@@ -59,6 +59,62 @@ static class Cli
             ResolveModel(r.GetValue(Config), r.GetValue(Preset)!, r.GetValue(Memory) ?? Array.Empty<string>(), vocabSize, r.GetValue(Arch));
     }
 
+    /// <summary>
+    /// The repeatable <c>--set PATH=VALUE</c> option: overrides of model-config fields (and, on <c>train</c>, training-config fields)
+    /// by their snake_case JSON paths, applied after every other option, left to right (<see cref="IO.JsonOverrides"/>).
+    /// </summary>
+    public sealed record SetOption(Option<string[]> Set, bool TakesTrain)
+    {
+        static readonly (string Name, Type Type)[] Roots = { ("model", typeof(ModelConfig)), ("train", typeof(TrainConfig)) };
+
+        /// <param name="takesTrain">Whether the command has a training config (only <c>train</c>).</param>
+        /// <param name="appliesTo">What the overrides change, for --help (default: the model config).</param>
+        public static SetOption Create(bool takesTrain, string? appliesTo = null) => new(new Option<string[]>("--set")
+        {
+            Description = "Override a config field, PATH=VALUE; repeatable, applied after the other options, left to right. PATH is "
+                + (takesTrain ? "a snake_case JSON path into the model config, else the training config "
+                    + "(prefix model. or train. to be explicit), e.g. memory_layers[0].memory.top_m=32, learning_rate=1e-3. "
+                    : $"a snake_case JSON path into {appliesTo ?? "the model config"}, e.g. d_model=192, max_seq_len=512. ")
+                + "VALUE is JSON if it parses, else a string (query_norm=none). A block that is null (a layer without a memory block) "
+                + "is not created field by field: set it whole, --set 'memory_layers[0].memory={\"n_keys\":64}' "
+                + "(other fields: their defaults).",
+            HelpName = "PATH=VALUE",
+            AllowMultipleArgumentsPerToken = false,
+        }, takesTrain);
+
+        public void AddTo(Command cmd) => cmd.Options.Add(Set);
+
+        /// <summary>The training config with the --set overrides of training fields applied (validated later, with the model).</summary>
+        public TrainConfig ApplyTrain(ParseResult r, TrainConfig config) => Apply(r, config, 1, j => TrainConfig.FromJson(j, "--set"));
+
+        /// <summary>The model config with the --set overrides of model fields applied, validated.</summary>
+        public ModelConfig ApplyModel(ParseResult r, ModelConfig config) => Apply(r, config, 0, j => ModelConfig.FromJson(j, "--set"));
+
+        T Apply<T>(ParseResult r, T config, int root, Func<string, T> fromJson)
+        {
+            System.Text.Json.Nodes.JsonNode? node = null;
+            foreach (string spec in r.GetValue(Set) ?? Array.Empty<string>())
+            {
+                try
+                {
+                    var (path, value) = IO.JsonOverrides.Split(spec);
+                    var (which, rest) = IO.JsonOverrides.Route(path, Roots, ModelConfig.Json);
+                    if (which == 1 && !TakesTrain)
+                        throw new UltraMemException(
+                            $"{rest} is a training setting; `{r.CommandResult.Command.Name}` takes model settings only");
+                    if (which == 0 && TakesTrain && rest == "vocab_size")
+                        throw new UltraMemException(
+                            "train takes vocab_size from the tokenizer; set tokenizer_vocab_size (or --vocab-size) instead");
+                    if (which != root) continue;
+                    node ??= System.Text.Json.JsonSerializer.SerializeToNode(config, ModelConfig.Json)!;
+                    IO.JsonOverrides.Set(node, typeof(T), rest, value, ModelConfig.Json);
+                }
+                catch (UltraMemException e) { throw new UltraMemException($"--set {spec}: {e.Message}", e); }
+            }
+            return node is null ? config : fromJson(node.ToJsonString(ModelConfig.Json));
+        }
+    }
+
     /// <summary>Model config from --config (JSON) or --preset [+ --arch], with --memory placements appended.</summary>
     public static ModelConfig ResolveModel(string? configPath, string preset, IEnumerable<string> memory, int vocabSize, string? arch = null)
     {

@@ -16,11 +16,13 @@ static class InfoCommand
         var initCheck = Cli.Opt<bool>("--init-check", "Build the model and compare, at initialisation, each plugged-in layer's output std with its block FFN's on random unit-variance input (the normalised FFN input).");
         var cmd = new Command("info", "Total and activated (per-token) parameters and FLOPs per component.") { checkpoint, vocab, json, initCheck };
         modelOptions.AddTo(cmd);
+        var sets = Cli.SetOption.Create(takesTrain: false, "the model config (of --checkpoint too)");
+        sets.AddTo(cmd);
         cmd.SetAction(r =>
         {
-            var cfg = r.GetValue(checkpoint) is { } c
+            var cfg = sets.ApplyModel(r, r.GetValue(checkpoint) is { } c
                 ? Checkpoint.Open(c).ModelConfig
-                : modelOptions.Resolve(r, r.GetValue(vocab));
+                : modelOptions.Resolve(r, r.GetValue(vocab)));
             if (r.GetValue(json)) { Console.WriteLine(cfg.ToJson()); return 0; }
             var rows = ModelAccounting.Report(cfg);   // from the config alone: nothing is allocated
             Console.WriteLine($"d_model {cfg.DModel}, n_layers {cfg.NLayers}, n_heads {cfg.NHeads}, ffn_hidden {cfg.FfnHiddenResolved}, vocab {cfg.VocabSize}, max_seq_len {cfg.MaxSeqLen}, tied embeddings: {cfg.TieEmbeddings}");

@@ -20,13 +20,16 @@ static class MatchCommand
         var output = Cli.Opt<string?>("--out", "With --reference: write the sized config JSON here (refuses to overwrite).");
         var cmd = new Command("match", "Configs with equal activated compute and equal total parameters: the matched family of a preset, or one architecture sized to a reference config.")
         { preset, vocab, reference, arch, output };
+        var sets = Cli.SetOption.Create(takesTrain: false,
+            "the preset's dense model before the family is sized to it (or the --reference config)");
+        sets.AddTo(cmd);
         cmd.SetAction(r =>
         {
             if (r.GetValue(reference) is { } refPath)
             {
                 if (r.GetValue(arch) is not { } a) throw new UltraMemException("--reference needs --arch (the architecture to size)");
                 if (!File.Exists(refPath)) throw new UltraMemException($"reference config not found: {refPath}");
-                var refConfig = ModelConfig.FromJson(File.ReadAllText(refPath), refPath);
+                var refConfig = sets.ApplyModel(r, ModelConfig.FromJson(File.ReadAllText(refPath), refPath));
                 var target = ModelAccounting.Total(refConfig);
                 var sized = FamilyMatcher.Match(Families.Template(refConfig, a), target.FlopsPerToken, a == "dense" ? null : target.Total);
                 Print(new[] { ("reference", refConfig), (a, sized) }, target.FlopsPerToken, target.Total);
@@ -39,7 +42,7 @@ static class MatchCommand
                 else Console.WriteLine("\n" + sized.ToJson());
                 return 0;
             }
-            var b = ModelConfig.Preset(r.GetValue(preset)!, r.GetValue(vocab));
+            var b = sets.ApplyModel(r, ModelConfig.Preset(r.GetValue(preset)!, r.GetValue(vocab)));
             var (flops, total) = Families.Targets(b);
             Console.WriteLine($"matched family of preset '{r.GetValue(preset)}': activated FLOPs/token {Format.Count(flops)} (the dense preset's, or more where a sparse member needs it to keep half its FFN), total parameters {Format.Count(total)} (the ladder's ultramem rung)");
             Console.WriteLine();

@@ -28,6 +28,8 @@ static class TrainCommand
         var cmd = new Command("train", "Train a language model on a corpus (Ctrl-C saves a checkpoint; --resume continues exactly).")
         { trainConfig, corpus, vocab, steps, batch, seqLen, accum, lr, warmup, evalEvery, ckptEvery, seed, threads, valueUpdates, outDir, resume, cache };
         modelOptions.AddTo(cmd);
+        var sets = Cli.SetOption.Create(takesTrain: true);
+        sets.AddTo(cmd);
         cmd.SetAction(r =>
         {
             var t = Cli.ReadTrainConfig(r.GetValue(trainConfig));
@@ -48,10 +50,12 @@ static class TrainCommand
                 ValueUpdates = r.GetValue(valueUpdates) ?? t.ValueUpdates,
             };
             bool isResume = r.GetValue(resume);
-            if (isResume && new[] { "--preset", "--arch", "--config", "--memory", "--train-config", "--corpus", "--vocab-size", "--steps", "--batch-size", "--seq-len", "--grad-accum", "--lr", "--warmup", "--seed", "--value-updates" }
+            if (isResume && new[] { "--preset", "--arch", "--config", "--memory", "--train-config", "--corpus", "--vocab-size", "--steps", "--batch-size", "--seq-len", "--grad-accum", "--lr", "--warmup", "--seed", "--value-updates", "--set" }
                     .FirstOrDefault(n => r.GetResult(n) is System.CommandLine.Parsing.OptionResult { Implicit: false }) is { } clash)
                 throw new UltraMemException($"--resume continues the run exactly as configured; {clash} cannot change it");
-            var model = modelOptions.Resolve(r, t.TokenizerVocabSize);
+            t = sets.ApplyTrain(r, t);
+            var model = sets.ApplyModel(r, modelOptions.Resolve(r, t.TokenizerVocabSize));
+            if (!isResume) t.Validate(model.MaxSeqLen);   // before anything is written (the corpus cache included)
             using var cts = Cli.InstallCtrlC();
             var result = Trainer.Run(new TrainRequest
             {

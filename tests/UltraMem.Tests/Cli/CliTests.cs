@@ -116,6 +116,29 @@ public class CliTests : IClassFixture<CliFixture>
     }
 
     [Fact]
+    public void SetOverridesConfigFieldsAndRefusesUnknownPathsInOneLine()
+    {
+        var r = _f.Invoke("info", "--preset", "tiny", "--set", "d_model=192", "--set", "n_heads=6", "--json");
+        Assert.True(r.Code == 0, r.Err);
+        var c = ModelConfig.FromJson(r.Out);
+        Assert.Equal((192, 6), (c.DModel, c.NHeads));
+        var m = _f.Invoke("info", "--preset", "tiny", "--arch", "ultramem", "--set", "memory_layers[0].memory.top_m=32", "--json");
+        Assert.True(m.Code == 0, m.Err);
+        Assert.Equal(32, ModelConfig.FromJson(m.Out).MemoryLayers[0].Memory!.TopM);
+        AssertOneLineError(_f.Invoke("info", "--set", "colour=3"), "--set colour=3: unknown setting 'colour' (model: vocab_size,");
+        AssertOneLineError(_f.Invoke("info", "--set", "memory_layers[0].kind=pkm"), "memory_layers has 0 elements");
+        AssertOneLineError(_f.Invoke("info", "--set", "learning_rate=1e-3"), "learning_rate is a training setting");
+        AssertOneLineError(_f.Invoke("match", "--set", "n_heads"), "expected PATH=VALUE");
+        AssertOneLineError(_f.Invoke("bench", "scaling", "--set", "d_model=wide"), "d_model takes an integer (got \"wide\")");
+        // train: --set wins over the flags and is validated before anything is written
+        string neg = Path.Combine(_f.Root, "set-neg");
+        AssertOneLineError(_f.Invoke("train", "--lr", "1e-3", "--set", "learning_rate=-1", "--corpus", _f.Corpus, "--vocab-size", "300",
+            "--out", neg), "learning_rate must be positive (got -1)");
+        Assert.False(Directory.Exists(neg));
+        AssertOneLineError(_f.Invoke("train", "--out", _f.Run, "--resume", "--set", "seed=3"), "--set cannot change it");
+    }
+
+    [Fact]
     public void MissingAndCorruptFilesFailWithoutTouchingData()
     {
         AssertOneLineError(_f.Invoke("eval", "--checkpoint", Path.Combine(_f.Root, "missing")), "checkpoint not found");
