@@ -107,7 +107,7 @@ static class Cli
                             "train takes vocab_size from the tokenizer; set tokenizer_vocab_size (or --vocab-size) instead");
                     if (which != root) continue;
                     node ??= System.Text.Json.JsonSerializer.SerializeToNode(config, ModelConfig.Json)!;
-                    IO.JsonOverrides.Set(node, typeof(T), rest, value, ModelConfig.Json);
+                    IO.JsonOverrides.Set(node, typeof(T), rest, value, ModelConfig.Json, SlotPlacementJson.Members);
                 }
                 catch (UltraMemException e) { throw new UltraMemException($"--set {spec}: {e.Message}", e); }
             }

@@ -12,7 +12,7 @@ static class InfoCommand
         var modelOptions = Cli.ModelOptions.Create();
         var checkpoint = Cli.Opt<string?>("--checkpoint", "Describe the model of a checkpoint instead.");
         var vocab = Cli.Opt("--vocab-size", "Vocabulary size for presets.", 8192, true);
-        var json = Cli.Opt<bool>("--json", "Print the model config as JSON.");
+        var json = Cli.Opt<bool>("--json", "Print the model config as JSON, resolved: every setting its layers use, defaults filled in (a starting point for --config).");
         var initCheck = Cli.Opt<bool>("--init-check", "Build the model and compare, at initialisation, each plugged-in layer's output std with its block FFN's on random unit-variance input (the normalised FFN input).");
         var cmd = new Command("info", "Total and activated (per-token) parameters and FLOPs per component.") { checkpoint, vocab, json, initCheck };
         modelOptions.AddTo(cmd);
@@ -23,7 +23,7 @@ static class InfoCommand
             var cfg = sets.ApplyModel(r, r.GetValue(checkpoint) is { } c
                 ? Checkpoint.Open(c).ModelConfig
                 : modelOptions.Resolve(r, r.GetValue(vocab)));
-            if (r.GetValue(json)) { Console.WriteLine(cfg.ToJson()); return 0; }
+            if (r.GetValue(json)) { Console.WriteLine(cfg.Resolve().ToJson()); return 0; }
             var rows = ModelAccounting.Report(cfg);   // from the config alone: nothing is allocated
             Console.WriteLine($"d_model {cfg.DModel}, n_layers {cfg.NLayers}, n_heads {cfg.NHeads}, ffn_hidden {cfg.FfnHiddenResolved}, vocab {cfg.VocabSize}, max_seq_len {cfg.MaxSeqLen}, tied embeddings: {cfg.TieEmbeddings}");
             Console.WriteLine();
@@ -34,7 +34,7 @@ static class InfoCommand
             for (int j = 0; j < resolved.MemoryLayers.Count; j++)
             {
                 var p = resolved.MemoryLayers[j];
-                string? shape = SlotKinds.Get(p.Kind).Describe(p.Settings!, resolved.SlotContext, resolved.SharedValueRows);
+                string? shape = SlotKinds.Get(p.Kind).Describe(p.Settings!, resolved.ForSlots(), resolved.SharedValueRows);
                 if (shape is null) continue;
                 if (first) { Console.WriteLine(); first = false; }
                 Console.WriteLine($"memory_layers.{j}: {shape}");

@@ -74,10 +74,10 @@ static class MatchCommand
         // the first sparse layer, described by its kind, with the number of layers of the same settings type
         var first = c.MemoryLayers.Where(p => p.Settings is not null)
             .Select(p => (Placement: p, Kind: SlotKinds.Get(p.Kind)))
-            .FirstOrDefault(x => x.Kind.SparsePart(x.Placement.Settings!, c.SlotContext, 1) is not null);
+            .FirstOrDefault(x => x.Kind.SparsePart(x.Placement.Settings!, c.ForSlots(), 1) is not null);
         if (first.Kind is null) return "-";
         int layers = c.MemoryLayers.Count(p => p.Settings?.GetType() == first.Kind.SettingsType);
         string shared = c.SharedValueRows is { } g ? $", shared table {g:N0} rows" : "";
-        return first.Kind.SparsePart(first.Placement.Settings!, c.SlotContext, layers) + shared;
+        return first.Kind.SparsePart(first.Placement.Settings!, c.ForSlots(), layers) + shared;
     }
 }

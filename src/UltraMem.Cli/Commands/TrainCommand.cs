@@ -30,10 +30,18 @@ static class TrainCommand
         modelOptions.AddTo(cmd);
         var sets = Cli.SetOption.Create(takesTrain: true);
         sets.AddTo(cmd);
+        // each flag and the training-config field it sets (a resumed run names the flag that would change it)
+        var flagFields = new (string Flag, string Field)[]
+        {
+            ("--corpus", "corpus"), ("--vocab-size", "tokenizer_vocab_size"), ("--steps", "max_steps"), ("--batch-size", "batch_size"),
+            ("--seq-len", "seq_len"), ("--grad-accum", "grad_accum"), ("--lr", "learning_rate"), ("--warmup", "warmup_steps"),
+            ("--eval-interval", "eval_interval"), ("--checkpoint-interval", "checkpoint_interval"), ("--seed", "seed"),
+            ("--threads", "threads"), ("--value-updates", "value_updates"),
+        };
         cmd.SetAction(r =>
         {
-            var t = Cli.ReadTrainConfig(r.GetValue(trainConfig));
-            t = t with
+            bool Given(string flag) => r.GetResult(flag) is System.CommandLine.Parsing.OptionResult { Implicit: false };
+            TrainConfig WithFlags(TrainConfig t) => t with
             {
                 Corpus = r.GetValue(corpus) ?? t.Corpus,
                 TokenizerVocabSize = r.GetValue(vocab) ?? t.TokenizerVocabSize,
@@ -50,10 +58,22 @@ static class TrainCommand
                 ValueUpdates = r.GetValue(valueUpdates) ?? t.ValueUpdates,
             };
             bool isResume = r.GetValue(resume);
-            if (isResume && new[] { "--preset", "--arch", "--config", "--memory", "--train-config", "--corpus", "--vocab-size", "--steps", "--batch-size", "--seq-len", "--grad-accum", "--lr", "--warmup", "--seed", "--value-updates", "--set" }
-                    .FirstOrDefault(n => r.GetResult(n) is System.CommandLine.Parsing.OptionResult { Implicit: false }) is { } clash)
-                throw new UltraMemException($"--resume continues the run exactly as configured; {clash} cannot change it");
-            t = sets.ApplyTrain(r, t);
+            if (isResume)
+            {
+                // compare what was asked for with the run (resolved configs): naming the run's own settings again is fine
+                var run = Checkpoint.Open(r.GetValue(outDir)!);
+                var asked = sets.ApplyTrain(r, WithFlags(r.GetValue(trainConfig) is { } tc ? Cli.ReadTrainConfig(tc) : run.TrainConfig));
+                var modelFlags = new[] { "--preset", "--arch", "--config", "--memory" }.Where(Given).ToList();
+                var askedModel = sets.ApplyModel(r, modelFlags.Count > 0 ? modelOptions.Resolve(r, run.ModelConfig.VocabSize) : run.ModelConfig);
+                if (RunDifference.Between(run, askedModel, asked).FirstOrDefault() is { } d)
+                {
+                    string flag = d.Config == "model"
+                        ? modelFlags.FirstOrDefault() ?? "--set"
+                        : flagFields.FirstOrDefault(f => f.Field == d.Field && Given(f.Flag)).Flag ?? (Given("--train-config") ? "--train-config" : "--set");
+                    throw new UltraMemException($"--resume continues the run exactly as configured; {flag} cannot change it ({d})");
+                }
+            }
+            var t = sets.ApplyTrain(r, WithFlags(Cli.ReadTrainConfig(r.GetValue(trainConfig))));
             var model = sets.ApplyModel(r, modelOptions.Resolve(r, t.TokenizerVocabSize));
             if (!isResume) t.Validate(model.MaxSeqLen);   // before anything is written (the corpus cache included)
             using var cts = Cli.InstallCtrlC();

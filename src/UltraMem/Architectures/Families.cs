@@ -48,7 +48,7 @@ public static class Families
     }
 
     /// <summary>The dense model a config is built on: no plugged-in layers, no shared table.</summary>
-    public static ModelConfig Backbone(ModelConfig c) => c.Backbone;
+    public static ModelConfig Backbone(ModelConfig c) => c.Backbone();
 
     /// <summary>
     /// The family's targets on <paramref name="baseConfig"/>: total parameters T of the ladder's <c>ultramem</c> rung (value

@@ -25,7 +25,7 @@ public static class MemoryPresets
         int step = MemoryRecipes.StepOf(rung);
         int l = baseConfig.NLayers;
         int layers = step >= MemoryRecipes.StepOf("pkm+split") ? Math.Max(1, l / 2) : 1;
-        var memory = MemoryRecipes.LadderLayer(baseConfig.SlotContext, step, layers);
+        var memory = MemoryRecipes.LadderLayer(baseConfig.ForSlots(), step, layers);
         string kind = step >= MemoryRecipes.StepOf("ultramem") ? "ultramem" : "pkm";
         var placements = new List<SlotPlacement>();
         if (layers == 1) placements.Add(new SlotPlacement { Kind = kind, ReadAt = l / 2, AddAfter = l / 2, Memory = memory });
@@ -48,7 +48,7 @@ public static class MemoryPresets
     /// </summary>
     public static ModelConfig UltraMemV2(ModelConfig baseConfig, double computeShare = MemoryRecipes.V2ComputeShare, double? ringShareRatio = null)
     {
-        var layer = MemoryRecipes.UltraMemV2Layer((baseConfig with { MemoryLayers = new() }).SlotContext, computeShare);
+        var layer = MemoryRecipes.UltraMemV2Layer((baseConfig with { MemoryLayers = new() }).ForSlots(), computeShare);
         var config = baseConfig with
         {
             InitStd = Math.Sqrt(2.0 / (5 * baseConfig.DModel)),
@@ -89,7 +89,7 @@ public static class MemoryPresets
     public static ModelConfig MemoryPlus(ModelConfig baseConfig)
     {
         int l = baseConfig.NLayers, layers = Math.Max(1, l / 2);
-        var layer = MemoryRecipes.MemoryPlusLayer(baseConfig.SlotContext);
+        var layer = MemoryRecipes.MemoryPlusLayer(baseConfig.ForSlots());
         var placements = Enumerable.Range(0, layers).Select(k => Math.Min(l - 1, 2 * k + 1))
             .Select(i => new SlotPlacement { Kind = "memory_plus", ReadAt = i, AddAfter = i, Memory = layer }).ToList();
         return (baseConfig with { MemoryLayers = placements, SharedValueRows = layer.Rows }).Validate();

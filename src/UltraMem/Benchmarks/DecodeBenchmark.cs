@@ -219,7 +219,7 @@ public static class DecodeBenchmark
     public static long SparseCost(ModelConfig c, int batch, bool uniform)
     {
         var resolved = c.Resolve();
-        var context = resolved.SlotContext;
+        var context = resolved.ForSlots();
         double total = 0;
         foreach (var p in resolved.MemoryLayers)
             total += SlotKinds.Get(p.Kind).SparseParametersRead(p.Settings!, context, batch, uniform);

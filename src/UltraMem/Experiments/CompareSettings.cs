@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using UltraMem.IO;
 using UltraMem.Model;
 using UltraMem.Training;
 
@@ -103,39 +104,7 @@ public sealed record CompareSettings
         }
     }
 
-    /// <summary>Fields that differ between two identities, as "path: recorded vs now" lines.</summary>
-    public static IReadOnlyList<string> Differences(JsonNode? recorded, JsonNode? now)
-    {
-        var a = new SortedDictionary<string, string>(StringComparer.Ordinal);
-        var b = new SortedDictionary<string, string>(StringComparer.Ordinal);
-        Flatten(recorded, "", a);
-        Flatten(now, "", b);
-        var diffs = new List<string>();
-        foreach (var key in a.Keys.Union(b.Keys).OrderBy(k => k, StringComparer.Ordinal))
-        {
-            string x = a.GetValueOrDefault(key, "(unset)"), y = b.GetValueOrDefault(key, "(unset)");
-            if (x != y) diffs.Add($"{key}: {x} recorded, {y} now");
-        }
-        return diffs;
-    }
-
-    static void Flatten(JsonNode? node, string path, IDictionary<string, string> into)
-    {
-        switch (node)
-        {
-            case JsonObject o:
-                foreach (var (k, v) in o) Flatten(v, path.Length == 0 ? k : $"{path}.{k}", into);
-                break;
-            case JsonArray arr:
-                for (int i = 0; i < arr.Count; i++) Flatten(arr[i], $"{path}[{i}]", into);
-                if (arr.Count == 0) into[path] = "[]";
-                break;
-            case null:
-                into[path] = "null";
-                break;
-            default:
-                into[path] = node.ToJsonString();
-                break;
-        }
-    }
+    /// <summary>Fields that differ between two identities, as "path: recorded vs now" lines (<see cref="JsonDiff"/>).</summary>
+    public static IReadOnlyList<string> Differences(JsonNode? recorded, JsonNode? now) =>
+        JsonDiff.Fields(recorded, now).Select(d => $"{d.Path}: {d.A} recorded, {d.B} now").ToList();
 }

@@ -57,9 +57,11 @@ public static class JsonOverrides
     /// <summary>
     /// Sets the value at <paramref name="path"/> in <paramref name="root"/>, the JSON of a <paramref name="rootType"/> written with
     /// <paramref name="options"/>. The value is checked against the target's type; whole-record validation is left to the caller,
-    /// which deserialises the tree once all overrides are in.
+    /// which deserialises the tree once all overrides are in. <paramref name="members"/> gives the field types of objects that a
+    /// custom converter writes (type, JSON name → field type, or null for no such field), which reflection cannot see.
     /// </summary>
-    public static void Set(JsonNode root, Type rootType, string path, string value, JsonSerializerOptions options)
+    public static void Set(JsonNode root, Type rootType, string path, string value, JsonSerializerOptions options,
+                           Func<Type, string, Type?>? members = null)
     {
         var segments = ParsePath(path);
         JsonNode current = root;
@@ -77,6 +79,17 @@ public static class JsonOverrides
             {
                 if (info.Kind == JsonTypeInfoKind.Enumerable)
                     throw new UltraMemException($"{at} is a list: index it first, e.g. {at}[0].{name}");
+                if (info.Kind == JsonTypeInfoKind.None && current is JsonObject custom && members is not null)
+                {   // an object written by a custom converter: its fields are what the converter writes
+                    childType = members(type, name)
+                        ?? throw new UltraMemException($"unknown field '{name}' in {at} (present: {string.Join(", ", custom.Select(kv => kv.Key))})");
+                    nullable = !childType.IsValueType || Nullable.GetUnderlyingType(childType) is not null;
+                    if (last) { custom[name] = ParseValue(value, childType, nullable, here, options); return; }
+                    current = custom[name] ?? throw Absent(here, segments, s + 1, value);
+                    type = childType;
+                    at = here;
+                    continue;
+                }
                 if (info.Kind != JsonTypeInfoKind.Object || current is not JsonObject obj)
                     throw new UltraMemException($"{at} is {Describe(type)}, not an object: it has no field '{name}'");
                 var prop = info.Properties.FirstOrDefault(p => p.Name == name);

@@ -3,7 +3,7 @@ namespace UltraMem.Layers;
 /// <summary>
 /// What a feed-forward slot needs to know about the model around it — to fill its defaults, size, build and initialise
 /// itself — so that layers never see a model config. The model derives it from its config
-/// (<c>ModelConfig.SlotContext</c>); a layer built alone uses <see cref="Standalone"/>.
+/// (<c>ModelConfig.ForSlots()</c>); a layer built alone uses <see cref="Standalone"/>.
 /// </summary>
 /// <param name="DModel">D, the residual width.</param>
 /// <param name="NLayers">L, the number of Transformer blocks (output projections start at init_std/√(2L)).</param>

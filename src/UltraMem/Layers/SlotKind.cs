@@ -26,6 +26,9 @@ public abstract class SlotKind
     /// <summary>The settings record of this kind (e.g. <see cref="MemoryConfig"/>).</summary>
     public Type SettingsType { get; }
 
+    /// <summary>The type of the <see cref="Block"/> value as written in JSON (the settings type, unless the kind writes it otherwise).</summary>
+    public virtual Type BlockType => SettingsType;
+
     /// <summary>The settings of a placement that names this kind without a settings block, for a model with context <paramref name="model"/>.</summary>
     public abstract object DefaultSettings(SlotContext model);
 

@@ -10,6 +10,9 @@ public sealed class SwiGluKind : SlotKind<SwiGluSettings>
 
     SwiGluKind() : base("swiglu", "hidden") { }
 
+    /// <summary>The width alone, a number.</summary>
+    public override Type BlockType => typeof(int?);
+
     public override SwiGluSettings Defaults(SlotContext model) => new(model.FfnHidden);
 
     public override SwiGluSettings Resolve(SwiGluSettings s, SlotContext model) => new(s.Hidden ?? model.FfnHidden);

@@ -13,7 +13,7 @@ public static class ModelAccounting
     public static IReadOnlyList<(string Component, ParameterCount Count)> Report(ModelConfig config)
     {
         var c = config.Resolve();
-        var context = c.MemoryLayers.Count > 0 ? c.SlotContext : null;
+        var context = c.MemoryLayers.Count > 0 ? c.ForSlots() : null;
         long d = c.DModel, v = c.VocabSize;
         var replaced = c.MemoryLayers.Where(p => p.ReplaceFfn).Select(p => p.ReadAt).ToHashSet();
         var rows = new List<(string, ParameterCount)>

@@ -39,14 +39,14 @@ public sealed record ModelConfig
     [JsonIgnore] public int FfnHiddenResolved => FfnHidden ?? SwiGLU.DefaultHidden(DModel);
 
     /// <summary>This config without plugged-in layers and shared table: the dense model they are added to.</summary>
-    [JsonIgnore] public ModelConfig Backbone => this with { MemoryLayers = new(), SharedValueRows = null };
+    public ModelConfig Backbone() => this with { MemoryLayers = new(), SharedValueRows = null };
 
     /// <summary>What the plugged-in layers need to know about this model (sizes, init, backbone parameters and FLOPs).</summary>
-    [JsonIgnore] public SlotContext SlotContext => new(DModel, NLayers, FfnHiddenResolved, InitStd,
-        ModelAccounting.DenseNonEmbeddingParameters(this), ModelAccounting.Total(Backbone).FlopsPerToken);
+    public SlotContext ForSlots() => new(DModel, NLayers, FfnHiddenResolved, InitStd,
+        ModelAccounting.DenseNonEmbeddingParameters(this), ModelAccounting.Total(Backbone()).FlopsPerToken);
 
     /// <summary>A model config is the context of its slots (so layer APIs taking a <see cref="Layers.SlotContext"/> accept a config).</summary>
-    public static implicit operator SlotContext(ModelConfig config) => config.SlotContext;
+    public static implicit operator SlotContext(ModelConfig config) => config.ForSlots();
 
     /// <summary>
     /// This config with every default a placement left open filled in by its kind (<see cref="SlotKind.DefaultSettings"/>,
@@ -58,7 +58,7 @@ public sealed record ModelConfig
     {
         Validate();
         if (MemoryLayers.Count == 0) return this;
-        var context = SlotContext;
+        var context = ForSlots();
         var placements = MemoryLayers.Select(p =>
         {
             var kind = SlotKinds.Get(p.Kind);

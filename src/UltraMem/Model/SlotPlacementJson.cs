@@ -10,6 +10,18 @@ namespace UltraMem.Model;
 /// </summary>
 public sealed class SlotPlacementJson : JsonConverter<SlotPlacement>
 {
+    /// <summary>The type of a placement's JSON field <paramref name="name"/> (a settings block: its kind's settings type), or null.</summary>
+    public static Type? MemberType(string name) => name switch
+    {
+        "kind" => typeof(string),
+        "read_at" or "add_after" => typeof(int),
+        "replace_ffn" => typeof(bool),
+        _ => SlotKinds.ByBlock(name)?.BlockType,
+    };
+
+    /// <summary>Field types of the objects this converter writes, for path-based overrides (<see cref="IO.JsonOverrides.Set"/>).</summary>
+    public static Type? Members(Type type, string name) => type == typeof(SlotPlacement) ? MemberType(name) : null;
+
     public override SlotPlacement Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
     {
         if (reader.TokenType != JsonTokenType.StartObject) throw new JsonException("each memory_layers entry must be an object");

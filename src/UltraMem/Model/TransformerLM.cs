@@ -32,7 +32,7 @@ public sealed class TransformerLM : nn.Module<Tensor, Tensor>
     public TransformerLM(ModelConfig config) : base(nameof(TransformerLM))
     {
         Config = config = config.Resolve();
-        var context = config.SlotContext;
+        var context = config.ForSlots();
         var replaced = config.MemoryLayers.Where(p => p.ReplaceFfn).Select(p => p.ReadAt).ToHashSet();
         embed_tokens = nn.Embedding(config.VocabSize, config.DModel);
         layers = new ModuleList<DecoderBlock>();

@@ -52,7 +52,8 @@ public static class Trainer
         if (resumeFrom is not null && resumeFrom.State.TokenizerFingerprint != tokenizer.Fingerprint)
             throw new UltraMemException($"the tokenizer in {resumeFrom.Directory} does not match the one recorded in its trainer state");
 
-        var modelConfig = resumeFrom?.ModelConfig ?? (req.Model with { VocabSize = tokenizer.VocabSize });
+        // a new run records its resolved config: every default its layers use, so later changes of a default cannot change it
+        var modelConfig = resumeFrom?.ModelConfig ?? (req.Model with { VocabSize = tokenizer.VocabSize }).Resolve();
         if (modelConfig.VocabSize != tokenizer.VocabSize)
             throw new UltraMemException($"model vocab_size {modelConfig.VocabSize} does not match the tokenizer's {tokenizer.VocabSize}");
         train = train.Validate(modelConfig.MaxSeqLen);

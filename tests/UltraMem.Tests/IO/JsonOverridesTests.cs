@@ -28,7 +28,7 @@ public class JsonOverridesTests
         foreach (var spec in specs)
         {
             var (path, value) = JsonOverrides.Split(spec);
-            JsonOverrides.Set(node, typeof(T), path, value, ModelConfig.Json);
+            JsonOverrides.Set(node, typeof(T), path, value, ModelConfig.Json, SlotPlacementJson.Members);
         }
         return fromJson(node.ToJsonString(ModelConfig.Json));
     }
