@@ -183,8 +183,7 @@ static class BenchCommand
             };
             if (settings.Steps < 1 || settings.Warmup < 0) throw new UltraMemException("--steps must be >= 1 and --warmup >= 0");
             var rowList = Cli.ParseList(r.GetValue(rows)!, "--rows").Select(v => long.Parse(v, CultureInfo.InvariantCulture)).ToList();
-            var pathList = Cli.ParseList(r.GetValue(paths)!, "--paths");
-            foreach (var p in pathList) if (p is not ("dense" or "row_sparse")) throw new UltraMemException($"--paths: unknown path '{p}' (dense, row_sparse)");
+            var pathList = Cli.ParseList(r.GetValue(paths)!, "--paths").Select(p => Cli.ParseEnum<ValueUpdates>(p, "--paths")).ToList();
             foreach (var n in rowList) settings.Memory(n).Validate(settings.DModel, "bench memory layer");
             var cases = LayerBenchmark.StandardCases(settings, rowList, pathList);
 
@@ -222,7 +221,7 @@ static class BenchCommand
     {
         if (c.Kind != "memory") return 0;
         double table = c.Rows * (double)s.ValueDim * 4;
-        return table * (c.ValueUpdates == "dense" ? 4.5 : 3.2);
+        return table * (c.ValueUpdates == ValueUpdates.Dense ? 4.5 : 3.2);
     }
 
     static double AvailableBytes()
@@ -258,7 +257,7 @@ static class BenchCommand
         static string Gb(long b) => (b / 1e9).ToString("F2", CultureInfo.InvariantCulture);
         var csv = new StringBuilder("case,kind,rows,value_updates,total_params,activated_params,flops_per_token,tokens,step_ms_median,step_ms_min,step_ms_max,forward_ms,backward_ms,optimizer_ms,tokens_per_s,setup_rss_gb,training_state_gb,step_peak_gb,error\n");
         foreach (var x in results)
-            csv.AppendLine(string.Join(",", new object?[] { $"\"{x.Name}\"", x.Kind, x.Rows, x.ValueUpdates, x.TotalParams, x.ActivatedParams, x.FlopsPerToken, x.Tokens,
+            csv.AppendLine(string.Join(",", new object?[] { $"\"{x.Name}\"", x.Kind, x.Rows, IO.JsonEnum.Name(x.ValueUpdates), x.TotalParams, x.ActivatedParams, x.FlopsPerToken, x.Tokens,
                 F(x.StepMsMedian), F(x.StepMsMin), F(x.StepMsMax), F(x.ForwardMs), F(x.BackwardMs), F(x.OptimizerMs), F(x.TokensPerSecond),
                 Gb(x.SetupRssBytes), Gb(x.TrainingStateBytes), Gb(x.StepPeakBytes), x.Error is null ? "" : $"\"{x.Error}\"" }));
         IO.AtomicFile.WriteAllText(Path.Combine(folder, "layer.csv"), csv.ToString());
@@ -281,7 +280,7 @@ static class BenchCommand
 
         var ok = results.Where(x => x.Error is null).ToList();
         var plt = new ScottPlot.Plot();
-        var bars = ok.Select((x, i) => new ScottPlot.Bar { Position = i, Value = x.TokensPerSecond, FillColor = x.Kind == "swiglu" ? ScottPlot.Colors.Gray : x.ValueUpdates == "dense" ? ScottPlot.Colors.SteelBlue : ScottPlot.Colors.OrangeRed }).ToList();
+        var bars = ok.Select((x, i) => new ScottPlot.Bar { Position = i, Value = x.TokensPerSecond, FillColor = x.Kind == "swiglu" ? ScottPlot.Colors.Gray : x.ValueUpdates == ValueUpdates.Dense ? ScottPlot.Colors.SteelBlue : ScottPlot.Colors.OrangeRed }).ToList();
         plt.Add.Bars(bars);
         plt.Axes.Bottom.SetTicks(Enumerable.Range(0, ok.Count).Select(i => (double)i).ToArray(), ok.Select(x => x.Name.Replace(" rows, ", "\n")).ToArray());
         plt.Axes.Margins(bottom: 0);

@@ -22,6 +22,11 @@ static class Cli
         return o;
     }
 
+    /// <summary>The member of <typeparamref name="T"/> named <paramref name="name"/> in JSON; an unknown name is an error naming <paramref name="option"/> and the choices.</summary>
+    public static T ParseEnum<T>(string name, string option) where T : struct, Enum =>
+        IO.JsonEnum.TryParse<T>(name.Trim(), out var value) ? value
+            : throw new UltraMemException($"{option}: {IO.JsonEnum.Expected(typeof(T), name)}");
+
     /// <summary>A comma-separated option value as trimmed, non-empty items; at least one, or an error naming <paramref name="option"/>.</summary>
     public static string[] ParseList(string s, string option)
     {

@@ -74,7 +74,7 @@ static class CompareCommand
                 WarmupSteps = r.GetValue(warmup),
                 EvalBatches = r.GetValue(evalBatches) ?? DefaultEvalBatches,
                 Threads = r.GetValue(threads) ?? Environment.ProcessorCount,
-                ValueUpdates = r.GetValue(valueUpdates) ?? TrainConfig.DenseValueUpdates,
+                ValueUpdates = r.GetValue(valueUpdates) is { } vu ? Cli.ParseEnum<ValueUpdates>(vu, "--value-updates") : ValueUpdates.Dense,
                 KeepCheckpoints = 1,
             };
             ModelConfig baseModel;

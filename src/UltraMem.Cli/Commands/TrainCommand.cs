@@ -55,7 +55,7 @@ static class TrainCommand
                 CheckpointInterval = r.GetValue(ckptEvery) ?? t.CheckpointInterval,
                 Seed = r.GetValue(seed) ?? t.Seed,
                 Threads = r.GetValue(threads) ?? t.Threads,
-                ValueUpdates = r.GetValue(valueUpdates) ?? t.ValueUpdates,
+                ValueUpdates = r.GetValue(valueUpdates) is { } vu ? Cli.ParseEnum<ValueUpdates>(vu, "--value-updates") : t.ValueUpdates,
             };
             bool isResume = r.GetValue(resume);
             if (isResume)

@@ -30,21 +30,21 @@ public sealed record LayerBenchSettings
         return new MemoryConfig
         {
             NKeys = n, Heads = Heads, TopM = TopM, KeyDim = KeyDim, ValueDim = ValueDim, ValueProjection = true, Softmax = false,
-            ShareQuery = Heads % 2 == 0, QkNorm = true, Expansion = 4, Retrieval = "tucker", TuckerRank = 2, TuckerCores = 2,
-            Init = "paper", ValueLrMultiplier = 4,
+            ShareQuery = Heads % 2 == 0, QkNorm = true, Expansion = 4, Retrieval = Retrieval.Tucker, TuckerRank = 2, TuckerCores = 2,
+            Init = InitScheme.Paper, ValueLrMultiplier = 4,
         };
     }
 }
 
 /// <summary>One measured configuration: a memory layer (dense or row-sparse value updates) or a SwiGLU FFN.</summary>
-public sealed record LayerBenchCase(string Name, string Kind, long Rows, string ValueUpdates, int FfnHidden);
+public sealed record LayerBenchCase(string Name, string Kind, long Rows, ValueUpdates ValueUpdates, int FfnHidden);
 
 public sealed record LayerBenchResult
 {
     public required string Name { get; init; }
     public required string Kind { get; init; }
     public long Rows { get; init; }
-    public string ValueUpdates { get; init; } = "";
+    public ValueUpdates ValueUpdates { get; init; }
     public long TotalParams { get; init; }
     public long ActivatedParams { get; init; }
     public long FlopsPerToken { get; init; }
@@ -87,7 +87,7 @@ public static class LayerBenchmark
         if (layer is MemoryLayer mem)
         {
             mem.TrackUsage = false;
-            mem.Values.Sparse.Enabled = c.ValueUpdates == "row_sparse";
+            mem.Values.Sparse.Enabled = c.ValueUpdates == ValueUpdates.RowSparse;
         }
         layer.train();
         var groups = ParameterGroups.Build(layer, 0.1);
@@ -132,15 +132,15 @@ public static class LayerBenchmark
     }
 
     /// <summary>The cases of the standard run: the FFN matched to the smallest table's activated FLOPs, then each table size × value-update path.</summary>
-    public static List<LayerBenchCase> StandardCases(LayerBenchSettings s, IReadOnlyList<long> rows, IReadOnlyList<string> paths)
+    public static List<LayerBenchCase> StandardCases(LayerBenchSettings s, IReadOnlyList<long> rows, IReadOnlyList<ValueUpdates> paths)
     {
         // SwiGLU FLOPs/token = 2·3·D·hidden; match the memory layer's at the smallest table
         long memFlops = MemoryLayer.Accounting(s.Memory(rows.Min()), s.DModel).FlopsPerToken;
         int hidden = (int)Math.Max(1, Math.Round(memFlops / (6.0 * s.DModel)));
-        var cases = new List<LayerBenchCase> { new("swiglu (matched FLOPs)", "swiglu", 0, "dense", hidden) };
+        var cases = new List<LayerBenchCase> { new("swiglu (matched FLOPs)", "swiglu", 0, ValueUpdates.Dense, hidden) };
         foreach (long r in rows)
-            foreach (string p in paths)
-                cases.Add(new LayerBenchCase($"ultramem {Format.Count(r)} rows, {p}", "memory", r, p, 0));
+            foreach (var p in paths)
+                cases.Add(new LayerBenchCase($"ultramem {Format.Count(r)} rows, {IO.JsonEnum.Name(p)}", "memory", r, p, 0));
         return cases;
     }
 

@@ -190,7 +190,7 @@ public sealed record ComparisonReport
                       "equal total parameters for the sparse ones; docs/families.md) and trained on the same data for the same token budget and seeds.  ");
         md.AppendLine($"Corpus `{t.Corpus}` (tokenizer {t.TokenizerVocabSize} tokens, validation fraction {t.ValidationFraction}); {t.MaxSteps} steps × {t.BatchSize}×{s.SeqLen}" +
                       (t.GradAccum > 1 ? $"×{t.GradAccum}" : "") + $" = {s.TokensPerRun:N0} tokens per run; lr {t.LearningRate} (warmup {t.WarmupResolved}, cosine to {t.MinLrRatio}×), " +
-                      $"dropout {s.BaseModel.Dropout}, value updates {t.ValueUpdates}, {t.Threads} threads; settings fingerprint `{fingerprint}`.  ");
+                      $"dropout {s.BaseModel.Dropout}, value updates {IO.JsonEnum.Name(t.ValueUpdates)}, {t.Threads} threads; settings fingerprint `{fingerprint}`.  ");
         md.AppendLine($"Validation loss: nats/token over the whole validation split after the last step. Spread: sample standard deviation over seeds (n − 1) and min–max. " +
                       "A seed fixes the initialisation seed and the data order, the same for every architecture. tokens/s: training steps only " +
                       "(evaluation and checkpoint steps excluded), mean over seeds.  ");

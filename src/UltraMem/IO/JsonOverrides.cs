@@ -229,7 +229,7 @@ public static class JsonOverrides
         if (type == typeof(int) || type == typeof(long) || type == typeof(short) || type == typeof(byte)) return "an integer";
         if (type == typeof(uint) || type == typeof(ulong) || type == typeof(ushort)) return "a non-negative integer";
         if (type == typeof(double) || type == typeof(float) || type == typeof(decimal)) return "a number";
-        if (type.IsEnum) return "one of " + string.Join(", ", Enum.GetNames(type));
+        if (type.IsEnum) return "one of " + string.Join(", ", JsonEnum.Names(type));
         if (typeof(System.Collections.IEnumerable).IsAssignableFrom(type)) return "a JSON array";
         return "a JSON object";
     }

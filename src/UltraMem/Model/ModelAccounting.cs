@@ -26,7 +26,7 @@ public static class ModelAccounting
         {
             rows.Add(($"layers.{i}.norms", new ParameterCount(2 * d, 2 * d, 0)));
             rows.Add(($"layers.{i}.self_attn", ParameterCount.Dense(d, 4 * d)));
-            if (c.Ffn == "swiglu" && !replaced.Contains(i)) rows.Add(($"layers.{i}.mlp", ffn));
+            if (c.Ffn == FfnKind.SwiGlu && !replaced.Contains(i)) rows.Add(($"layers.{i}.mlp", ffn));
         }
         for (int j = 0; j < c.MemoryLayers.Count; j++)
         {
@@ -52,7 +52,7 @@ public static class ModelAccounting
     public static long DenseNonEmbeddingParameters(ModelConfig c)
     {
         long d = c.DModel;
-        long ffn = c.Ffn == "swiglu" ? 3 * d * c.FfnHiddenResolved : 0;
+        long ffn = c.Ffn == FfnKind.SwiGlu ? 3 * d * c.FfnHiddenResolved : 0;
         return c.NLayers * (4 * d * d + ffn + 2 * d) + d;
     }
 

@@ -19,7 +19,7 @@ public sealed record ModelConfig
     /// <summary>SwiGLU inner width; null means 8/3·D rounded up to a multiple of 32.</summary>
     public int? FfnHidden { get; init; }
     /// <summary>Per-block FFN kind: <c>swiglu</c> (default) or <c>none</c>.</summary>
-    public string Ffn { get; init; } = "swiglu";
+    public FfnKind Ffn { get; init; } = FfnKind.SwiGlu;
     public int MaxSeqLen { get; init; } = 256;
     public double Dropout { get; init; } = 0.1;
     public bool TieEmbeddings { get; init; } = true;
@@ -78,7 +78,7 @@ public sealed record ModelConfig
         if (DModel % NHeads != 0) throw new UltraMemException($"invalid model config: n_heads ({NHeads}) must divide d_model ({DModel})");
         if (HeadDim % 2 != 0) throw new UltraMemException($"invalid model config: head dim d_model/n_heads = {HeadDim} must be even for RoPE");
         if (Dropout is < 0 or >= 1 || double.IsNaN(Dropout)) throw new UltraMemException($"invalid model config: dropout must be in [0, 1) (got {Dropout})");
-        if (Ffn is not ("swiglu" or "none")) throw new UltraMemException($"invalid model config: unknown ffn '{Ffn}' (expected swiglu or none)");
+        if (!IO.JsonEnum.IsDefined(Ffn)) throw new UltraMemException($"invalid model config: {IO.JsonEnum.Expected(typeof(FfnKind), Ffn.ToString())}");
         for (int i = 0; i < MemoryLayers.Count; i++)
         {
             var p = MemoryLayers[i];

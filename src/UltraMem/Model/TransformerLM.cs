@@ -37,7 +37,7 @@ public sealed class TransformerLM : nn.Module<Tensor, Tensor>
         embed_tokens = nn.Embedding(config.VocabSize, config.DModel);
         layers = new ModuleList<DecoderBlock>();
         for (int i = 0; i < config.NLayers; i++)
-            layers.Add(new DecoderBlock(config, withFfn: config.Ffn == "swiglu" && !replaced.Contains(i)));
+            layers.Add(new DecoderBlock(config, withFfn: config.Ffn == FfnKind.SwiGlu && !replaced.Contains(i)));
         var sharedBy = config.MemoryLayers.FirstOrDefault(p => p.Memory?.SharedValues == true)?.Memory;
         if (config.SharedValueRows is { } g && sharedBy is not null)
             shared_memory = new Layers.Memory.SharedMemory(g, sharedBy.ValueDimResolved(config.DModel), sharedBy.PreValueDimResolved,

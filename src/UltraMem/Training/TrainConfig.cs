@@ -37,10 +37,9 @@ public sealed record TrainConfig
     /// <c>row_sparse</c> (only the rows a step selected: row-sparse gradient and lazy AdamW, cost independent of the
     /// table size; see docs/training.md).
     /// </summary>
-    public string ValueUpdates { get; init; } = DenseValueUpdates;
+    public ValueUpdates ValueUpdates { get; init; } = ValueUpdates.Dense;
 
-    public const string DenseValueUpdates = "dense", RowSparseValueUpdates = "row_sparse";
-    static readonly string[] ValueUpdateModes = { DenseValueUpdates, RowSparseValueUpdates };
+    public const ValueUpdates DenseValueUpdates = ValueUpdates.Dense, RowSparseValueUpdates = ValueUpdates.RowSparse;
 
     public long WarmupResolved => WarmupSteps ?? Math.Max(1, MaxSteps / 50);
 
@@ -66,7 +65,7 @@ public sealed record TrainConfig
         Check(CheckpointInterval > 0, $"checkpoint_interval must be positive (got {CheckpointInterval})");
         Check(KeepCheckpoints >= 1, $"keep_checkpoints must be >= 1 (got {KeepCheckpoints})");
         Check(Threads is null || Threads > 0, $"threads must be positive (got {Threads})");
-        Check(ValueUpdateModes.Contains(ValueUpdates), $"value_updates must be one of {string.Join(", ", ValueUpdateModes.Select(m => $"\"{m}\""))} (got \"{ValueUpdates}\")");
+        Check(IO.JsonEnum.IsDefined(ValueUpdates), IO.JsonEnum.Expected(typeof(ValueUpdates), ValueUpdates.ToString()));
         return this;
     }
 

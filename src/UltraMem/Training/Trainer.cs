@@ -65,7 +65,7 @@ public static class Trainer
         // value_updates: the layers read their value tables row-sparsely (and AdamW updates them lazily) or densely;
         // set on every run, resumed ones included (the checkpoint's train config decides)
         var rowSparseTables = model.RowSparseTables();
-        foreach (var (_, table) in rowSparseTables) table.Enabled = train.ValueUpdates == TrainConfig.RowSparseValueUpdates;
+        foreach (var (_, table) in rowSparseTables) table.Enabled = train.ValueUpdates == ValueUpdates.RowSparse;
         using var optimizer = new AdamW(groups, train.Beta1, train.Beta2, train.Eps, rowSparse: rowSparseTables);
         long step = 0, tokensSeen = 0;
         double elapsedBefore = 0;

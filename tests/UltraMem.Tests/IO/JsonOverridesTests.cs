@@ -106,7 +106,7 @@ public class JsonOverridesTests
         Assert.Equal("tie_embeddings takes true or false (got \"yes\")", Error(() => Model(new ModelConfig(), "tie_embeddings=yes")));
         Assert.Equal("ffn_hidden takes an integer or null (got \"wide\")", Error(() => Model(new ModelConfig(), "ffn_hidden=wide")));
         Assert.Equal("seed takes a non-negative integer (got -1)", Error(() => Train("seed=-1")));
-        Assert.Equal("ffn cannot be null (it takes a string)", Error(() => Model(new ModelConfig(), "ffn=null")));
+        Assert.Equal("ffn takes one of swiglu, none (got null)", Error(() => Model(new ModelConfig(), "ffn=null")));
         Assert.Contains("memory_layers[0].memory cannot take {\"top_m\":\"x\"}",
             Error(() => Model(TwoLayers(), """memory_layers[0].memory={"top_m":"x"}""")));
         Assert.Contains("'topm' could not be mapped", Error(() => Model(TwoLayers(), """memory_layers[0].memory={"topm":1}""")));
@@ -118,8 +118,8 @@ public class JsonOverridesTests
     {
         var c = Model(TwoLayers(), "memory_layers[0].memory.query_norm=none", "ffn=\"none\"", "rope_theta=1e6", "tie_embeddings=false",
                       "memory_layers[0].memory.value_dim=null", """memory_layers[1]={"kind":"swiglu","read_at":1,"add_after":1}""");
-        Assert.Equal("none", c.MemoryLayers[0].Memory!.QueryNorm);
-        Assert.Equal("none", c.Ffn);
+        Assert.Equal(UltraMem.Layers.Memory.QueryNorm.None, c.MemoryLayers[0].Memory!.QueryNorm);
+        Assert.Equal(FfnKind.None, c.Ffn);
         Assert.Equal(1e6, c.RopeTheta);
         Assert.False(c.TieEmbeddings);
         Assert.Equal("swiglu", c.MemoryLayers[1].Kind);

@@ -16,22 +16,22 @@ public class GradientCheckTests
         new object[] { "ultramem", new MemoryConfig
         {
             NKeys = 5, Heads = 4, TopM = 4, KeyDim = 8, ValueDim = 6, ValueProjection = true, Softmax = false, ShareQuery = true,
-            QkNorm = true, Expansion = 4, Retrieval = "tucker", TuckerRank = 2, TuckerCores = 2, Init = "paper", QueryConv = true,
+            QkNorm = true, Expansion = 4, Retrieval = Retrieval.Tucker, TuckerRank = 2, TuckerCores = 2, Init = InitScheme.Paper, QueryConv = true,
         } },
         new object[] { "ultramemv2", new MemoryConfig
         {
             NKeys = 5, Heads = 1, TopM = 4, KeyDim = 8, ValueDim = 6, PreValueDim = 2, ValueProjection = true, Softmax = false,
-            QueryNorm = "none", QkNorm = true, Expansion = 4, SingleProjector = true, Retrieval = "tucker", TuckerRank = 2,
-            TuckerCores = 2, QueryPerRank = true, Init = "v2",
+            QueryNorm = QueryNorm.None, QkNorm = true, Expansion = 4, SingleProjector = true, Retrieval = Retrieval.Tucker, TuckerRank = 2,
+            TuckerCores = 2, QueryPerRank = true, Init = InitScheme.V2,
         } },
         new object[] { "ultramemv2+gelu", new MemoryConfig
         {
-            NKeys = 5, Heads = 2, TopM = 3, KeyDim = 6, ValueDim = 4, PreValueDim = 3, PreValueActivation = "gelu", Softmax = false,
-            Retrieval = "tucker", TuckerRank = 3, QueryPerRank = true, Init = "v2",
+            NKeys = 5, Heads = 2, TopM = 3, KeyDim = 6, ValueDim = 4, PreValueDim = 3, PreValueActivation = PreValueActivation.Gelu, Softmax = false,
+            Retrieval = Retrieval.Tucker, TuckerRank = 3, QueryPerRank = true, Init = InitScheme.V2,
         } },
         new object[] { "memory+", new MemoryConfig
         {
-            NKeys = 6, Heads = 2, TopM = 3, KeyDim = 8, ValueDim = 5, ValueProjection = true, OutputGate = true, QkNorm = true, QueryNorm = "none",
+            NKeys = 6, Heads = 2, TopM = 3, KeyDim = 8, ValueDim = 5, ValueProjection = true, OutputGate = true, QkNorm = true, QueryNorm = QueryNorm.None,
         } },
     };
 
@@ -56,7 +56,7 @@ public class GradientCheckTests
     public void TuckerAuxiliaryLossMatchesItsFormulaAndCentralDifferences()
     {
         manual_seed(32);
-        var config = new MemoryConfig { NKeys = 4, Heads = 2, TopM = 2, KeyDim = 4, Retrieval = "tucker", TuckerRank = 3, TuckerCores = 2, TuckerAuxLoss = true };
+        var config = new MemoryConfig { NKeys = 4, Heads = 2, TopM = 2, KeyDim = 4, Retrieval = Retrieval.Tucker, TuckerRank = 3, TuckerCores = 2, TuckerAuxLoss = true };
         using var layer = new MemoryLayer(D, config);
         layer.to(ScalarType.Float64);
         layer.train();

@@ -1,3 +1,4 @@
+using UltraMem.IO;
 using TorchSharp;
 using UltraMem.Inference;
 using UltraMem.Layers.Memory;
@@ -14,7 +15,7 @@ public class MemoryModelTests
     internal static readonly MemoryConfig UltraSmall = new()
     {
         NKeys = 6, Heads = 4, TopM = 4, KeyDim = 8, ValueDim = 16, ValueProjection = true, Softmax = false, ShareQuery = true,
-        QkNorm = true, Expansion = 4, Retrieval = "tucker", TuckerRank = 2, TuckerCores = 2, Init = "paper", ValueLrMultiplier = 4,
+        QkNorm = true, Expansion = 4, Retrieval = Retrieval.Tucker, TuckerRank = 2, TuckerCores = 2, Init = InitScheme.Paper, ValueLrMultiplier = 4,
         QueryConv = true, QueryConvKernel = 3,
     };
 
@@ -98,9 +99,9 @@ public class MemoryModelTests
         Assert.Equal(M("pkm+rm_softmax") with { Softmax = true }, M("pkm"));
         Assert.Equal(M("pkm+split") with { QkNorm = true }, M("pkm+qk_norm"));
         Assert.Equal(M("pkm+qk_norm") with { Expansion = 4 }, M("pkm+ive"));
-        Assert.Equal(M("pkm+ive") with { Retrieval = "tucker" }, M("pkm+tdqkr"));
+        Assert.Equal(M("pkm+ive") with { Retrieval = Retrieval.Tucker }, M("pkm+tdqkr"));
         Assert.Equal(M("pkm+tdqkr") with { TuckerCores = 2 }, M("pkm+mcs"));
-        Assert.Equal(M("pkm+mcs") with { Init = "paper_matched" }, M("pkm+init"));
+        Assert.Equal(M("pkm+mcs") with { Init = InitScheme.PaperMatched }, M("pkm+init"));
         Assert.Equal(M("pkm+init") with { ValueLrMultiplier = 4 }, M("ultramem"));
         Assert.Equal(M("ultramem") with { QueryConv = true }, M("ultramem+query_conv"));
         Assert.Single(MemoryPresets.Apply(baseConfig, "pkm+share_query").MemoryLayers);
@@ -136,9 +137,9 @@ public class MemoryModelTests
         Bad(ok with { Heads = 3, ShareQuery = true }, "share_query");
         Bad(ok with { TuckerCores = 2 }, "tucker_cores");
         Bad(ok with { TopM = 9 }, "top_m");
-        Bad(ok with { Retrieval = "tucker", TuckerCores = 3, ValueDim = 8 }, "divisible");
-        Bad(ok with { QueryNorm = "rms" }, "query_norm");
-        Bad(ok with { Init = "xavier" }, "init");
+        Bad(ok with { Retrieval = Retrieval.Tucker, TuckerCores = 3, ValueDim = 8 }, "divisible");
+        Bad(ok with { QueryNorm = (QueryNorm)99 }, "query_norm");
+        Bad(ok with { Init = (InitScheme)99 }, "init");
         var e = Assert.Throws<UltraMemException>(() => ModelConfig.FromJson(
             """{"memory_layers":[{"kind":"pkm","read_at":0,"add_after":0,"memory":{"n_keyz":8}}]}""", "cfg.json"));
         Assert.Contains("n_keyz", e.Message);
@@ -155,7 +156,7 @@ public class MemoryModelTests
         var train = new UltraMem.Training.TrainConfig
         {
             Corpus = corpus, TokenizerVocabSize = 320, ValidationFraction = 0.2, BatchSize = 4, SeqLen = 32, MaxSteps = 8, GradAccum = 2,
-            LearningRate = 3e-3, EvalInterval = 4, EvalBatches = 2, CheckpointInterval = 100, Seed = 5, Threads = 1, ValueUpdates = valueUpdates,
+            LearningRate = 3e-3, EvalInterval = 4, EvalBatches = 2, CheckpointInterval = 100, Seed = 5, Threads = 1, ValueUpdates = JsonEnum.Parse<UltraMem.Training.ValueUpdates>(valueUpdates),
         };
         UltraMem.Training.TrainRequest Request(string run, bool resume = false, long? stop = null) => new()
         {

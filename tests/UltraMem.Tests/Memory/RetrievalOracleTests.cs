@@ -11,7 +11,7 @@ public class RetrievalOracleTests
 
     static MemoryConfig Tucker(int n, int m, int r, int h, int? coarse = null) => new()
     {
-        NKeys = n, Heads = 3, TopM = m, KeyDim = 8, ValueDim = 8 * h, ValueProjection = true, Retrieval = "tucker",
+        NKeys = n, Heads = 3, TopM = m, KeyDim = 8, ValueDim = 8 * h, ValueProjection = true, Retrieval = Retrieval.Tucker,
         TuckerRank = r, TuckerCores = h, CoarseTop = coarse, Softmax = false,
     };
 

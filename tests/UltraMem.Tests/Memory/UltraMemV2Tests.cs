@@ -1,3 +1,4 @@
+using UltraMem.IO;
 using TorchSharp;
 using UltraMem.Inference;
 using UltraMem.Layers;
@@ -17,8 +18,8 @@ public class UltraMemV2Tests
     static MemoryConfig V2(int? preValueDim = 4, int expansion = 4, bool perRank = true) => new()
     {
         NKeys = 5, Heads = 1, TopM = 6, KeyDim = 8, ValueDim = 12, PreValueDim = preValueDim, ValueProjection = true, Softmax = false,
-        QueryNorm = "none", QkNorm = true, Expansion = expansion, SingleProjector = true, Retrieval = "tucker", TuckerRank = 2,
-        TuckerCores = 2, QueryPerRank = perRank, Init = "v2",
+        QueryNorm = QueryNorm.None, QkNorm = true, Expansion = expansion, SingleProjector = true, Retrieval = Retrieval.Tucker, TuckerRank = 2,
+        TuckerCores = 2, QueryPerRank = perRank, Init = InitScheme.V2,
     };
 
     /// <summary>o = W_proj [ (Σ_i a_i s_i,c V[row_i][chunk c])_c ] (⊙ SiLU(W_s x)), in double, token by token, from the layer's own selection.</summary>
@@ -44,7 +45,7 @@ public class UltraMemV2Tests
                 if (pre is not null)
                 {
                     a = (pre[t] * layer.PreValues!.weight[r].to(ScalarType.Float64)).sum().item<double>();
-                    if (c.PreValueActivation == "gelu") a = nn.functional.gelu(tensor(a)).item<double>();
+                    if (c.PreValueActivation == PreValueActivation.Gelu) a = nn.functional.gelu(tensor(a)).item<double>();
                 }
                 for (int k = 0; k < c.Cores; k++)
                     pooled[t, TensorIndex.Slice(k * chunk, (k + 1) * chunk)] += a * scores[t, i, k].item<double>() * v[r, TensorIndex.Slice(k * chunk, (k + 1) * chunk)];
@@ -75,7 +76,7 @@ public class UltraMemV2Tests
         // v1 layer with per-group projectors W_1..W_E, and V2's single projector W: equal outputs when W_g = W for every group.
         manual_seed(72);
         var v2 = V2(preValueDim: null, perRank: false);
-        var v1 = v2 with { SingleProjector = false, Init = "paper" };
+        var v1 = v2 with { SingleProjector = false, Init = InitScheme.Paper };
         using var a = new MemoryLayer(D, v2);
         using var b = new MemoryLayer(D, v1);
         a.eval(); b.eval();
@@ -115,7 +116,7 @@ public class UltraMemV2Tests
     public void MemoryPlusGateEqualsItsNaiveReference()
     {
         manual_seed(74);
-        var c = new MemoryConfig { NKeys = 6, Heads = 2, TopM = 3, KeyDim = 8, ValueDim = 8, ValueProjection = true, OutputGate = true, QkNorm = true, QueryNorm = "none" };
+        var c = new MemoryConfig { NKeys = 6, Heads = 2, TopM = 3, KeyDim = 8, ValueDim = 8, ValueProjection = true, OutputGate = true, QkNorm = true, QueryNorm = QueryNorm.None };
         using var layer = new MemoryLayer(D, c);
         layer.eval();
         using var _ = no_grad();
@@ -247,7 +248,7 @@ public class UltraMemV2Tests
         var ladder = MemoryPresets.Apply(b, "pkm+init");
         double Ratio(string init)
         {
-            var config = ladder with { MemoryLayers = ladder.MemoryLayers.Select(p => p with { Memory = p.Memory! with { NKeys = 48, Init = init } }).ToList() };
+            var config = ladder with { MemoryLayers = ladder.MemoryLayers.Select(p => p with { Memory = p.Memory! with { NKeys = 48, Init = JsonEnum.Parse<InitScheme>(init) } }).ToList() };
             manual_seed(90 + seed);
             using var model = new TransformerLM(config);
             model.eval();

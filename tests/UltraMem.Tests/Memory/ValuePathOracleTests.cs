@@ -74,7 +74,7 @@ public class ValuePathOracleTests
         manual_seed(22);
         var config = new MemoryConfig
         {
-            NKeys = 6, Heads = 2, TopM = 5, KeyDim = 8, ValueDim = 12, Retrieval = "tucker", TuckerRank = 2, TuckerCores = 3,
+            NKeys = 6, Heads = 2, TopM = 5, KeyDim = 8, ValueDim = 12, Retrieval = Retrieval.Tucker, TuckerRank = 2, TuckerCores = 3,
             Softmax = false, ValueProjection = false,
         };
         using var layer = new MemoryLayer(D, config);
@@ -107,7 +107,7 @@ public class ValuePathOracleTests
     public void RowSparseGradientEqualsTheDenseGradientOnTheSelectedRows()
     {
         manual_seed(24);
-        var config = new MemoryConfig { NKeys = 7, Heads = 2, TopM = 5, KeyDim = 8, Expansion = 4, ValueDim = 6, Retrieval = "tucker", TuckerCores = 2 };
+        var config = new MemoryConfig { NKeys = 7, Heads = 2, TopM = 5, KeyDim = 8, Expansion = 4, ValueDim = 6, Retrieval = Retrieval.Tucker, TuckerCores = 2 };
         using var layer = new MemoryLayer(D, config);
         layer.train();
         var x = randn(2, 6, D);

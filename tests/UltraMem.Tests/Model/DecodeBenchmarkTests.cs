@@ -19,7 +19,7 @@ public class DecodeBenchmarkTests
 {
     static readonly MemoryConfig Ultra = Memory.MemoryModelTests.UltraSmall with { QueryConv = false, ValueLrMultiplier = 1 };
 
-    static readonly MemoryConfig V2 = Ultra with { PreValueDim = 8, SingleProjector = true, QueryPerRank = true, Init = "v2" };
+    static readonly MemoryConfig V2 = Ultra with { PreValueDim = 8, SingleProjector = true, QueryPerRank = true, Init = InitScheme.V2 };
 
     static SlotPlacement Slot(string kind, string at) => SlotPlacement.Parse(at, kind);
 

@@ -1,3 +1,5 @@
+using UltraMem.Layers.Memory;
+using UltraMem.IO;
 using TorchSharp;
 using UltraMem.Inference;
 using UltraMem.Layers.Peer;
@@ -72,7 +74,7 @@ public class PeerModelTests
     [Fact]
     public void PeerBlocksRoundTripThroughJsonWithSnakeCaseNames()
     {
-        var config = Tiny(Peer("1!") with { Peer = Small with { Gate = "sigmoid", Activation = "silu", QkNorm = true, QueryNorm = "batchnorm" } },
+        var config = Tiny(Peer("1!") with { Peer = Small with { Gate = PeerGate.Sigmoid, Activation = PeerActivation.Silu, QkNorm = true, QueryNorm = QueryNorm.BatchNorm } },
                           SlotPlacement.Parse("2", "peer"));
         string json = config.ToJson();
         foreach (var field in new[] { "\"peer\"", "\"n_keys\"", "\"top_k\"", "\"key_dim\"", "\"gate\"", "\"activation\"", "\"query_norm\"", "\"qk_norm\"" })
@@ -90,9 +92,9 @@ public class PeerModelTests
         new object[] { Small with { TopK = 0 }, "top_k" },
         new object[] { Small with { TopK = 9 }, "top_k" },
         new object[] { Small with { KeyDim = 7 }, "key_dim" },
-        new object[] { Small with { Activation = "tanh" }, "activation" },
-        new object[] { Small with { Gate = "max" }, "gate" },
-        new object[] { Small with { QueryNorm = "rms" }, "query_norm" },
+        new object[] { Small with { Activation = (PeerActivation)99 }, "activation" },
+        new object[] { Small with { Gate = (PeerGate)99 }, "gate" },
+        new object[] { Small with { QueryNorm = (QueryNorm)99 }, "query_norm" },
         new object[] { Small with { NKeys = 50_000 }, "n_keys" },
     };
 
@@ -129,7 +131,7 @@ public class PeerModelTests
         var train = new TrainConfig
         {
             Corpus = corpus, TokenizerVocabSize = 320, ValidationFraction = 0.2, BatchSize = 4, SeqLen = 32, MaxSteps = 8,
-            LearningRate = 3e-3, EvalInterval = 4, EvalBatches = 2, CheckpointInterval = 100, Seed = 5, Threads = 1, ValueUpdates = valueUpdates,
+            LearningRate = 3e-3, EvalInterval = 4, EvalBatches = 2, CheckpointInterval = 100, Seed = 5, Threads = 1, ValueUpdates = JsonEnum.Parse<ValueUpdates>(valueUpdates),
         };
         TrainRequest Request(string run, bool resume = false, long? stop = null) => new()
         {

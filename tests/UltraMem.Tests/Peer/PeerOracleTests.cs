@@ -1,3 +1,4 @@
+using UltraMem.IO;
 using TorchSharp;
 using UltraMem.Layers.Memory;
 using UltraMem.Layers.Peer;
@@ -46,7 +47,7 @@ public class PeerOracleTests
     }
 
     public static IEnumerable<object[]> GatesAndActivations() =>
-        from g in PeerConfig.Gates from a in PeerConfig.Activations select new object[] { g, a };
+        from g in JsonEnum.Names(typeof(PeerGate)) from a in JsonEnum.Names(typeof(PeerActivation)) select new object[] { g, a };
 
     [Theory, MemberData(nameof(GatesAndActivations))]
     public void OutputEqualsTheNaivePerExpertSum(string gate, string activation)
@@ -101,7 +102,7 @@ public class PeerOracleTests
     public void SelectedExpertsEqualBruteForceTopKOverAllAdditiveScores(string queryNorm, bool qkNorm)
     {
         manual_seed(62);
-        var config = new PeerConfig { NKeys = 13, Heads = 3, TopK = 7, KeyDim = 8, QueryNorm = queryNorm, QkNorm = qkNorm };
+        var config = new PeerConfig { NKeys = 13, Heads = 3, TopK = 7, KeyDim = 8, QueryNorm = JsonEnum.Parse<QueryNorm>(queryNorm), QkNorm = qkNorm };
         using var layer = new PeerLayer(D, config);
         using var _ = no_grad();
         var x = randn(3, 4, D);
@@ -150,7 +151,7 @@ public class PeerOracleTests
     [InlineData("none", false)]
     public void AccountingMatchesTheParametersAndTheFormula(string queryNorm, bool qkNorm)
     {
-        var config = new PeerConfig { NKeys = 9, Heads = 2, TopK = 5, KeyDim = 6, QueryNorm = queryNorm, QkNorm = qkNorm };
+        var config = new PeerConfig { NKeys = 9, Heads = 2, TopK = 5, KeyDim = 6, QueryNorm = JsonEnum.Parse<QueryNorm>(queryNorm), QkNorm = qkNorm };
         using var layer = new PeerLayer(D, config);
         var count = layer.Count();
         Assert.Equal(count, PeerLayer.Accounting(config, D));
@@ -187,7 +188,7 @@ public class PeerOracleTests
     {
         manual_seed(64);
         var model = ModelConfig.Preset("tiny", 512) with { Dropout = 0 };
-        var peer = PeerConfig.DefaultFor(model) with { Gate = gate, Activation = activation };
+        var peer = PeerConfig.DefaultFor(model) with { Gate = JsonEnum.Parse<PeerGate>(gate), Activation = JsonEnum.Parse<PeerActivation>(activation) };
         using var lm = new TransformerLM(model with { MemoryLayers = new() { SlotPlacement.Parse("1", "peer") with { Peer = peer } } });
         lm.eval();
         using var _ = no_grad();

@@ -1,3 +1,5 @@
+using UltraMem.IO;
+using UltraMem.Layers.Memory;
 using UltraMem.Layers.Peer;
 using static TorchSharp.torch;
 
@@ -8,7 +10,8 @@ static class PeerTestData
 {
     public static PeerConfig Small(string gate = "softmax", string activation = "gelu", string queryNorm = "layernorm", bool qkNorm = false) => new()
     {
-        NKeys = 6, Heads = 3, TopK = 4, KeyDim = 8, Gate = gate, Activation = activation, QueryNorm = queryNorm, QkNorm = qkNorm,
+        NKeys = 6, Heads = 3, TopK = 4, KeyDim = 8, Gate = JsonEnum.Parse<PeerGate>(gate), Activation = JsonEnum.Parse<PeerActivation>(activation),
+        QueryNorm = JsonEnum.Parse<QueryNorm>(queryNorm), QkNorm = qkNorm,
     };
 
     /// <summary>max |a − b| of two tensors of any float type, in double.</summary>

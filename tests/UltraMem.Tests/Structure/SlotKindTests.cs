@@ -46,7 +46,7 @@ public sealed class SlotKindTests
         {
             var result = Trainer.Run(new TrainRequest
             {
-                RunDir = Path.Combine(root, updates), Model = config, CacheDir = Path.Combine(root, "cache"), ShowProgress = false, Log = _ => { },
+                RunDir = Path.Combine(root, updates.ToString()), Model = config, CacheDir = Path.Combine(root, "cache"), ShowProgress = false, Log = _ => { },
                 Train = new TrainConfig
                 {
                     Corpus = corpus, TokenizerVocabSize = 300, ValidationFraction = 0.2, BatchSize = 4, SeqLen = 32, MaxSteps = 4,

@@ -408,12 +408,12 @@ public class RowSparseTests
         Assert.True(Same(layer.Table, init), "a refused step must not change the table");
         Assert.Equal(0, opt.StepCount);
 
-        var bad = new TrainConfig { ValueUpdates = "sparse" };
-        e = Assert.Throws<UltraMemException>(() => bad.Validate(64));
+        // an unknown mode can only come from a file now (value_updates is an enum)
+        e = Assert.Throws<UltraMemException>(() => TrainConfig.FromJson("""{"value_updates": "sparse"}""", "test").Validate(64));
         Assert.Contains("value_updates must be one of \"dense\", \"row_sparse\" (got \"sparse\")", e.Message);
         var json = new TrainConfig { ValueUpdates = TrainConfig.RowSparseValueUpdates }.ToJson();
         Assert.Contains("\"value_updates\": \"row_sparse\"", json);
-        Assert.Equal("row_sparse", TrainConfig.FromJson(json, "test").Validate(64).ValueUpdates);
-        Assert.Equal("dense", TrainConfig.FromJson("{}", "test").ValueUpdates);   // older run folders resume densely
+        Assert.Equal(ValueUpdates.RowSparse, TrainConfig.FromJson(json, "test").Validate(64).ValueUpdates);
+        Assert.Equal(ValueUpdates.Dense, TrainConfig.FromJson("{}", "test").ValueUpdates);   // older run folders resume densely
     }
 }

@@ -15,7 +15,7 @@ public static class MemoryAccounting
         long dense = 0;
         if (c.QueryConv) dense += d * c.QueryConvKernel;
         dense += d * hq * q * dk + hq * q * dk;                   // query projection (with bias)
-        if (c.QueryNorm != "none") dense += 2 * hq * q * dk;      // norm weight and bias
+        if (c.QueryNorm != QueryNorm.None) dense += 2 * hq * q * dk;      // norm weight and bias
         dense += h * r * keysPerSide * dk;                        // row and column keys, Dk/2 each
         if (c.QkNorm) dense += dk;                                // q_norm and k_norm gains, Dk/2 each
         if (c.IsTucker) dense += h * cores * r * r;

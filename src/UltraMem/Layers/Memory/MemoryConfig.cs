@@ -1,4 +1,5 @@
 using System.Text.Json.Serialization;
+using UltraMem.IO;
 
 namespace UltraMem.Layers.Memory;
 
@@ -26,11 +27,11 @@ public sealed record MemoryConfig
     /// <summary>Pairs of heads share one query (H/2 query projections).</summary>
     public bool ShareQuery { get; init; }
     /// <summary>Norm on the projected query (all heads): <c>layernorm</c> (causal), <c>batchnorm</c> (PKM's original; mixes tokens of a batch, so not causal), <c>none</c>.</summary>
-    public string QueryNorm { get; init; } = "layernorm";
+    public QueryNorm QueryNorm { get; init; } = QueryNorm.LayerNorm;
     /// <summary>Query/key norm: LayerNorm over each Dk/2 half of the queries and over the keys.</summary>
     public bool QkNorm { get; init; }
     /// <summary><c>product_keys</c>: additive s_row + s_col (PKM). <c>tucker</c>: TDQKR, rank-r keys and Tucker core(s).</summary>
-    public string Retrieval { get; init; } = "product_keys";
+    public Retrieval Retrieval { get; init; } = Retrieval.ProductKeys;
     /// <summary>r: Tucker rank (TDQKR only).</summary>
     public int TuckerRank { get; init; } = 2;
     /// <summary>h: Tucker cores for multi-core scoring (MCS); each weights its own Dv/h chunk of the values.</summary>
@@ -48,7 +49,7 @@ public sealed record MemoryConfig
     /// printed), <c>paper_matched</c> (UltraMem's, values solved to match the FFN output variance), <c>v2</c> / <c>v2_paper</c>
     /// (UltraMemV2's); see <see cref="MemoryLayer.InitializeParameters"/>.
     /// </summary>
-    public string Init { get; init; } = "pkm";
+    public InitScheme Init { get; init; } = InitScheme.Pkm;
     /// <summary>κ: value lr multiplier at step 0, decaying linearly to 1 (1 = off; UltraMem uses 4).</summary>
     public double ValueLrMultiplier { get; init; } = 1.0;
     /// <summary>T of the value lr decay; null = the whole run.</summary>
@@ -68,7 +69,7 @@ public sealed record MemoryConfig
     /// <summary>Dp: PEER-style pre-values (V2). Each selected slot i gets a_i = ⟨W_pre x, P[i]⟩ multiplying its score; null = off.</summary>
     public int? PreValueDim { get; init; }
     /// <summary>Activation on a_i: <c>none</c> (V2's choice) or <c>gelu</c>.</summary>
-    public string PreValueActivation { get; init; } = "none";
+    public PreValueActivation PreValueActivation { get; init; } = PreValueActivation.None;
     /// <summary>Memory+ output gate: o = W_out(m(x) ⊙ SiLU(W_s x)); needs a value projection (W_out).</summary>
     public bool OutputGate { get; init; }
     /// <summary>
@@ -84,7 +85,7 @@ public sealed record MemoryConfig
     /// <summary>First row of this layer's window in the shared table (rows wrap modulo the shared table size).</summary>
     public long SharedOffset { get; init; }
 
-    [JsonIgnore] public bool IsTucker => Retrieval == "tucker";
+    [JsonIgnore] public bool IsTucker => Retrieval == Retrieval.Tucker;
     [JsonIgnore] public int SqrtExpansion => (int)Math.Round(Math.Sqrt(Expansion));
     /// <summary>n' = √E·n: keys per side, addressing the E·N virtual values.</summary>
     [JsonIgnore] public int VirtualKeys => NKeys * SqrtExpansion;
@@ -111,9 +112,9 @@ public sealed record MemoryConfig
         Check(KeyDim >= 2 && KeyDim % 2 == 0, $"key_dim must be even and >= 2 (got {KeyDim}); it is split into a row and a column half");
         Check(ValueDim is null || ValueDim >= 1, $"value_dim must be positive (got {ValueDim})");
         Check(Expansion >= 1 && SqrtExpansion * SqrtExpansion == Expansion, $"expansion must be a perfect square (1, 4, 9, 16; got {Expansion}) because each key set grows by sqrt(E)");
-        Check(QueryNorm is "layernorm" or "batchnorm" or "none", $"query_norm must be layernorm, batchnorm or none (got '{QueryNorm}')");
-        Check(Retrieval is "product_keys" or "tucker", $"retrieval must be product_keys or tucker (got '{Retrieval}')");
-        Check(Init is "pkm" or "reference" or "paper" or "paper_matched" or "v2" or "v2_paper", $"init must be pkm, reference, paper, paper_matched, v2 or v2_paper (got '{Init}')");
+        Check(JsonEnum.IsDefined(QueryNorm), JsonEnum.Expected(typeof(QueryNorm), QueryNorm.ToString()));
+        Check(JsonEnum.IsDefined(Retrieval), JsonEnum.Expected(typeof(Retrieval), Retrieval.ToString()));
+        Check(JsonEnum.IsDefined(Init), JsonEnum.Expected(typeof(InitScheme), Init.ToString()));
         Check(!ShareQuery || Heads % 2 == 0, $"share_query pairs heads, so heads must be even (got {Heads})");
         Check(!IsTucker || TuckerRank >= 1, $"tucker_rank must be >= 1 (got {TuckerRank})");
         Check(!IsTucker || TuckerCores >= 1, $"tucker_cores must be >= 1 (got {TuckerCores})");
@@ -130,7 +131,7 @@ public sealed record MemoryConfig
         Check(TuckerAuxTau >= 0 && TuckerAuxAlpha >= 0, "tucker_aux_tau and tucker_aux_alpha must be >= 0");
         Check(!QueryPerRank || IsTucker, "query_per_rank needs retrieval = tucker");
         Check(PreValueDim is null || PreValueDim >= 1, $"pre_value_dim must be positive (got {PreValueDim})");
-        Check(PreValueActivation is "none" or "gelu", $"pre_value_activation must be none or gelu (got '{PreValueActivation}')");
+        Check(JsonEnum.IsDefined(PreValueActivation), JsonEnum.Expected(typeof(PreValueActivation), PreValueActivation.ToString()));
         Check(ValueLr is null || (ValueLr > 0 && double.IsFinite(ValueLr.Value)), $"value_lr must be positive (got {ValueLr})");
         Check(SharedOffset >= 0, $"shared_offset must be >= 0 (got {SharedOffset})");
         Check((long)Rows * Expansion < int.MaxValue, $"n_keys² · expansion must stay below 2^31 (got {Rows * Expansion})");

@@ -11,21 +11,21 @@ public static class MemoryInit
     /// <summary>
     /// Initialisation (spec §3.5, §4.4), chosen by <c>init</c>:
     /// <list type="bullet">
-    /// <item><c>pkm</c> — Lample et al.: l.keys U(±1/√(Dk/2)), l.values N(0, std Dv^−½); l.query as the model's linears; norm gains 1;</item>
-    /// <item><c>reference</c> — the authors' v1 code: q/k-norm gains 1/Dk^0.33, W_q and l.keys N(0, 1/√Dk), l.values N(0, 0.02);</item>
-    /// <item><c>paper</c> — l.values N(0, var E/(2·m·H·L)) so the memory output variance matches an FFN's 1/(2L);
-    /// l.query-norm gain 1/√E[Y] (Y: mean of the top-m of n' standard normals, Monte Carlo), key-norm gain 1/√Dk;</item>
-    /// <item><c>paper_matched</c> — <c>paper</c>'s l.query, l.keys and norm gains, with σ_V solved, as for <c>v2</c>, so that this
+    /// <item><c>pkm</c> — Lample et al.: keys U(±1/√(Dk/2)), values N(0, std Dv^−½); query as the model's linears; norm gains 1;</item>
+    /// <item><c>reference</c> — the authors' v1 code: q/k-norm gains 1/Dk^0.33, W_q and keys N(0, 1/√Dk), values N(0, 0.02);</item>
+    /// <item><c>paper</c> — values N(0, var E/(2·m·H·L)) so the memory output variance matches an FFN's 1/(2L);
+    /// query-norm gain 1/√E[Y] (Y: mean of the top-m of n' standard normals, Monte Carlo), key-norm gain 1/√Dk;</item>
+    /// <item><c>paper_matched</c> — <c>paper</c>'s query, keys and norm gains, with σ_V solved, as for <c>v2</c>, so that this
     /// layer's output variance equals a freshly initialised FFN's: the aim the paper states, for models whose FFN output
-    /// variance is not 1/(2L) (with init_std 0.02 the literal <c>paper</c> l.values give ≈ 45× the FFN's output std);</item>
-    /// <item><c>v2</c> — UltraMemV2: W_q and l.keys N(0, 1/√(Dk/2)), q/k-norm gains (Dk/2)^−0.4, W_pre N(0, 1/√D),
-    /// l.value_proj N(0, init_std/√(2L)) like the FFN's output layer; l.values and pre-l.values σ_V chosen so that this layer's
+    /// variance is not 1/(2L) (with init_std 0.02 the literal <c>paper</c> values give ≈ 45× the FFN's output std);</item>
+    /// <item><c>v2</c> — UltraMemV2: W_q and keys N(0, 1/√(Dk/2)), q/k-norm gains (Dk/2)^−0.4, W_pre N(0, 1/√D),
+    /// value_proj N(0, init_std/√(2L)) like the FFN's output layer; values and pre-values σ_V chosen so that this layer's
     /// output variance equals a freshly initialised FFN's, from moments measured by a synthetic pass through the retrieval
     /// (see <see cref="ValueStd"/>);</item>
     /// <item><c>v2_paper</c> — the same, with σ_V from the paper's printed formula read as σ_V⁴ (spec §4.4).</item>
     /// </list>
-    /// Otherwise: l.value_proj N(0, 1/√pooled width); W_pre N(0, 1/√D); W_s as the model's linears; Tucker cores U(0, 1);
-    /// l.query conv the identity. Shared tables are initialised once by the model (<see cref="InitializeTables"/>).
+    /// Otherwise: value_proj N(0, 1/√pooled width); W_pre N(0, 1/√D); W_s as the model's linears; Tucker cores U(0, 1);
+    /// query conv the identity. Shared tables are initialised once by the model (<see cref="InitializeTables"/>).
     /// </summary>
     public static void Initialize(MemoryLayer l, SlotContext model)
     {
@@ -40,40 +40,39 @@ public static class MemoryInit
         if (l.gate_proj is not null) nn.init.normal_(l.gate_proj.weight!, 0, initStd);
         l.tucker?.tucker_cores.uniform_(0, 1);
         l.tucker?.RefreshCoarseVectors(keepSign: false);
-        double qGain = 1, kGain = 1;
-        switch (c.Init)
+        // W_q, then the row and column keys (this order: seeded models stay reproducible), and the q/k-norm gains
+        var (qGain, kGain) = c.Init switch
         {
-            case "pkm":
-                nn.init.normal_(l.query.query_proj.weight!, 0, initStd);
-                l.keys.row_keys.uniform_(-1 / Math.Sqrt(half), 1 / Math.Sqrt(half));
-                l.keys.col_keys.uniform_(-1 / Math.Sqrt(half), 1 / Math.Sqrt(half));
-                break;
-            case "reference":
-                nn.init.normal_(l.query.query_proj.weight!, 0, 1 / Math.Sqrt(dk));
-                nn.init.normal_(l.keys.row_keys, 0, 1 / Math.Sqrt(dk));
-                nn.init.normal_(l.keys.col_keys, 0, 1 / Math.Sqrt(dk));
-                qGain = kGain = Math.Pow(dk, -0.33);
-                break;
-            case "paper" or "paper_matched":
-                nn.init.normal_(l.query.query_proj.weight!, 0, 1 / Math.Sqrt(dk));
-                nn.init.normal_(l.keys.row_keys, 0, 1 / Math.Sqrt(dk));
-                nn.init.normal_(l.keys.col_keys, 0, 1 / Math.Sqrt(dk));
-                qGain = 1 / Math.Sqrt(MeanTopOfNormals(c.VirtualKeys, c.TopM));
-                kGain = 1 / Math.Sqrt(dk);
-                break;
-            case "v2" or "v2_paper":
-                nn.init.normal_(l.query.query_proj.weight!, 0, 1 / Math.Sqrt(half));
-                nn.init.normal_(l.keys.row_keys, 0, 1 / Math.Sqrt(half));
-                nn.init.normal_(l.keys.col_keys, 0, 1 / Math.Sqrt(half));
-                qGain = kGain = Math.Pow(half, -0.4);
-                break;
-        }
+            InitScheme.Pkm => PkmKeys(l, initStd, half),
+            InitScheme.Reference => NormalKeys(l, 1 / Math.Sqrt(dk), Math.Pow(dk, -0.33), Math.Pow(dk, -0.33)),
+            InitScheme.Paper or InitScheme.PaperMatched =>
+                NormalKeys(l, 1 / Math.Sqrt(dk), 1 / Math.Sqrt(MeanTopOfNormals(c.VirtualKeys, c.TopM)), 1 / Math.Sqrt(dk)),
+            InitScheme.V2 or InitScheme.V2Paper => NormalKeys(l, 1 / Math.Sqrt(half), Math.Pow(half, -0.4), Math.Pow(half, -0.4)),
+        };
         l.keys.q_norm?.weight!.fill_(qGain);
         l.keys.k_norm?.weight!.fill_(kGain);
         if (l.OwnsTables) InitializeTables(l, model);
     }
 
-    /// <summary>Draws the l.values and pre-l.values this layer reads from N(0, σ_V) (<see cref="ValueStd"/>).</summary>
+    /// <summary>PKM's: W_q as the model's linears, keys U(±1/√(Dk/2)), norm gains 1.</summary>
+    static (double Q, double K) PkmKeys(MemoryLayer l, double initStd, double half)
+    {
+        nn.init.normal_(l.query.query_proj.weight!, 0, initStd);
+        l.keys.row_keys.uniform_(-1 / Math.Sqrt(half), 1 / Math.Sqrt(half));
+        l.keys.col_keys.uniform_(-1 / Math.Sqrt(half), 1 / Math.Sqrt(half));
+        return (1, 1);
+    }
+
+    /// <summary>W_q and both key sets N(0, <paramref name="std"/>); returns the query- and key-norm gains.</summary>
+    static (double Q, double K) NormalKeys(MemoryLayer l, double std, double qGain, double kGain)
+    {
+        nn.init.normal_(l.query.query_proj.weight!, 0, std);
+        nn.init.normal_(l.keys.row_keys, 0, std);
+        nn.init.normal_(l.keys.col_keys, 0, std);
+        return (qGain, kGain);
+    }
+
+    /// <summary>Draws the values and pre-values this layer reads from N(0, σ_V) (<see cref="ValueStd"/>).</summary>
     public static void InitializeTables(MemoryLayer l, SlotContext model)
     {
         using var _ = no_grad();
@@ -82,14 +81,14 @@ public static class MemoryInit
         if (l.PreValues is { } p) nn.init.normal_(p.weight, 0, std);
     }
 
-    static double ValueProjectionStd(MemoryLayer l, SlotContext model) => l.Options.Init is "v2" or "v2_paper"
+    static double ValueProjectionStd(MemoryLayer l, SlotContext model) => l.Options.Init is InitScheme.V2 or InitScheme.V2Paper
         ? model.InitStd / Math.Sqrt(2.0 * model.NLayers)
         : 1 / Math.Sqrt(l.Options.PooledDim(l.DModel));
 
     /// <summary>
     /// σ_V, the std of the value (and pre-value) entries, for this layer's <c>init</c> scheme. For <c>v2</c> it is solved from
     /// <code>
-    ///   Var(o) = σ_proj² · Dv · H·m · E[w²] · g · (Dp · σ_V⁴  with pre-l.values | σ_V²  without)  =  Var(FFN(x))
+    ///   Var(o) = σ_proj² · Dv · H·m · E[w²] · g · (Dp · σ_V⁴  with pre-values | σ_V²  without)  =  Var(FFN(x))
     /// </code>
     /// (x unit-variance; σ_proj² · Dv read as 1 without a value projection; E[w²] the mean square of the weights applied to the selected rows — softmax or raw, per core —
     /// measured by a synthetic pass of random x through this layer's retrieval; g = E[SiLU(W_s x)²] with the output gate,
@@ -102,18 +101,25 @@ public static class MemoryInit
     public static double ValueStd(MemoryLayer l, SlotContext model)
     {
         var c = l.Options;
+        return c.Init switch
+        {
+            InitScheme.Pkm => Math.Pow(c.ValueDimResolved(l.DModel), -0.5),
+            InitScheme.Reference => 0.02,
+            InitScheme.Paper => Math.Sqrt(c.Expansion / (2.0 * c.TopM * c.Heads * model.NLayers)),
+            InitScheme.V2Paper or InitScheme.V2 or InitScheme.PaperMatched => MatchedValueStd(l, model),
+        };
+    }
+
+    /// <summary>σ_V of <c>v2</c>, <c>paper_matched</c> (solved) and <c>v2_paper</c> (the printed formula); see <see cref="ValueStd"/>.</summary>
+    static double MatchedValueStd(MemoryLayer l, SlotContext model)
+    {
+        var c = l.Options;
         double dv = c.ValueDimResolved(l.DModel), dp = c.PreValueDimResolved, d = l.DModel;
         int layers = model.NLayers;
-        switch (c.Init)
-        {
-            case "pkm": return Math.Pow(dv, -0.5);
-            case "reference": return 0.02;
-            case "paper": return Math.Sqrt(c.Expansion / (2.0 * c.TopM * c.Heads * layers));
-        }
         var m = model;
         var (meanSquare, top1RelVar) = MeasureSelectedWeights(l);
         double mh = (double)c.TopM * c.Heads;
-        if (c.Init == "v2_paper")
+        if (c.Init == InitScheme.V2Paper)
             return Math.Pow(0.2 * m.FfnHidden / (mh * (1 + top1RelVar) * Math.Max(dp, 1) * dv * layers), 0.25);
         double ffnVar = InitMoments.SwiGluOutputVariance(m);
         double projVar = Math.Pow(ValueProjectionStd(l, model), 2);

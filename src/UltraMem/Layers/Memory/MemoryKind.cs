@@ -1,3 +1,5 @@
+using UltraMem.IO;
+
 namespace UltraMem.Layers.Memory;
 
 /// <summary>
@@ -57,14 +59,14 @@ public sealed class MemoryKind : SlotKind<MemoryConfig>
         };
         if (c.SharedValues) parts.Add($"shared table rows [{c.SharedOffset:N0}, +{c.Rows:N0}) of {sharedRows:N0}");
         if (c.QueryPerRank) parts.Add("query per rank");
-        if (c.PreValueDim is { } dp) parts.Add($"pre-values Dp={dp}" + (c.PreValueActivation == "none" ? "" : $" {c.PreValueActivation}"));
+        if (c.PreValueDim is { } dp) parts.Add($"pre-values Dp={dp}" + (c.PreValueActivation == PreValueActivation.None ? "" : $" {JsonEnum.Name(c.PreValueActivation)}"));
         if (c.OutputGate) parts.Add("SiLU output gate");
         if (c.HasProjection(dModel)) parts.Add(c.SingleProjector && c.Expansion > 1 ? "single value_proj" : "value_proj");
         if (c.ShareQuery) parts.Add("shared query");
         if (c.QkNorm) parts.Add("qk-norm");
         if (c.QueryConv) parts.Add($"query conv k={c.QueryConvKernel}");
-        parts.Add($"query {c.QueryNorm}");
-        parts.Add($"init {c.Init}");
+        parts.Add($"query {JsonEnum.Name(c.QueryNorm)}");
+        parts.Add($"init {JsonEnum.Name(c.Init)}");
         if (c.ValueLr is { } lr) parts.Add($"value lr fixed {lr:G3}");
         else if (c.ValueLrMultiplier != 1) parts.Add($"value lr x{c.ValueLrMultiplier}->1");
         return string.Join(", ", parts);

@@ -91,7 +91,7 @@ public sealed class MemoryLayer : FeedForwardSlot
         {
             var p = pre.Lookup(row.view(n, s));                                           // P[row_i]   [n, s, Dp]
             var a = p.bmm(pre_value_proj.forward(xf).unsqueeze(2)).squeeze(2);            // a_i = ⟨W_pre x, P[i]⟩   [n, s]
-            if (c.PreValueActivation == "gelu") a = nn.functional.gelu(a);
+            if (c.PreValueActivation == PreValueActivation.Gelu) a = nn.functional.gelu(a);
             weights = weights * a.unsqueeze(2);
         }
         bool grouped = group is not null && !c.SingleProjector;

@@ -71,13 +71,13 @@ public static class MemoryRecipes
             ValueProjection = At("pkm+half_vdim"),
             Softmax = !At("pkm+rm_softmax"),
             ShareQuery = At("pkm+share_query"),
-            QueryNorm = "layernorm",
+            QueryNorm = QueryNorm.LayerNorm,
             QkNorm = At("pkm+qk_norm"),
             Expansion = At("pkm+ive") ? 4 : 1,
-            Retrieval = At("pkm+tdqkr") ? "tucker" : "product_keys",
+            Retrieval = At("pkm+tdqkr") ? Retrieval.Tucker : Retrieval.ProductKeys,
             TuckerRank = 2,
             TuckerCores = At("pkm+mcs") ? 2 : 1,
-            Init = At("pkm+init") ? "paper_matched" : "pkm",
+            Init = At("pkm+init") ? InitScheme.PaperMatched : InitScheme.Pkm,
             ValueLrMultiplier = At("ultramem") ? 4 : 1,
             QueryConv = At("ultramem+query_conv"),
         };
@@ -111,9 +111,9 @@ public static class MemoryRecipes
     static MemoryConfig V2Layer(int width, int n, int m) => new()
     {
         NKeys = n, Heads = 1, TopM = m, KeyDim = width, ValueDim = width, PreValueDim = Math.Max(1, width / 3),
-        ValueProjection = true, Softmax = false, QueryNorm = "none", QkNorm = true,
-        Retrieval = "tucker", TuckerRank = 2, TuckerCores = 2, QueryPerRank = true, CoarseTop = Math.Min(V2CoarseCap, m),
-        Expansion = 4, SingleProjector = true, Init = "v2", ValueLrMultiplier = 4,
+        ValueProjection = true, Softmax = false, QueryNorm = QueryNorm.None, QkNorm = true,
+        Retrieval = Retrieval.Tucker, TuckerRank = 2, TuckerCores = 2, QueryPerRank = true, CoarseTop = Math.Min(V2CoarseCap, m),
+        Expansion = 4, SingleProjector = true, Init = InitScheme.V2, ValueLrMultiplier = 4,
     };
 
     /// <summary>
@@ -130,7 +130,7 @@ public static class MemoryRecipes
         {
             NKeys = n, Heads = heads, TopM = Math.Max(1, (int)Math.Round(Heads * TopM / (double)(heads * layers))),
             KeyDim = Math.Min(256, d / 2 / 2 * 2), ValueDim = dv, ValueProjection = true, OutputGate = true,
-            Softmax = true, QueryNorm = "none", QkNorm = true, Init = "pkm", ValueLr = 1e-3, SharedValues = true,
+            Softmax = true, QueryNorm = QueryNorm.None, QkNorm = true, Init = InitScheme.Pkm, ValueLr = 1e-3, SharedValues = true,
         };
     }
 

@@ -69,8 +69,8 @@ public sealed class QueryNetwork : nn.Module
         _heads = c.QueryHeads * c.QueriesPerHead; _keyDim = c.KeyDim;
         if (c.QueryConv) query_conv = new CausalDepthwiseConv(dModel, c.QueryConvKernel);
         query_proj = nn.Linear(dModel, (long)_heads * _keyDim, hasBias: true);
-        if (c.QueryNorm == "layernorm") layer_norm = nn.LayerNorm(_heads * _keyDim);
-        else if (c.QueryNorm == "batchnorm") batch_norm = nn.BatchNorm1d(_heads * _keyDim);
+        if (c.QueryNorm == QueryNorm.LayerNorm) layer_norm = nn.LayerNorm(_heads * _keyDim);
+        else if (c.QueryNorm == QueryNorm.BatchNorm) batch_norm = nn.BatchNorm1d(_heads * _keyDim);
         RegisterComponents();
     }
 

@@ -1,4 +1,5 @@
 using System.Text.Json.Serialization;
+using UltraMem.IO;
 using UltraMem.Layers.Memory;
 
 namespace UltraMem.Layers.Peer;
@@ -22,16 +23,14 @@ public sealed record PeerConfig
     /// <summary>Dk: query width per head (split in a row half and a column half).</summary>
     public int KeyDim { get; init; } = 64;
     /// <summary>σ of the expert neuron: <c>gelu</c> (PEER), <c>relu</c>, <c>silu</c>, <c>none</c> (linear experts).</summary>
-    public string Activation { get; init; } = "gelu";
+    public PeerActivation Activation { get; init; } = PeerActivation.Gelu;
     /// <summary>How the router scores s_i weight the experts: <c>softmax</c> over each head's top-k (PEER), <c>relu</c>, <c>sigmoid</c>, <c>none</c> (raw scores).</summary>
-    public string Gate { get; init; } = "softmax";
+    public PeerGate Gate { get; init; } = PeerGate.Softmax;
     /// <summary>Norm on the projected query: <c>layernorm</c> (causal, default), <c>batchnorm</c> (the paper's; not causal), <c>none</c>.</summary>
-    public string QueryNorm { get; init; } = "layernorm";
+    public QueryNorm QueryNorm { get; init; } = QueryNorm.LayerNorm;
     /// <summary>Query/key norm: LayerNorm over each Dk/2 half of the queries and over the keys.</summary>
     public bool QkNorm { get; init; }
 
-    public static readonly string[] Activations = { "gelu", "relu", "silu", "none" };
-    public static readonly string[] Gates = { "softmax", "relu", "sigmoid", "none" };
 
     /// <summary>N = n²: experts (rows of each of the two tables).</summary>
     [JsonIgnore] public long Experts => (long)NKeys * NKeys;
@@ -39,7 +38,7 @@ public sealed record PeerConfig
     /// <summary>The retrieval part as a <see cref="MemoryConfig"/>, for the shared <see cref="QueryNetwork"/> and <see cref="ProductKeys"/>.</summary>
     public MemoryConfig ToRetrieval() => new()
     {
-        NKeys = NKeys, Heads = Heads, TopM = TopK, KeyDim = KeyDim, QueryNorm = QueryNorm, QkNorm = QkNorm, Retrieval = "product_keys",
+        NKeys = NKeys, Heads = Heads, TopM = TopK, KeyDim = KeyDim, QueryNorm = QueryNorm, QkNorm = QkNorm, Retrieval = Retrieval.ProductKeys,
     };
 
     /// <summary>Throws <see cref="UltraMemException"/> naming the first impossible setting.</summary>
@@ -52,9 +51,9 @@ public sealed record PeerConfig
         Check(TopK >= 1, $"top_k must be >= 1 (got {TopK})");
         Check(TopK <= NKeys, $"product-key retrieval takes top_k per key side, so top_k ({TopK}) must be <= n_keys ({NKeys})");
         Check(KeyDim >= 2 && KeyDim % 2 == 0, $"key_dim must be even and >= 2 (got {KeyDim}); it is split into a row and a column half");
-        Check(Activations.Contains(Activation), $"activation must be one of {string.Join(", ", Activations)} (got '{Activation}')");
-        Check(Gates.Contains(Gate), $"gate must be one of {string.Join(", ", Gates)} (got '{Gate}')");
-        Check(QueryNorm is "layernorm" or "batchnorm" or "none", $"query_norm must be layernorm, batchnorm or none (got '{QueryNorm}')");
+        Check(JsonEnum.IsDefined(Activation), JsonEnum.Expected(typeof(PeerActivation), Activation.ToString()));
+        Check(JsonEnum.IsDefined(Gate), JsonEnum.Expected(typeof(PeerGate), Gate.ToString()));
+        Check(JsonEnum.IsDefined(QueryNorm), JsonEnum.Expected(typeof(QueryNorm), QueryNorm.ToString()));
         Check(Experts < int.MaxValue, $"n_keys² must stay below 2^31 (got {Experts})");
         return this;
     }

@@ -1,3 +1,4 @@
+using UltraMem.IO;
 using UltraMem.Layers.Memory;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
@@ -85,22 +86,22 @@ public sealed class PeerLayer : FeedForwardSlot
         var s = scores.squeeze(-1);
         return Options.Gate switch
         {
-            "softmax" => s.softmax(2),
-            "relu" => F.relu(s),
-            "sigmoid" => s.sigmoid(),
-            _ => s.alias(),
+            PeerGate.Softmax => s.softmax(2),
+            PeerGate.Relu => F.relu(s),
+            PeerGate.Sigmoid => s.sigmoid(),
+            PeerGate.None => s.alias(),
         };
     }
 
     /// <summary>σ of the expert neuron.</summary>
     public Tensor Activate(Tensor a) => Activate(a, Options.Activation);
 
-    static Tensor Activate(Tensor a, string activation) => activation switch
+    static Tensor Activate(Tensor a, PeerActivation activation) => activation switch
     {
-        "gelu" => F.gelu(a),
-        "relu" => F.relu(a),
-        "silu" => F.silu(a),
-        _ => a.alias(),
+        PeerActivation.Gelu => F.gelu(a),
+        PeerActivation.Relu => F.relu(a),
+        PeerActivation.Silu => F.silu(a),
+        PeerActivation.None => a.alias(),
     };
 
     /// <summary>Rows idx [T, S] of expert_down → [T, S, D]; in row-sparse training through a gathered copy of the distinct rows.</summary>
@@ -115,7 +116,7 @@ public sealed class PeerLayer : FeedForwardSlot
         var parts = new List<string>
         {
             $"PEER: N={c.Experts:N0} single-neuron experts (n={c.NKeys}), u and v of width D={dModel}",
-            $"h={c.Heads} x k={c.TopK}", $"Dk={c.KeyDim}", $"activation {c.Activation}", $"gate {c.Gate}", $"query {c.QueryNorm}",
+            $"h={c.Heads} x k={c.TopK}", $"Dk={c.KeyDim}", $"activation {JsonEnum.Name(c.Activation)}", $"gate {JsonEnum.Name(c.Gate)}", $"query {JsonEnum.Name(c.QueryNorm)}",
         };
         if (c.QkNorm) parts.Add("qk-norm");
         return string.Join(", ", parts);
@@ -131,7 +132,7 @@ public sealed class PeerLayer : FeedForwardSlot
     {
         long d = dModel, h = c.Heads, dk = c.KeyDim, n = c.NKeys, k = c.TopK;
         long dense = d * h * dk + h * dk;                 // query projection (with bias)
-        if (c.QueryNorm != "none") dense += 2 * h * dk;   // norm weight and bias
+        if (c.QueryNorm != QueryNorm.None) dense += 2 * h * dk;   // norm weight and bias
         dense += h * n * dk;                              // row and column keys, Dk/2 each
         if (c.QkNorm) dense += dk;                        // q_norm and k_norm gains, Dk/2 each
         long total = dense + 2 * c.Experts * d;
