@@ -30,7 +30,7 @@ static class BenchCommand
         var outDir = Cli.Opt("--out", "Folder for decode.md, decode.csv, decode-time.png and decode-bytes.png.", "docs/bench", true);
         var cmd = new Command("decode",
             "Time of one decode step of whole models of a matched family (equal FLOPs/token; sparse members at equal total parameters) " +
-            "for several batch sizes with a filled KV cache, and the parameter bytes each step read (counted) against spec §6's cost model. " +
+            "for several batch sizes with a filled KV cache, and the parameter bytes each step read (counted) against the papers' cost model (docs/results.md). " +
             "All models are measured interleaved in one process. About 2 min on 2 cores with the defaults (docs/results.md).")
         { preset, archs, batches, profileBatches, outDir };
         common.AddTo(cmd);

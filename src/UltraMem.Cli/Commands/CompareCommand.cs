@@ -20,7 +20,7 @@ static class CompareCommand
         var preset = Cli.Opt("--preset", "Model preset the architectures are matched on: tiny, small, base.", "tiny", true);
         var config = Cli.Opt<string?>("--config", "Base model config JSON instead of --preset (its memory layers are ignored: each architecture brings its own).");
         var archs = Cli.Opt<string?>("--archs", $"Comma-separated architectures (default: the family, {string.Join(",", Families.Members)}; with --ladder: every rung).");
-        var ladder = Cli.Opt<bool>("--ladder", "Train the rungs of the UltraMem ablation ladder (spec §3) and report them next to the paper's deltas.");
+        var ladder = Cli.Opt<bool>("--ladder", "Train the rungs of the UltraMem ablation ladder (arXiv:2411.12364, Table 2) and report them next to the paper's deltas.");
         var seeds = Cli.Opt<int?>("--seeds", $"Number of seeds, 1..N (default {DefaultSeeds}).");
         var seedList = Cli.Opt<string?>("--seed-list", "Comma-separated seeds instead of --seeds (e.g. 1,2,7).");
         var tokens = Cli.Opt<string?>("--tokens", $"Training tokens per run, rounded up to whole steps; k/M suffixes allowed (default {DefaultTokens}: 196 steps of 16×128 on tiny; the whole tiny family, 7 archs × 3 seeds, took 39 min on 2 cores, docs/compare.md).");

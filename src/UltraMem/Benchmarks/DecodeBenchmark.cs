@@ -9,7 +9,7 @@ using static TorchSharp.torch;
 namespace UltraMem.Benchmarks;
 
 /// <summary>
-/// Decode-step cost of whole models (issue 5, spec §6): one token for each of B sequences whose KV cache already holds
+/// Decode-step cost of whole models (docs/results.md §1–2; the papers' inference-cost argument, arXiv:2411.12364): one token for each of B sequences whose KV cache already holds
 /// <see cref="DecodeBenchSettings.KvLength"/> positions, for every variant and batch size. All variants are built in one process and
 /// measured interleaved — each repetition runs every variant once, in rotating order — so their ratios are meaningful on a
 /// noisy machine. Variants with the same backbone share one KV allocation (its contents do not change the cost of a step).

@@ -110,7 +110,7 @@ public static class DecodeReport
                 md.AppendLine($"| {label} | " + string.Join(" | ", batches.Select(x => At(a, x) is { } ma && At(b, x) is { } mb ? $"{ma.MedianMs / mb.MedianMs:F2}×" : "")) + " |");
         }
 
-        md.AppendLine().AppendLine("**Parameters read per step, MB (float32)** — counted from what the step touched; in brackets: counted ÷ spec §6 cost model, counted ÷ uniform-routing expectation").AppendLine();
+        md.AppendLine().AppendLine("**Parameters read per step, MB (float32)** — counted from what the step touched; in brackets: counted ÷ the cost model (docs/results.md §1), counted ÷ uniform-routing expectation").AppendLine();
         BatchHeader("model");
         foreach (var v in variants)
             md.AppendLine($"| {v.Name} | " + string.Join(" | ", batches.Select(b => At(v, b) is { } m

@@ -66,7 +66,7 @@ public sealed record LayerBenchResult
 }
 
 /// <summary>
-/// Forward + backward + optimizer throughput of one layer at a fixed number of tokens per step (spec §6, issue 3):
+/// Forward + backward + optimizer throughput of one layer at a fixed number of tokens per step (docs/memory-layers.md, "Layer benchmark"):
 /// an UltraMem layer with a large value table — exact dense path vs row-sparse path — against a dense SwiGLU FFN of
 /// equal activated FLOPs. Each case runs in its own process so its memory figures are its own.
 /// </summary>

@@ -19,7 +19,7 @@ public sealed record CompareSettings
 {
     public const string FamilyKind = "family", LadderKind = "ladder";
 
-    /// <summary><c>family</c> (the matched family's members) or <c>ladder</c> (the rungs of the UltraMem ablation ladder, spec §3).</summary>
+    /// <summary><c>family</c> (the matched family's members) or <c>ladder</c> (the rungs of the UltraMem ablation ladder, arXiv:2411.12364 Table 2).</summary>
     public string Kind { get; init; } = FamilyKind;
     /// <summary>A name for the base model in reports: the preset's, or the config file's. Not part of the fingerprint.</summary>
     public string ModelName { get; init; } = "tiny";

@@ -7,12 +7,12 @@ using UltraMem.Training;
 
 namespace UltraMem.Experiments;
 
-/// <summary>The UltraMem paper's ablation ladder (spec §3), for the ladder report.</summary>
+/// <summary>The UltraMem paper's ablation ladder (arXiv:2411.12364, Table 2), for the ladder report.</summary>
 public static class PaperLadder
 {
     public const string Source =
         "UltraMem paper (\"Ultra-Sparse Memory Network\", arXiv 2411.12364, ICLR 2025), Table 2: C4 validation loss of a " +
-        "151M-activated / ~1.5B-total model, as restated in the project spec §3";
+        "151M-activated / ~1.5B-total model, as reported in the UltraMem paper's Table 2 (arXiv:2411.12364)";
 
     /// <summary>The paper's validation loss after each rung (cumulative changes, in ladder order).</summary>
     public static readonly IReadOnlyDictionary<string, double> ValLoss = new Dictionary<string, double>

@@ -3,7 +3,7 @@ using UltraMem.Layers;
 namespace UltraMem.Model;
 
 /// <summary>
-/// The parameters one forward pass read (issue 5, spec §6): every dense weight — attention, norms, FFNs, routers, keys,
+/// The parameters one forward pass read (the decode cost model, docs/results.md §1): every dense weight — attention, norms, FFNs, routers, keys,
 /// projections, the (tied) embedding as output head — plus the distinct rows of each sparse table that the pass touched
 /// (value rows of memory layers, whole experts of MoE layers, expert rows of PEER).
 /// </summary>

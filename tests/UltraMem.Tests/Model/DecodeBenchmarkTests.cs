@@ -169,7 +169,7 @@ public class DecodeBenchmarkTests
             Assert.Equal(2, m.StepMs.Length);
             Assert.All(m.StepMs, t => Assert.True(t > 0));
             Assert.InRange(m.ParametersRead, m.DenseParameters, m.TotalParameters);
-            Assert.InRange(m.ParametersRead, m.DenseParameters, m.CostModelSpec);   // never more than the spec's upper bound
+            Assert.InRange(m.ParametersRead, m.DenseParameters, m.CostModelSpec);   // never more than the cost model's upper bound
         }
         var dense = results.Where(m => m.Variant.Arch == "dense").ToList();
         Assert.All(dense, m => Assert.Equal(m.TotalParameters, m.ParametersRead));

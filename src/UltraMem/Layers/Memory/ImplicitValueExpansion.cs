@@ -3,7 +3,7 @@ using static TorchSharp.torch;
 namespace UltraMem.Layers.Memory;
 
 /// <summary>
-/// IVE — implicit value expansion (spec §3.4). The key grid addresses E·N virtual values Ṽ = [V W_1; …; V W_E]
+/// IVE — implicit value expansion (UltraMem, arXiv:2411.12364; docs/memory-layers.md). The key grid addresses E·N virtual values Ṽ = [V W_1; …; V W_E]
 /// that are never materialised: a fixed random permutation π of [0, E·N) (a buffer saved with the model) maps a
 /// virtual address v to group g = π(v) / N and physical row p = π(v) mod N. The layer pools each group's
 /// selected rows separately and one Linear(E·Dv → D) applies all E projectors W_g at once.

@@ -4,7 +4,7 @@ using UltraMem.IO;
 namespace UltraMem.Layers.Memory;
 
 /// <summary>
-/// Every knob of a PKM / UltraMem memory layer (spec §2–3). Each rung of the paper's ablation ladder is one of
+/// Every knob of a PKM / UltraMem memory layer (arXiv:1907.05242, arXiv:2411.12364; docs/memory-layers.md). Each rung of the paper's ablation ladder is one of
 /// these switches, so PKM and UltraMem are the same class with different settings (see <see cref="MemoryPresets"/>).
 /// Serialises with snake_case names inside a model config's <c>memory_layers[i].memory</c>.
 /// </summary>
@@ -58,7 +58,7 @@ public sealed record MemoryConfig
     public bool QueryConv { get; init; }
     public int QueryConvKernel { get; init; } = 3;
 
-    // ── UltraMemV2 (spec §4) and Memory+ (spec §5) ──────────────────────────────────────────────
+    // ── UltraMemV2 (arXiv:2508.18756) and Memory+ (arXiv:2412.09764) ──────────────────────────────────────────────
     /// <summary>TDQKR with a separate query per Tucker rank (V2): the query network emits r queries per head.</summary>
     public bool QueryPerRank { get; init; }
     /// <summary>

@@ -9,7 +9,7 @@ namespace UltraMem.Layers.Memory;
 public static class MemoryInit
 {
     /// <summary>
-    /// Initialisation (spec §3.5, §4.4), chosen by <c>init</c>:
+    /// Initialisation (UltraMem arXiv:2411.12364, UltraMemV2 arXiv:2508.18756; docs/memory-layers.md, "Initialisation"), chosen by <c>init</c>:
     /// <list type="bullet">
     /// <item><c>pkm</c> — Lample et al.: keys U(±1/√(Dk/2)), values N(0, std Dv^−½); query as the model's linears; norm gains 1;</item>
     /// <item><c>reference</c> — the authors' v1 code: q/k-norm gains 1/Dk^0.33, W_q and keys N(0, 1/√Dk), values N(0, 0.02);</item>
@@ -22,7 +22,7 @@ public static class MemoryInit
     /// value_proj N(0, init_std/√(2L)) like the FFN's output layer; values and pre-values σ_V chosen so that this layer's
     /// output variance equals a freshly initialised FFN's, from moments measured by a synthetic pass through the retrieval
     /// (see <see cref="ValueStd"/>);</item>
-    /// <item><c>v2_paper</c> — the same, with σ_V from the paper's printed formula read as σ_V⁴ (spec §4.4).</item>
+    /// <item><c>v2_paper</c> — the same, with σ_V from the paper's printed formula read as σ_V⁴ (docs/memory-layers.md, "Initialisation").</item>
     /// </list>
     /// Otherwise: value_proj N(0, 1/√pooled width); W_pre N(0, 1/√D); W_s as the model's linears; Tucker cores U(0, 1);
     /// query conv the identity. Shared tables are initialised once by the model (<see cref="InitializeTables"/>).

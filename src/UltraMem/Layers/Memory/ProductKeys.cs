@@ -7,7 +7,7 @@ namespace UltraMem.Layers.Memory;
 /// <summary>
 /// The two key sets of a product-key memory, per head: row keys and column keys, each n' × Dk/2, with a rank
 /// dimension r for TDQKR (r = 1 for plain product keys). Scores a query's row half against the row keys and its
-/// column half against the column keys: S_row[ρ, i] = ⟨q_row, K_row[ρ, i]⟩, S_col likewise (spec §3.2).
+/// column half against the column keys: S_row[ρ, i] = ⟨q_row, K_row[ρ, i]⟩, S_col likewise (arXiv:1907.05242; TDQKR: arXiv:2411.12364).
 /// With query/key norm, each query half and every key is layer-normalised over Dk/2 first.
 /// </summary>
 public sealed class ProductKeys : nn.Module
@@ -75,7 +75,7 @@ public sealed record Selection(Tensor Scores, Tensor Addresses) : IDisposable
 }
 
 /// <summary>
-/// PKM retrieval (Lample et al. 2019, spec §2): top-k of each side, the k×k grid of additive scores
+/// PKM retrieval (Lample et al. 2019, arXiv:1907.05242): top-k of each side, the k×k grid of additive scores
 /// s_row[i] + s_col[j], top-k of the grid. Exact: the best sums always come from the per-side top-k.
 /// </summary>
 public static class ProductKeyRetrieval

@@ -5,7 +5,7 @@ using F = TorchSharp.torch.nn.functional;
 namespace UltraMem.Layers.Memory;
 
 /// <summary>
-/// Causal depthwise convolution over the sequence (spec §3.7, "query conv"): y_t = Σ_k w_k ⊙ x_{t−K+1+k}.
+/// Causal depthwise convolution over the sequence (UltraMem's "query conv", arXiv:2411.12364): y_t = Σ_k w_k ⊙ x_{t−K+1+k}.
 /// Left-padded, so position t sees only positions ≤ t; in decoding the last K−1 inputs are kept in the slot state.
 /// Starts as the identity (last tap 1, others 0), so switching it on does not perturb a model at init.
 /// </summary>

@@ -3,7 +3,7 @@ using static TorchSharp.torch;
 namespace UltraMem.Layers.Memory;
 
 /// <summary>
-/// One value table (and pre-value table) read by several memory layers (spec §4–5):
+/// One value table (and pre-value table) read by several memory layers (UltraMemV2 arXiv:2508.18756, Memory+ arXiv:2412.09764):
 /// <list type="bullet">
 /// <item>Memory+ — every memory layer reads the whole table (window offset 0, window = table);</item>
 /// <item>UltraMemV2's ring — a global table of n²·L_m rows; layer ℓ reads the n_w² rows starting at ℓ·n², wrapping

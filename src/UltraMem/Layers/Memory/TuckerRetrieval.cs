@@ -4,7 +4,7 @@ using static TorchSharp.torch;
 namespace UltraMem.Layers.Memory;
 
 /// <summary>
-/// TDQKR — Tucker-decomposed query-key retrieval with multi-core scoring (spec §3.2–3.3).
+/// TDQKR — Tucker-decomposed query-key retrieval with multi-core scoring (UltraMem, arXiv:2411.12364; docs/memory-layers.md, "TDQKR").
 /// score_c(i, j) = S_row[:, i]ᵀ · C_c · S_col[:, j] for h cores C_c ∈ R^{r×r} per head; selection uses Σ_c score_c.
 /// The n'×n' grid is never formed. Two stages:
 /// <list type="number">
@@ -112,7 +112,7 @@ public sealed class TuckerRetrieval : nn.Module
     }
 
     /// <summary>
-    /// Tucker auxiliary loss (spec §3.2): α/(r−1) · Σ_{i≥2} max(0, λ_i − τ)², summed over heads and cores,
+    /// Tucker auxiliary loss (UltraMem, arXiv:2411.12364): α/(r−1) · Σ_{i≥2} max(0, λ_i − τ)², summed over heads and cores,
     /// on the singular values of each core; keeps every core near rank 1 without collapsing it.
     /// </summary>
     public Tensor AuxiliaryLoss(double tau, double alpha)

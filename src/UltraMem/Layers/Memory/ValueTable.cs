@@ -7,7 +7,7 @@ namespace UltraMem.Layers.Memory;
 /// <summary>
 /// The physical value table V [N, Dv] and its weighted lookup, fused into one EmbeddingBag (sum mode with
 /// per-sample weights) so that only the m selected rows per token are read — never N.
-/// Multi-core scoring (MCS, spec §3.3) is the same lookup on the view V' = V.view(N·h, Dv/h): row i's chunk c
+/// Multi-core scoring (MCS, arXiv:2411.12364; docs/memory-layers.md) is the same lookup on the view V' = V.view(N·h, Dv/h): row i's chunk c
 /// is V'[i·h + c] and is weighted by core c's score. With IVE each (token, group, chunk) is one bag.
 /// In row-sparse mode (<see cref="Sparse"/>) training reads a gathered copy of the distinct selected rows, so the
 /// dense table gets no gradient (see <see cref="RowSparseGradient"/>).

@@ -5,7 +5,7 @@ using static TorchSharp.torch;
 namespace UltraMem.Layers.Moe;
 
 /// <summary>
-/// Top-k mixture of SwiGLU experts (spec §5, the "top-k in N" baseline of the UltraMem paper). A token x [D] flows:
+/// Top-k mixture of SwiGLU experts (the "top-k in N" baseline of the UltraMem paper, arXiv:2411.12364; docs/moe.md). A token x [D] flows:
 /// <code>
 ///   logits = gate(x) [N] ─softmax─▶ p ─top-k─▶ (p_i, e_i), i = 1..k ─[normalize_gates]─▶ g_i = p_i / Σ_j p_j
 ///   y = Σ_i g_i · experts[e_i](x)

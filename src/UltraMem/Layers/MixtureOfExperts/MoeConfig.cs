@@ -1,7 +1,7 @@
 namespace UltraMem.Layers.Moe;   // not ".MixtureOfExperts": a namespace named like its class shadows the class
 
 /// <summary>
-/// Settings of a top-k mixture-of-experts layer (spec §5: "top-k in N", e.g. the paper's 2in32): N SwiGLU experts,
+/// Settings of a top-k mixture-of-experts layer ("top-k in N", e.g. the UltraMem paper's 2in32; docs/moe.md): N SwiGLU experts,
 /// a learned router, top-k with renormalised gates, Switch/GShard load balancing, optional ST-MoE router z-loss.
 /// Serialises with snake_case names inside a model config's <c>memory_layers[i].moe</c>.
 /// </summary>

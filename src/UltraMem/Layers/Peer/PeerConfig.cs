@@ -5,7 +5,7 @@ using UltraMem.Layers.Memory;
 namespace UltraMem.Layers.Peer;
 
 /// <summary>
-/// Settings of a PEER layer (He 2024, "Mixture of A Million Experts"; spec §5): N = n² single-neuron experts
+/// Settings of a PEER layer (He 2024, "Mixture of A Million Experts", arXiv:2407.04153; docs/peer.md): N = n² single-neuron experts
 /// e_i(x) = σ(u_iᵀx)·v_i, retrieved per head by product keys. Serialises with snake_case names inside a model
 /// config's <c>memory_layers[i].peer</c>.
 /// The paper's layer has N = 1024² experts, 8 heads × top-16 and a BatchNorm query. The defaults here are sized for

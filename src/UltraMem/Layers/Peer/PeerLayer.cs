@@ -6,7 +6,7 @@ using F = TorchSharp.torch.nn.functional;
 namespace UltraMem.Layers.Peer;
 
 /// <summary>
-/// PEER — parameter-efficient expert retrieval (He 2024, spec §5): N = n² experts, each a single neuron
+/// PEER — parameter-efficient expert retrieval (He 2024, "Mixture of A Million Experts", arXiv:2407.04153; docs/peer.md): N = n² experts, each a single neuron
 /// e_i(x) = σ(u_iᵀx)·v_i, retrieved by product keys with h heads. A token x [D] flows:
 /// <code>
 ///   x ─ query_proj ─ norm ─▶ q [h, Dk];  per head: top-k of s_row + s_col over the n×n grid  (shared PKM retrieval)
