@@ -1,5 +1,4 @@
 using static TorchSharp.torch;
-using UltraMem.Model;
 
 namespace UltraMem.Tests;
 

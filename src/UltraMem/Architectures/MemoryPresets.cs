@@ -1,4 +1,3 @@
-using UltraMem.Layers;
 using UltraMem.Layers.Memory;
 using UltraMem.Model;
 

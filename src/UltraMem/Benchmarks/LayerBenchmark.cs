@@ -1,69 +1,12 @@
-using UltraMem.Reporting;
 using System.Diagnostics;
 using System.Text.Json;
 using UltraMem.Layers;
 using UltraMem.Layers.Memory;
+using UltraMem.Reporting;
 using UltraMem.Training;
 using static TorchSharp.torch;
 
 namespace UltraMem.Benchmarks;
-
-/// <summary>Settings shared by every case of the layer benchmark.</summary>
-public sealed record LayerBenchSettings
-{
-    public int DModel { get; init; } = 512;
-    public int ValueDim { get; init; } = 256;
-    public int KeyDim { get; init; } = 128;
-    public int Heads { get; init; } = 2;
-    public int TopM { get; init; } = 32;
-    public int Tokens { get; init; } = 4096;
-    public int SeqLen { get; init; } = 512;
-    public int Warmup { get; init; } = 2;
-    public int Steps { get; init; } = 6;
-    public int? Threads { get; init; }
-
-    /// <summary>The <c>ultramem</c> rung's layer at this width with <paramref name="rows"/> physical values (a perfect square).</summary>
-    public MemoryConfig Memory(long rows)
-    {
-        int n = (int)Math.Round(Math.Sqrt(rows));
-        if ((long)n * n != rows) throw new UltraMemException($"value rows must be a perfect square n² (got {rows})");
-        return new MemoryConfig
-        {
-            NKeys = n, Heads = Heads, TopM = TopM, KeyDim = KeyDim, ValueDim = ValueDim, ValueProjection = true, Softmax = false,
-            ShareQuery = Heads % 2 == 0, QkNorm = true, Expansion = 4, Retrieval = Retrieval.Tucker, TuckerRank = 2, TuckerCores = 2,
-            Init = InitScheme.Paper, ValueLrMultiplier = 4,
-        };
-    }
-}
-
-/// <summary>One measured configuration: a memory layer (dense or row-sparse value updates) or a SwiGLU FFN.</summary>
-public sealed record LayerBenchCase(string Name, string Kind, long Rows, ValueUpdates ValueUpdates, int FfnHidden);
-
-public sealed record LayerBenchResult
-{
-    public required string Name { get; init; }
-    public required string Kind { get; init; }
-    public long Rows { get; init; }
-    public ValueUpdates ValueUpdates { get; init; }
-    public long TotalParams { get; init; }
-    public long ActivatedParams { get; init; }
-    public long FlopsPerToken { get; init; }
-    public int Tokens { get; init; }
-    public double StepMsMedian { get; init; }
-    public double StepMsMin { get; init; }
-    public double StepMsMax { get; init; }
-    public double ForwardMs { get; init; }
-    public double BackwardMs { get; init; }
-    public double OptimizerMs { get; init; }
-    public double TokensPerSecond { get; init; }
-    /// <summary>Resident memory after building the layer and its input (parameters, buffers).</summary>
-    public long SetupRssBytes { get; init; }
-    /// <summary>Memory kept across steps after warm-up: gradients and optimizer moments.</summary>
-    public long TrainingStateBytes { get; init; }
-    /// <summary>Peak extra memory during a measured step (temporaries, dense gradient materialisation) over the post-warm-up level.</summary>
-    public long StepPeakBytes { get; init; }
-    public string? Error { get; init; }
-}
 
 /// <summary>
 /// Forward + backward + optimizer throughput of one layer at a fixed number of tokens per step (docs/memory-layers.md, "Layer benchmark"):
@@ -146,28 +89,4 @@ public static class LayerBenchmark
 
     public static string ToJson(LayerBenchResult r) => JsonSerializer.Serialize(r, Model.ModelConfig.Json);
     public static LayerBenchResult FromJson(string json) => JsonSerializer.Deserialize<LayerBenchResult>(json, Model.ModelConfig.Json)!;
-}
-
-/// <summary>Resident-set figures of this process from /proc (Linux).</summary>
-public static class ProcessMemory
-{
-    public static long Rss() => Read("VmRSS:");
-    public static long Peak() => Read("VmHWM:");
-
-    /// <summary>Resets the peak (VmHWM) to the current RSS: write "5" to /proc/self/clear_refs.</summary>
-    public static void ResetPeak()
-    {
-        try { File.WriteAllText("/proc/self/clear_refs", "5"); } catch (IOException) { } catch (UnauthorizedAccessException) { }
-    }
-
-    static long Read(string key)
-    {
-        try
-        {
-            foreach (var line in File.ReadLines("/proc/self/status"))
-                if (line.StartsWith(key)) return long.Parse(line[key.Length..].Trim().Split(' ')[0]) * 1024;
-        }
-        catch (IOException) { }
-        return 0;
-    }
 }

@@ -3,9 +3,6 @@ using System.Text;
 
 namespace UltraMem.Data;
 
-/// <summary>The file kinds a corpus can be read from: <c>.txt</c>, <c>.md</c>, <c>.jsonl</c>, each optionally gzipped.</summary>
-public enum CorpusFileKind { Unsupported, Text, Jsonl }
-
 /// <summary>Opening corpus files by kind, transparently decompressing <c>.gz</c>.</summary>
 public static class CorpusFile
 {

@@ -23,7 +23,7 @@ public sealed record CompareSettings
     public string Kind { get; init; } = FamilyKind;
     /// <summary>A name for the base model in reports: the preset's, or the config file's. Not part of the fingerprint.</summary>
     public string ModelName { get; init; } = "tiny";
-    /// <summary>The backbone every architecture is matched on (<see cref="Families.Matched(ModelConfig, string, ValueTuple{long, long})"/>).</summary>
+    /// <summary>The backbone every architecture is matched on (<c>Families.Matched</c>).</summary>
     public required ModelConfig BaseModel { get; init; }
     /// <summary>Training settings of every run; <see cref="TrainConfig.Seed"/> is replaced by each run's seed.</summary>
     public required TrainConfig Train { get; init; }

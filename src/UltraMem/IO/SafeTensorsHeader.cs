@@ -2,50 +2,6 @@ using static TorchSharp.torch;
 
 namespace UltraMem.IO;
 
-/// <summary>One tensor entry of a safetensors header (validated against the file).</summary>
-public sealed class SafeTensorInfo
-{
-    readonly long[] _shape;
-
-    internal SafeTensorInfo(string name, ScalarType dtype, long[] shape, long elementCount, long begin, long end)
-    {
-        Name = name;
-        DType = dtype;
-        _shape = shape;
-        ElementCount = elementCount;
-        Begin = begin;
-        End = end;
-    }
-
-    /// <summary>The tensor's name (the JSON key).</summary>
-    public string Name { get; }
-
-    /// <summary>The element type as a TorchSharp scalar type.</summary>
-    public ScalarType DType { get; }
-
-    /// <summary>The element type as written in the file (<c>F32</c>, <c>BF16</c>, ...).</summary>
-    public string DTypeName => SafeTensors.DTypeName(DType);
-
-    /// <summary>The shape; empty for a scalar.</summary>
-    public IReadOnlyList<long> Shape => _shape;
-
-    /// <summary>The product of <see cref="Shape"/> (1 for a scalar).</summary>
-    public long ElementCount { get; }
-
-    /// <summary>Start of the tensor's bytes, relative to the start of the data buffer.</summary>
-    public long Begin { get; }
-
-    /// <summary>End (exclusive) of the tensor's bytes, relative to the start of the data buffer.</summary>
-    public long End { get; }
-
-    /// <summary><see cref="End"/> − <see cref="Begin"/>.</summary>
-    public long ByteLength => End - Begin;
-
-    internal long[] ShapeArray => _shape;
-
-    public override string ToString() => $"{Name}: {DTypeName} {SafeTensors.FormatShape(_shape)}";
-}
-
 /// <summary>
 /// The validated header of a safetensors file: tensor names, dtypes, shapes and offsets, and the
 /// string metadata. Reading it touches only the first 8 + N bytes of the file.
@@ -131,29 +87,4 @@ public sealed class SafeTensorsHeader
         names.Count <= MaxListed
             ? string.Join(", ", names)
             : string.Join(", ", names.Take(MaxListed)) + $", ... ({names.Count - MaxListed} more)";
-}
-
-/// <summary>Tensors loaded from a safetensors file. Disposing it disposes every loaded tensor.</summary>
-public sealed class SafeTensorsFile : IDisposable
-{
-    internal SafeTensorsFile(SafeTensorsHeader header, Dictionary<string, Tensor> tensors)
-    {
-        Header = header;
-        Tensors = tensors;
-    }
-
-    /// <summary>The validated header the tensors were read with.</summary>
-    public SafeTensorsHeader Header { get; }
-
-    /// <summary>The tensors by name, each on the CPU with the file's dtype and shape.</summary>
-    public IReadOnlyDictionary<string, Tensor> Tensors { get; }
-
-    /// <summary>The file's <c>__metadata__</c> entries.</summary>
-    public IReadOnlyDictionary<string, string> Metadata => Header.Metadata;
-
-    /// <summary>Disposes every loaded tensor.</summary>
-    public void Dispose()
-    {
-        foreach (var t in Tensors.Values) t.Dispose();
-    }
 }

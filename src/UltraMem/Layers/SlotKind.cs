@@ -78,14 +78,6 @@ public abstract class SlotKind
         uniform ? n * (1 - Math.Pow(1 - Math.Min(1.0, perToken / (double)n), batch)) : Math.Min((double)perToken * batch, n);
 }
 
-/// <summary>An integer size of a slot's settings that family matching searches over (the metric must grow with it).</summary>
-/// <param name="Get">The current value.</param>
-/// <param name="With">The settings with the value changed.</param>
-/// <param name="Smallest">The smallest valid value not below <c>from</c> for these settings at width D.</param>
-/// <param name="Largest">The upper end of the search.</param>
-/// <param name="Step">Search in multiples of this.</param>
-public sealed record SizeKnob(Func<object, int> Get, Func<object, int, object> With, Func<object, int, int, int> Smallest, int Largest, int Step = 1);
-
 /// <summary>A <see cref="SlotKind"/> with typed settings: implement the typed members, the untyped ones cast.</summary>
 public abstract class SlotKind<T> : SlotKind where T : class
 {

@@ -4,7 +4,7 @@ namespace UltraMem.Model;
 
 /// <summary>
 /// Parameter and compute accounting of a whole model from its config alone — no tensor is allocated, so a
-/// billion-parameter config can be sized and compared in milliseconds (<c>ultramem info</c>, <see cref="FamilyMatcher"/>).
+/// billion-parameter config can be sized and compared in milliseconds (<c>ultramem info</c>, <c>FamilyMatcher</c>).
 /// A test checks the totals against the parameters of the built model.
 /// </summary>
 public static class ModelAccounting

@@ -1,4 +1,3 @@
-using TorchSharp;
 using TorchSharp.Modules;
 using UltraMem.Layers;
 using static TorchSharp.torch;

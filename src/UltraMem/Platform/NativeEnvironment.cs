@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
 namespace UltraMem.Platform;
@@ -62,11 +61,4 @@ public static class NativeEnvironment
         IntPtr p = getenv(name);
         return p == IntPtr.Zero ? null : Marshal.PtrToStringAnsi(p);
     }
-}
-
-static class NativeEnvironmentInitializer
-{
-    /// <summary>Runs when the UltraMem assembly loads, which is before any model code touches torch.</summary>
-    [ModuleInitializer]
-    internal static void Init() => NativeEnvironment.Apply();
 }

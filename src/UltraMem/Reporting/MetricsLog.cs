@@ -3,9 +3,6 @@ using System.Text.Json;
 
 namespace UltraMem.Reporting;
 
-/// <summary>One logged measurement: a step, a split (<c>train</c> / <c>val</c>; <c>mem_train</c> / <c>mem_val</c> for memory-layer diagnostics) and named values.</summary>
-public sealed record MetricRecord(long Step, string Split, IReadOnlyDictionary<string, double> Values);
-
 /// <summary>
 /// Appends metrics to <c>metrics.jsonl</c> (one JSON object per line) and <c>metrics.csv</c>.
 /// On resume, lines logged after the checkpoint's step are dropped first so the log equals an uninterrupted run's.

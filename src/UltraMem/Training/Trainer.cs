@@ -7,26 +7,6 @@ using static TorchSharp.torch;
 
 namespace UltraMem.Training;
 
-/// <summary>What to train and where. <see cref="Model"/> is ignored when resuming (the checkpoint's config wins).</summary>
-public sealed record TrainRequest
-{
-    public required string RunDir { get; init; }
-    public required ModelConfig Model { get; init; }
-    public required TrainConfig Train { get; init; }
-    public required string CacheDir { get; init; }
-    public bool Resume { get; init; }
-    /// <summary>Stop (with a checkpoint) after this many steps even if max_steps is larger — for tests and time-boxed runs.</summary>
-    public long? StopAfterStep { get; init; }
-    public CancellationToken Cancel { get; init; }
-    public Action<string> Log { get; init; } = Console.Error.WriteLine;
-    public bool ShowProgress { get; init; } = true;
-    /// <summary>Label in front of the progress bar (e.g. a comparison's "run 3/21 moe seed 2").</summary>
-    public string ProgressLabel { get; init; } = "train";
-}
-
-public sealed record TrainResult(string RunDir, string CheckpointDir, long Step, bool Interrupted, double? FinalValidationLoss,
-                                 double UnigramEntropy, double TokensPerSecond, IReadOnlyList<MetricRecord> Metrics);
-
 /// <summary>
 /// The training loop: deterministic batches (a pure function of seed and step), per-step dropout seeds,
 /// AdamW with named parameter groups (value tables dense or row-sparse, see <see cref="TrainConfig.ValueUpdates"/>),
@@ -201,16 +181,4 @@ public static class Trainer
             return span > 0 ? sum / span : 0;
         }
     }
-}
-
-/// <summary>Human-readable numbers.</summary>
-public static class Format
-{
-    public static string Count(long n) => n switch
-    {
-        >= 1_000_000_000 => $"{n / 1e9:0.##}B",
-        >= 1_000_000 => $"{n / 1e6:0.##}M",
-        >= 1_000 => $"{n / 1e3:0.#}k",
-        _ => n.ToString(),
-    };
 }

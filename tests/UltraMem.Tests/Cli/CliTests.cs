@@ -1,7 +1,7 @@
 using System.Diagnostics;
+using UltraMem.Architectures;
 using UltraMem.Model;
 using UltraMem.Training;
-using UltraMem.Architectures;
 
 namespace UltraMem.Tests.Cli;
 

@@ -1,5 +1,4 @@
 using TorchSharp;
-using TorchSharp.Modules;
 using UltraMem.Layers.Memory;
 using static TorchSharp.torch;
 

@@ -1,10 +1,8 @@
+using UltraMem.Architectures;
 using UltraMem.IO;
-using TorchSharp;
-using UltraMem.Inference;
 using UltraMem.Layers.Memory;
 using UltraMem.Model;
 using static TorchSharp.torch;
-using UltraMem.Architectures;
 
 namespace UltraMem.Tests.Memory;
 

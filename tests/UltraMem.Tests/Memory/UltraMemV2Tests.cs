@@ -1,12 +1,9 @@
+using UltraMem.Architectures;
 using UltraMem.IO;
-using TorchSharp;
-using UltraMem.Inference;
-using UltraMem.Layers;
 using UltraMem.Layers.Memory;
 using UltraMem.Model;
 using UltraMem.Training;
 using static TorchSharp.torch;
-using UltraMem.Architectures;
 
 namespace UltraMem.Tests.Memory;
 

@@ -1,4 +1,3 @@
-using TorchSharp;
 using UltraMem.Layers.Memory;
 using static TorchSharp.torch;
 

@@ -1,6 +1,3 @@
-using TorchSharp;
-using UltraMem.Inference;
-using UltraMem.Layers;
 using UltraMem.Layers.Moe;
 using UltraMem.Model;
 using UltraMem.Training;

@@ -1,13 +1,12 @@
+using UltraMem.Architectures;
 using UltraMem.Benchmarks;
-using UltraMem.Inference;
 using UltraMem.Layers;
 using UltraMem.Layers.Memory;
 using UltraMem.Layers.Moe;
 using UltraMem.Layers.Peer;
 using UltraMem.Model;
-using static TorchSharp.torch;
-using UltraMem.Architectures;
 using UltraMem.Reporting;
+using static TorchSharp.torch;
 
 namespace UltraMem.Tests.Model;
 

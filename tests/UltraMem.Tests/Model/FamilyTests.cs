@@ -1,7 +1,5 @@
-using UltraMem.Layers;
-using UltraMem.Model;
-using static TorchSharp.torch;
 using UltraMem.Architectures;
+using UltraMem.Model;
 
 namespace UltraMem.Tests.Model;
 

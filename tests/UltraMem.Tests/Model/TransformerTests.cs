@@ -1,5 +1,4 @@
 using TorchSharp;
-using UltraMem.Inference;
 using UltraMem.Model;
 using static TorchSharp.torch;
 

@@ -1,7 +1,5 @@
-using UltraMem.Layers.Memory;
 using UltraMem.IO;
-using TorchSharp;
-using UltraMem.Inference;
+using UltraMem.Layers.Memory;
 using UltraMem.Layers.Peer;
 using UltraMem.Model;
 using UltraMem.Training;

@@ -1,10 +1,10 @@
-using UltraMem.IO;
 using TorchSharp;
+using UltraMem.Architectures;
+using UltraMem.IO;
 using UltraMem.Layers.Memory;
 using UltraMem.Layers.Peer;
 using UltraMem.Model;
 using static TorchSharp.torch;
-using UltraMem.Architectures;
 
 namespace UltraMem.Tests.Peer;
 

@@ -96,7 +96,7 @@ public sealed class LayeringTests
     public void EveryFolderOfTheLibraryIsInTheOrder()
     {
         var folders = Library().Select(f => f.Folder).Distinct().OrderBy(f => f).ToList();
-        Assert.Empty(folders.Where(f => Rank(f) < 0));
+        Assert.DoesNotContain(folders, f => Rank(f) < 0);
     }
 
     [Fact]

@@ -1,4 +1,3 @@
-using UltraMem.Layers.Memory;
 using UltraMem.Model;
 using UltraMem.Tests.Structure.ToyKind;
 using UltraMem.Training;

@@ -1,7 +1,7 @@
 using TorchSharp;
-using Parameter = TorchSharp.Modules.Parameter;
 using UltraMem.Training;
 using static TorchSharp.torch;
+using Parameter = TorchSharp.Modules.Parameter;
 
 namespace UltraMem.Tests.Training;
 

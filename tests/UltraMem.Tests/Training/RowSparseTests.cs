@@ -1,4 +1,3 @@
-using TorchSharp;
 using UltraMem.Layers.Memory;
 using UltraMem.Training;
 using static TorchSharp.torch;

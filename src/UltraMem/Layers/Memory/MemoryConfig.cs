@@ -5,7 +5,7 @@ namespace UltraMem.Layers.Memory;
 
 /// <summary>
 /// Every knob of a PKM / UltraMem memory layer (arXiv:1907.05242, arXiv:2411.12364; docs/memory-layers.md). Each rung of the paper's ablation ladder is one of
-/// these switches, so PKM and UltraMem are the same class with different settings (see <see cref="MemoryPresets"/>).
+/// these switches, so PKM and UltraMem are the same class with different settings (see <see cref="MemoryRecipes"/>).
 /// Serialises with snake_case names inside a model config's <c>memory_layers[i].memory</c>.
 /// </summary>
 public sealed record MemoryConfig

@@ -15,7 +15,7 @@ namespace UltraMem.Layers.Peer;
 ///   o = Σ_heads Σ_i g_i · σ(a_i) · v_i        (EmbeddingBag over expert_up with per-sample weights g_i·σ(a_i))
 /// </code>
 /// Only h·k rows of each table are read per token, whatever N is. Both tables are <see cref="ValueTable"/>s, so
-/// both train row-sparsely when enabled (<see cref="RowSparseTables"/>).
+/// both train row-sparsely when enabled (<see cref="FeedForwardSlot.RowSparseTables"/>).
 /// </summary>
 public sealed class PeerLayer : FeedForwardSlot
 {
