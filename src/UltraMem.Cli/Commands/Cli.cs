@@ -10,7 +10,10 @@ static class Cli
 {
     public static Exception Unwrap(Exception e)
     {
-        while (e is System.Reflection.TargetInvocationException or AggregateException or TypeInitializationException && e.InnerException is not null)
+        while (
+            e is System.Reflection.TargetInvocationException or AggregateException or TypeInitializationException
+            && e.InnerException is not null
+        )
             e = e.InnerException!;
         return e;
     }
@@ -18,47 +21,79 @@ static class Cli
     public static Option<T> Opt<T>(string name, string description, T? defaultValue = default, bool hasDefault = false)
     {
         var o = new Option<T>(name) { Description = description };
-        if (hasDefault) o.DefaultValueFactory = _ => defaultValue!;
+        if (hasDefault)
+            o.DefaultValueFactory = _ => defaultValue!;
         return o;
     }
 
-    /// <summary>The member of <typeparamref name="T"/> named <paramref name="name"/> in JSON; an unknown name is an error naming <paramref name="option"/> and the choices.</summary>
-    public static T ParseEnum<T>(string name, string option) where T : struct, Enum =>
-        IO.JsonEnum.TryParse<T>(name.Trim(), out var value) ? value
+    /// <summary>The member of <typeparamref name="T"/> named <paramref name="name"/> in JSON; an unknown name is an error naming <paramref
+    /// name="option"/> and the choices.</summary>
+    public static T ParseEnum<T>(string name, string option)
+        where T : struct, Enum =>
+        IO.JsonEnum.TryParse<T>(name.Trim(), out var value)
+            ? value
             : throw new UltraMemException($"{option}: {IO.JsonEnum.Expected(typeof(T), name)}");
 
-    /// <summary>A comma-separated option value as trimmed, non-empty items; at least one, or an error naming <paramref name="option"/>.</summary>
+    /// <summary>A comma-separated option value as trimmed, non-empty items; at least one, or an error naming <paramref
+    /// name="option"/>.</summary>
     public static string[] ParseList(string s, string option)
     {
         var parts = s.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        if (parts.Length == 0) throw new UltraMemException($"{option} needs at least one value");
+        if (parts.Length == 0)
+            throw new UltraMemException($"{option} needs at least one value");
         return parts;
     }
 
-    public static Option<string> CacheDir() => Opt("--cache-dir",
-        "Cache for prepared corpora, tokenizers and token files (default: $ULTRAMEM_CACHE or ~/.cache/ultramem).", DefaultCacheDir(), true);
+    public static Option<string> CacheDir() =>
+        Opt(
+            "--cache-dir",
+            "Cache for prepared corpora, tokenizers and token files (default: $ULTRAMEM_CACHE or ~/.cache/ultramem).",
+            DefaultCacheDir(),
+            true
+        );
 
     public static string DefaultCacheDir()
     {
         string? env = Environment.GetEnvironmentVariable("ULTRAMEM_CACHE");
-        if (!string.IsNullOrEmpty(env)) return env;
+        if (!string.IsNullOrEmpty(env))
+            return env;
         string? xdg = Environment.GetEnvironmentVariable("XDG_CACHE_HOME");
-        string baseDir = !string.IsNullOrEmpty(xdg) ? xdg : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache");
+        string baseDir = !string.IsNullOrEmpty(xdg)
+            ? xdg
+            : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache");
         return Path.Combine(baseDir, "ultramem");
     }
 
     /// <summary>The options that choose a model (--preset, --arch, --config, --memory), shared by the commands that build one.</summary>
     public sealed record ModelOptions(Option<string> Preset, Option<string?> Arch, Option<string?> Config, Option<string[]> Memory)
     {
-        public static ModelOptions Create() => new(
-            Opt("--preset", "Model preset: tiny, small, base.", "tiny", true),
-            Opt<string?>("--arch", "Architecture on the preset, sized to the preset's matched family (activated FLOPs of the dense preset; total parameters of the family's UltraMem): "
-                + string.Join(", ", Families.Members) + ", a rung of the UltraMem ablation ladder (" + string.Join(", ", MemoryPresets.Ladder) + "), or ultramemv2+ring. See `ultramem match`."),
-            Opt<string?>("--config", "Model config JSON (snake_case ModelConfig); overrides --preset."),
-            new Option<string[]>("--memory") { Description = "Add a layer KIND@PLACEMENT (placement a, a! = replace FFN, a:b = skip); repeatable.", AllowMultipleArgumentsPerToken = false });
+        public static ModelOptions Create() =>
+            new(
+                Opt("--preset", "Model preset: tiny, small, base.", "tiny", true),
+                Opt<string?>(
+                    "--arch",
+                    "Architecture on the preset, sized to the preset's matched family (activated FLOPs of the dense preset; total parameters of the family's UltraMem): "
+                        + string.Join(", ", Families.Members)
+                        + ", a rung of the UltraMem ablation ladder ("
+                        + string.Join(", ", MemoryPresets.Ladder)
+                        + "), or ultramemv2+ring. See `ultramem match`."
+                ),
+                Opt<string?>("--config", "Model config JSON (snake_case ModelConfig); overrides --preset."),
+                new Option<string[]>("--memory")
+                {
+                    Description = "Add a layer KIND@PLACEMENT (placement a, a! = replace FFN, a:b = skip); repeatable.",
+                    AllowMultipleArgumentsPerToken = false,
+                }
+            );
 
         /// <summary>Adds the four options in front of the command's own, so they lead its --help.</summary>
-        public void AddTo(Command cmd) { cmd.Options.Insert(0, Preset); cmd.Options.Insert(1, Arch); cmd.Options.Insert(2, Config); cmd.Options.Insert(3, Memory); }
+        public void AddTo(Command cmd)
+        {
+            cmd.Options.Insert(0, Preset);
+            cmd.Options.Insert(1, Arch);
+            cmd.Options.Insert(2, Config);
+            cmd.Options.Insert(3, Memory);
+        }
 
         public ModelConfig Resolve(System.CommandLine.ParseResult r, int vocabSize) =>
             ResolveModel(r.GetValue(Config), r.GetValue(Preset)!, r.GetValue(Memory) ?? Array.Empty<string>(), vocabSize, r.GetValue(Arch));
@@ -74,18 +109,26 @@ static class Cli
 
         /// <param name="takesTrain">Whether the command has a training config (only <c>train</c>).</param>
         /// <param name="appliesTo">What the overrides change, for --help (default: the model config).</param>
-        public static SetOption Create(bool takesTrain, string? appliesTo = null) => new(new Option<string[]>("--set")
-        {
-            Description = "Override a config field, PATH=VALUE; repeatable, applied after the other options, left to right. PATH is "
-                + (takesTrain ? "a snake_case JSON path into the model config, else the training config "
-                    + "(prefix model. or train. to be explicit), e.g. memory_layers[0].memory.top_m=32, learning_rate=1e-3. "
-                    : $"a snake_case JSON path into {appliesTo ?? "the model config"}, e.g. d_model=192, max_seq_len=512. ")
-                + "VALUE is JSON if it parses, else a string (query_norm=none). A block that is null (a layer without a memory block) "
-                + "is not created field by field: set it whole, --set 'memory_layers[0].memory={\"n_keys\":64}' "
-                + "(other fields: their defaults).",
-            HelpName = "PATH=VALUE",
-            AllowMultipleArgumentsPerToken = false,
-        }, takesTrain);
+        public static SetOption Create(bool takesTrain, string? appliesTo = null) =>
+            new(
+                new Option<string[]>("--set")
+                {
+                    Description =
+                        "Override a config field, PATH=VALUE; repeatable, applied after the other options, left to right. PATH is "
+                        + (
+                            takesTrain
+                                ? "a snake_case JSON path into the model config, else the training config "
+                                    + "(prefix model. or train. to be explicit), e.g. memory_layers[0].memory.top_m=32, learning_rate=1e-3. "
+                                : $"a snake_case JSON path into {appliesTo ?? "the model config"}, e.g. d_model=192, max_seq_len=512. "
+                        )
+                        + "VALUE is JSON if it parses, else a string (query_norm=none). A block that is null (a layer without a memory block) "
+                        + "is not created field by field: set it whole, --set 'memory_layers[0].memory={\"n_keys\":64}' "
+                        + "(other fields: their defaults).",
+                    HelpName = "PATH=VALUE",
+                    AllowMultipleArgumentsPerToken = false,
+                },
+                takesTrain
+            );
 
         public void AddTo(Command cmd) => cmd.Options.Add(Set);
 
@@ -106,51 +149,70 @@ static class Cli
                     var (which, rest) = IO.JsonOverrides.Route(path, Roots, ModelConfig.Json);
                     if (which == 1 && !TakesTrain)
                         throw new UltraMemException(
-                            $"{rest} is a training setting; `{r.CommandResult.Command.Name}` takes model settings only");
+                            $"{rest} is a training setting; `{r.CommandResult.Command.Name}` takes model settings only"
+                        );
                     if (which == 0 && TakesTrain && rest == "vocab_size")
                         throw new UltraMemException(
-                            "train takes vocab_size from the tokenizer; set tokenizer_vocab_size (or --vocab-size) instead");
-                    if (which != root) continue;
+                            "train takes vocab_size from the tokenizer; set tokenizer_vocab_size (or --vocab-size) instead"
+                        );
+                    if (which != root)
+                        continue;
                     node ??= System.Text.Json.JsonSerializer.SerializeToNode(config, ModelConfig.Json)!;
                     IO.JsonOverrides.Set(node, typeof(T), rest, value, ModelConfig.Json, SlotPlacementJson.Members);
                 }
-                catch (UltraMemException e) { throw new UltraMemException($"--set {spec}: {e.Message}", e); }
+                catch (UltraMemException e)
+                {
+                    throw new UltraMemException($"--set {spec}: {e.Message}", e);
+                }
             }
             return node is null ? config : fromJson(node.ToJsonString(ModelConfig.Json));
         }
     }
 
     /// <summary>Model config from --config (JSON) or --preset [+ --arch], with --memory placements appended.</summary>
-    public static ModelConfig ResolveModel(string? configPath, string preset, IEnumerable<string> memory, int vocabSize, string? arch = null)
+    public static ModelConfig ResolveModel(
+        string? configPath,
+        string preset,
+        IEnumerable<string> memory,
+        int vocabSize,
+        string? arch = null
+    )
     {
         ModelConfig config;
         if (configPath is not null)
         {
-            if (arch is not null) throw new UltraMemException("--arch applies to a --preset; a --config file already describes the whole model");
-            if (!File.Exists(configPath)) throw new UltraMemException($"model config not found: {configPath}");
+            if (arch is not null)
+                throw new UltraMemException("--arch applies to a --preset; a --config file already describes the whole model");
+            if (!File.Exists(configPath))
+                throw new UltraMemException($"model config not found: {configPath}");
             config = ModelConfig.FromJson(File.ReadAllText(configPath), configPath);
         }
         else
         {
             config = ModelConfig.Preset(preset, vocabSize);
-            if (arch is not null) config = Families.Matched(config, arch);
+            if (arch is not null)
+                config = Families.Matched(config, arch);
         }
         var extra = memory.Select(ParseMemory).ToList();
-        if (extra.Count > 0) config = config with { MemoryLayers = config.MemoryLayers.Concat(extra).ToList() };
+        if (extra.Count > 0)
+            config = config with { MemoryLayers = config.MemoryLayers.Concat(extra).ToList() };
         return config.Validate();
     }
 
     static SlotPlacement ParseMemory(string spec)
     {
         int at = spec.IndexOf('@');
-        if (at <= 0) throw new UltraMemException($"bad --memory '{spec}': expected KIND@PLACEMENT, e.g. swiglu@1:3");
+        if (at <= 0)
+            throw new UltraMemException($"bad --memory '{spec}': expected KIND@PLACEMENT, e.g. swiglu@1:3");
         return SlotPlacement.Parse(spec[(at + 1)..], spec[..at]);
     }
 
     public static TrainConfig ReadTrainConfig(string? path)
     {
-        if (path is null) return new TrainConfig();
-        if (!File.Exists(path)) throw new UltraMemException($"training config not found: {path}");
+        if (path is null)
+            return new TrainConfig();
+        if (!File.Exists(path))
+            throw new UltraMemException($"training config not found: {path}");
         return TrainConfig.FromJson(File.ReadAllText(path), path);
     }
 
@@ -160,7 +222,8 @@ static class Cli
         var cts = new CancellationTokenSource();
         Console.CancelKeyPress += (_, e) =>
         {
-            if (cts.IsCancellationRequested) return;
+            if (cts.IsCancellationRequested)
+                return;
             e.Cancel = true;
             cts.Cancel();
             Console.Error.WriteLine("\nCtrl-C: finishing the current step and saving a checkpoint (press again to abort without saving)");
@@ -173,9 +236,11 @@ static class Cli
         w ??= Console.Out;
         var all = rows.ToList();
         var widths = headers.Select((h, i) => Math.Max(h.Length, all.Count == 0 ? 0 : all.Max(r => r[i].Length))).ToArray();
-        string Line(IReadOnlyList<string> cells) => string.Join("  ", cells.Select((c, i) => i == 0 ? c.PadRight(widths[i]) : c.PadLeft(widths[i])));
+        string Line(IReadOnlyList<string> cells) =>
+            string.Join("  ", cells.Select((c, i) => i == 0 ? c.PadRight(widths[i]) : c.PadLeft(widths[i])));
         w.WriteLine(Line(headers));
         w.WriteLine(string.Join("  ", widths.Select(x => new string('-', x))));
-        foreach (var r in all) w.WriteLine(Line(r));
+        foreach (var r in all)
+            w.WriteLine(Line(r));
     }
 }

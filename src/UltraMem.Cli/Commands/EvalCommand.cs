@@ -9,13 +9,28 @@ static class EvalCommand
 {
     public static Command Create()
     {
-        var checkpoint = new Option<string>("--checkpoint") { Description = "Run folder (uses its latest checkpoint) or checkpoint folder.", Required = true };
-        var corpus = Cli.Opt<string?>("--corpus", "Corpus to evaluate on (default: the one the model was trained on); its validation split is used.");
+        var checkpoint = new Option<string>("--checkpoint")
+        {
+            Description = "Run folder (uses its latest checkpoint) or checkpoint folder.",
+            Required = true,
+        };
+        var corpus = Cli.Opt<string?>(
+            "--corpus",
+            "Corpus to evaluate on (default: the one the model was trained on); its validation split is used."
+        );
         var tokenizer = Cli.Opt<string?>("--tokenizer", "Tokenizer folder (vocab.json + merges.txt); must match the checkpoint's.");
         var batches = Cli.Opt<int?>("--batches", "Evaluate only this many batches (default: the whole validation split).");
         var batch = Cli.Opt<int?>("--batch-size", "Sequences per batch (default: the training batch size).");
         var cache = Cli.CacheDir();
-        var cmd = new Command("eval", "Validation loss and perplexity of a checkpoint.") { checkpoint, corpus, tokenizer, batches, batch, cache };
+        var cmd = new Command("eval", "Validation loss and perplexity of a checkpoint.")
+        {
+            checkpoint,
+            corpus,
+            tokenizer,
+            batches,
+            batch,
+            cache,
+        };
         cmd.SetAction(r =>
         {
             var ckpt = Checkpoint.Open(r.GetValue(checkpoint)!);
@@ -24,12 +39,21 @@ static class EvalCommand
             {
                 var given = TextTokenizer.Load(tokDir);
                 if (given.Fingerprint != tok.Fingerprint)
-                    throw new UltraMemException($"tokenizer {tokDir} does not match the checkpoint's tokenizer (fingerprint {given.Fingerprint[..12]} vs {tok.Fingerprint[..12]})");
+                    throw new UltraMemException(
+                        $"tokenizer {tokDir} does not match the checkpoint's tokenizer (fingerprint {given.Fingerprint[..12]} vs {tok.Fingerprint[..12]})"
+                    );
             }
             var t = ckpt.TrainConfig;
             TorchSharp.torch.set_num_threads(t.Threads ?? Environment.ProcessorCount);
             using var model = ckpt.LoadModel();
-            using var data = PreparedData.Prepare(r.GetValue(corpus) ?? t.Corpus, t.TokenizerVocabSize, t.ValidationFraction, r.GetValue(cache)!, tok, Console.Error.WriteLine);
+            using var data = PreparedData.Prepare(
+                r.GetValue(corpus) ?? t.Corpus,
+                t.TokenizerVocabSize,
+                t.ValidationFraction,
+                r.GetValue(cache)!,
+                tok,
+                Console.Error.WriteLine
+            );
             int seqLen = t.SeqLen ?? model.Config.MaxSeqLen;
             var sw = System.Diagnostics.Stopwatch.StartNew();
             double loss = Trainer.Evaluate(model, data, r.GetValue(batch) ?? t.BatchSize, seqLen, r.GetValue(batches));
@@ -44,7 +68,8 @@ static class EvalCommand
             {
                 Console.WriteLine();
                 Console.WriteLine("memory-layer diagnostics over this evaluation (docs/memory-layers.md#diagnostics):");
-                foreach (var (k, v) in diag.OrderBy(kv => kv.Key, StringComparer.Ordinal)) Console.WriteLine($"  {k,-28} {v:G5}");
+                foreach (var (k, v) in diag.OrderBy(kv => kv.Key, StringComparer.Ordinal))
+                    Console.WriteLine($"  {k, -28} {v:G5}");
             }
             return 0;
         });

@@ -21,42 +21,73 @@ static class TrainCommand
         var ckptEvery = Cli.Opt<long?>("--checkpoint-interval", "Steps between checkpoints.");
         var seed = Cli.Opt<ulong?>("--seed", "Random seed (init, batches, dropout).");
         var threads = Cli.Opt<int?>("--threads", "Intra-op threads (default: all cores).");
-        var valueUpdates = Cli.Opt<string?>("--value-updates", "Memory value tables: dense (exact AdamW, default) or row_sparse (only the selected rows; lazy AdamW).");
+        var valueUpdates = Cli.Opt<string?>(
+            "--value-updates",
+            "Memory value tables: dense (exact AdamW, default) or row_sparse (only the selected rows; lazy AdamW)."
+        );
         var outDir = Cli.Opt("--out", "Run folder: checkpoints, metrics.jsonl/csv, loss.png.", "runs/train", true);
         var resume = Cli.Opt<bool>("--resume", "Continue the run in --out from its latest checkpoint.");
         var cache = Cli.CacheDir();
         var cmd = new Command("train", "Train a language model on a corpus (Ctrl-C saves a checkpoint; --resume continues exactly).")
-        { trainConfig, corpus, vocab, steps, batch, seqLen, accum, lr, warmup, evalEvery, ckptEvery, seed, threads, valueUpdates, outDir, resume, cache };
+        {
+            trainConfig,
+            corpus,
+            vocab,
+            steps,
+            batch,
+            seqLen,
+            accum,
+            lr,
+            warmup,
+            evalEvery,
+            ckptEvery,
+            seed,
+            threads,
+            valueUpdates,
+            outDir,
+            resume,
+            cache,
+        };
         modelOptions.AddTo(cmd);
         var sets = Cli.SetOption.Create(takesTrain: true);
         sets.AddTo(cmd);
         // each flag and the training-config field it sets (a resumed run names the flag that would change it)
         var flagFields = new (string Flag, string Field)[]
         {
-            ("--corpus", "corpus"), ("--vocab-size", "tokenizer_vocab_size"), ("--steps", "max_steps"), ("--batch-size", "batch_size"),
-            ("--seq-len", "seq_len"), ("--grad-accum", "grad_accum"), ("--lr", "learning_rate"), ("--warmup", "warmup_steps"),
-            ("--eval-interval", "eval_interval"), ("--checkpoint-interval", "checkpoint_interval"), ("--seed", "seed"),
-            ("--threads", "threads"), ("--value-updates", "value_updates"),
+            ("--corpus", "corpus"),
+            ("--vocab-size", "tokenizer_vocab_size"),
+            ("--steps", "max_steps"),
+            ("--batch-size", "batch_size"),
+            ("--seq-len", "seq_len"),
+            ("--grad-accum", "grad_accum"),
+            ("--lr", "learning_rate"),
+            ("--warmup", "warmup_steps"),
+            ("--eval-interval", "eval_interval"),
+            ("--checkpoint-interval", "checkpoint_interval"),
+            ("--seed", "seed"),
+            ("--threads", "threads"),
+            ("--value-updates", "value_updates"),
         };
         cmd.SetAction(r =>
         {
             bool Given(string flag) => r.GetResult(flag) is System.CommandLine.Parsing.OptionResult { Implicit: false };
-            TrainConfig WithFlags(TrainConfig t) => t with
-            {
-                Corpus = r.GetValue(corpus) ?? t.Corpus,
-                TokenizerVocabSize = r.GetValue(vocab) ?? t.TokenizerVocabSize,
-                MaxSteps = r.GetValue(steps) ?? t.MaxSteps,
-                BatchSize = r.GetValue(batch) ?? t.BatchSize,
-                SeqLen = r.GetValue(seqLen) ?? t.SeqLen,
-                GradAccum = r.GetValue(accum) ?? t.GradAccum,
-                LearningRate = r.GetValue(lr) ?? t.LearningRate,
-                WarmupSteps = r.GetValue(warmup) ?? t.WarmupSteps,
-                EvalInterval = r.GetValue(evalEvery) ?? t.EvalInterval,
-                CheckpointInterval = r.GetValue(ckptEvery) ?? t.CheckpointInterval,
-                Seed = r.GetValue(seed) ?? t.Seed,
-                Threads = r.GetValue(threads) ?? t.Threads,
-                ValueUpdates = r.GetValue(valueUpdates) is { } vu ? Cli.ParseEnum<ValueUpdates>(vu, "--value-updates") : t.ValueUpdates,
-            };
+            TrainConfig WithFlags(TrainConfig t) =>
+                t with
+                {
+                    Corpus = r.GetValue(corpus) ?? t.Corpus,
+                    TokenizerVocabSize = r.GetValue(vocab) ?? t.TokenizerVocabSize,
+                    MaxSteps = r.GetValue(steps) ?? t.MaxSteps,
+                    BatchSize = r.GetValue(batch) ?? t.BatchSize,
+                    SeqLen = r.GetValue(seqLen) ?? t.SeqLen,
+                    GradAccum = r.GetValue(accum) ?? t.GradAccum,
+                    LearningRate = r.GetValue(lr) ?? t.LearningRate,
+                    WarmupSteps = r.GetValue(warmup) ?? t.WarmupSteps,
+                    EvalInterval = r.GetValue(evalEvery) ?? t.EvalInterval,
+                    CheckpointInterval = r.GetValue(ckptEvery) ?? t.CheckpointInterval,
+                    Seed = r.GetValue(seed) ?? t.Seed,
+                    Threads = r.GetValue(threads) ?? t.Threads,
+                    ValueUpdates = r.GetValue(valueUpdates) is { } vu ? Cli.ParseEnum<ValueUpdates>(vu, "--value-updates") : t.ValueUpdates,
+                };
             bool isResume = r.GetValue(resume);
             if (isResume)
             {
@@ -64,26 +95,41 @@ static class TrainCommand
                 var run = Checkpoint.Open(r.GetValue(outDir)!);
                 var asked = sets.ApplyTrain(r, WithFlags(r.GetValue(trainConfig) is { } tc ? Cli.ReadTrainConfig(tc) : run.TrainConfig));
                 var modelFlags = new[] { "--preset", "--arch", "--config", "--memory" }.Where(Given).ToList();
-                var askedModel = sets.ApplyModel(r, modelFlags.Count > 0 ? modelOptions.Resolve(r, run.ModelConfig.VocabSize) : run.ModelConfig);
+                var askedModel = sets.ApplyModel(
+                    r,
+                    modelFlags.Count > 0 ? modelOptions.Resolve(r, run.ModelConfig.VocabSize) : run.ModelConfig
+                );
                 if (RunDifference.Between(run, askedModel, asked).FirstOrDefault() is { } d)
                 {
-                    string flag = d.Config == "model"
-                        ? modelFlags.FirstOrDefault() ?? "--set"
-                        : flagFields.FirstOrDefault(f => f.Field == d.Field && Given(f.Flag)).Flag ?? (Given("--train-config") ? "--train-config" : "--set");
+                    string flag =
+                        d.Config == "model"
+                            ? modelFlags.FirstOrDefault() ?? "--set"
+                            : flagFields.FirstOrDefault(f => f.Field == d.Field && Given(f.Flag)).Flag
+                                ?? (Given("--train-config") ? "--train-config" : "--set");
                     throw new UltraMemException($"--resume continues the run exactly as configured; {flag} cannot change it ({d})");
                 }
             }
             var t = sets.ApplyTrain(r, WithFlags(Cli.ReadTrainConfig(r.GetValue(trainConfig))));
             var model = sets.ApplyModel(r, modelOptions.Resolve(r, t.TokenizerVocabSize));
-            if (!isResume) t.Validate(model.MaxSeqLen);   // before anything is written (the corpus cache included)
+            if (!isResume)
+                t.Validate(model.MaxSeqLen); // before anything is written (the corpus cache included)
             using var cts = Cli.InstallCtrlC();
-            var result = Trainer.Run(new TrainRequest
-            {
-                RunDir = r.GetValue(outDir)!, Model = model, Train = t, CacheDir = r.GetValue(cache)!, Resume = isResume, Cancel = cts.Token,
-            });
-            Console.WriteLine(result.Interrupted
-                ? $"stopped at step {result.Step}; checkpoint {result.CheckpointDir}"
-                : $"done: step {result.Step}, validation loss {result.FinalValidationLoss:F4} (ppl {Math.Exp(result.FinalValidationLoss ?? double.NaN):F1}); checkpoint {result.CheckpointDir}; curve {Path.Combine(result.RunDir, "loss.png")}");
+            var result = Trainer.Run(
+                new TrainRequest
+                {
+                    RunDir = r.GetValue(outDir)!,
+                    Model = model,
+                    Train = t,
+                    CacheDir = r.GetValue(cache)!,
+                    Resume = isResume,
+                    Cancel = cts.Token,
+                }
+            );
+            Console.WriteLine(
+                result.Interrupted
+                    ? $"stopped at step {result.Step}; checkpoint {result.CheckpointDir}"
+                    : $"done: step {result.Step}, validation loss {result.FinalValidationLoss:F4} (ppl {Math.Exp(result.FinalValidationLoss ?? double.NaN):F1}); checkpoint {result.CheckpointDir}; curve {Path.Combine(result.RunDir, "loss.png")}"
+            );
             return result.Interrupted ? 130 : 0;
         });
         return cmd;

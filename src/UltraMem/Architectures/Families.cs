@@ -5,7 +5,8 @@ using UltraMem.Model;
 namespace UltraMem.Architectures;
 
 /// <summary>
-/// Architectures built on a preset so that they can be compared fairly, as the papers compare them (docs/families.md): every member of a family has the same
+/// Architectures built on a preset so that they can be compared fairly, as the papers compare them (docs/families.md): every member of a
+/// family has the same
 /// <b>activated compute</b> (forward FLOPs per token, <see cref="Targets"/>) and every sparse member the <b>total parameters</b>
 /// of the family's UltraMem model (the ladder's <c>ultramem</c> rung: value tables ≈ 10× the dense parameters).
 /// <see cref="FamilyMatcher"/> does the sizing; <c>ultramem info --arch NAME</c> prints the resulting ratios.
@@ -28,16 +29,36 @@ public static class Families
             // MoE "2inN" (the UltraMem papers' baseline): every block's FFN becomes top-2 of N SwiGLU experts of half the FFN width
             "moe" => b with
             {
-                MemoryLayers = Enumerable.Range(0, b.NLayers).Select(i => new SlotPlacement
-                {
-                    Kind = "moe", ReadAt = i, AddAfter = i, ReplaceFfn = true,
-                    Moe = new MoeConfig { Experts = 8, TopK = 2, ExpertHidden = Math.Max(4, b.FfnHiddenResolved / 2) },
-                }).ToList(),
+                MemoryLayers = Enumerable
+                    .Range(0, b.NLayers)
+                    .Select(i => new SlotPlacement
+                    {
+                        Kind = "moe",
+                        ReadAt = i,
+                        AddAfter = i,
+                        ReplaceFfn = true,
+                        Moe = new MoeConfig
+                        {
+                            Experts = 8,
+                            TopK = 2,
+                            ExpertHidden = Math.Max(4, b.FfnHiddenResolved / 2),
+                        },
+                    })
+                    .ToList(),
             },
             // PEER: one layer of 4 heads × top-16 single-neuron experts parallel to the middle block's FFN (like the pkm rung)
             "peer" => b with
             {
-                MemoryLayers = new() { new SlotPlacement { Kind = "peer", ReadAt = b.NLayers / 2, AddAfter = b.NLayers / 2, Peer = PeerConfig.DefaultFor(b) } },
+                MemoryLayers = new()
+                {
+                    new SlotPlacement
+                    {
+                        Kind = "peer",
+                        ReadAt = b.NLayers / 2,
+                        AddAfter = b.NLayers / 2,
+                        Peer = PeerConfig.DefaultFor(b),
+                    },
+                },
             },
             "memory_plus" => MemoryPresets.MemoryPlus(b),
             "ultramemv2" => MemoryPresets.UltraMemV2(b),
@@ -76,7 +97,8 @@ public static class Families
     /// </summary>
     public static ModelConfig Matched(ModelConfig baseConfig, string arch) => Matched(baseConfig, arch, Targets(baseConfig));
 
-    /// <summary><see cref="Matched(ModelConfig, string)"/> with the family's <see cref="Targets"/> already computed (building several members).</summary>
+    /// <summary><see cref="Matched(ModelConfig, string)"/> with the family's <see cref="Targets"/> already computed (building several
+    /// members).</summary>
     public static ModelConfig Matched(ModelConfig baseConfig, string arch, (long Flops, long Total) targets)
     {
         return FamilyMatcher.Match(Template(baseConfig, arch), targets.Flops, arch == "dense" ? null : targets.Total);

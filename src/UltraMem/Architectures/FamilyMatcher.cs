@@ -29,8 +29,11 @@ public static class FamilyMatcher
             if (totalTarget is { } t && HasSparsePart(c))
                 c = SearchInt(SmallestTable(c), LargestTable(c), n => WithTableSize(c, n), x => ModelAccounting.Total(x).Total, t, step: 1);
             var now = ModelAccounting.Total(c);
-            if ((flopsTarget is null || Close(now.FlopsPerToken, flopsTarget.Value))
-                && (totalTarget is null || !HasSparsePart(c) || Close(now.Total, totalTarget.Value))) break;
+            if (
+                (flopsTarget is null || Close(now.FlopsPerToken, flopsTarget.Value))
+                && (totalTarget is null || !HasSparsePart(c) || Close(now.Total, totalTarget.Value))
+            )
+                break;
         }
         return c.Validate();
     }
@@ -52,14 +55,22 @@ public static class FamilyMatcher
     static int LargestTable(ModelConfig c) => Knobs(c, k => k.TableKnob).Min(x => x.Knob.Largest);
 
     /// <summary>Every compute-knob layer (MoE) set to width <paramref name="width"/>.</summary>
-    static ModelConfig WithComputeWidth(ModelConfig c, int width) => c with
-    {
-        MemoryLayers = c.MemoryLayers.Select(p => p.Settings is { } s && SlotKinds.Get(p.Kind).ComputeKnob is { } k ? p with { Settings = k.With(s, width) } : p).ToList(),
-    };
+    static ModelConfig WithComputeWidth(ModelConfig c, int width) =>
+        c with
+        {
+            MemoryLayers = c
+                .MemoryLayers.Select(p =>
+                    p.Settings is { } s && SlotKinds.Get(p.Kind).ComputeKnob is { } k ? p with { Settings = k.With(s, width) } : p
+                )
+                .ToList(),
+        };
 
     /// <summary>Every MoE layer's config changed by <paramref name="change"/>.</summary>
     public static ModelConfig WithMoe(ModelConfig c, Func<Layers.Moe.MoeConfig, Layers.Moe.MoeConfig> change) =>
-        c with { MemoryLayers = c.MemoryLayers.Select(p => p.Moe is null ? p : p with { Moe = change(p.Moe) }).ToList() };
+        c with
+        {
+            MemoryLayers = c.MemoryLayers.Select(p => p.Moe is null ? p : p with { Moe = change(p.Moe) }).ToList(),
+        };
 
     /// <summary>
     /// Every sparse layer's table knob set to <paramref name="n"/> (they share one size: n_keys of memory and PEER layers,
@@ -70,40 +81,53 @@ public static class FamilyMatcher
         var mems = c.MemoryLayers.Where(p => p.Memory is not null).ToList();
         bool ring = mems.Any(p => p.Memory!.SharedOffset > 0);
         if (ring)
-        {   // rebuild the ring from per-layer tables of n keys with the same share ratio
+        { // rebuild the ring from per-layer tables of n keys with the same share ratio
             double ratio = mems[0].Memory!.Rows / (double)c.SharedValueRows!.Value;
             var unshared = c with
             {
                 SharedValueRows = null,
-                MemoryLayers = c.MemoryLayers.Select(p => p.Memory is null ? p
-                    : p with { Memory = p.Memory with { NKeys = n, SharedValues = false, SharedOffset = 0 } }).ToList(),
+                MemoryLayers = c
+                    .MemoryLayers.Select(p =>
+                        p.Memory is null ? p : p with { Memory = p.Memory with { NKeys = n, SharedValues = false, SharedOffset = 0 } }
+                    )
+                    .ToList(),
             };
             return MemoryPresets.RingShared(unshared, ratio);
         }
-        var placements = c.MemoryLayers.Select(p =>
-            p.Settings is { } s && SlotKinds.Get(p.Kind).TableKnob is { } k ? p with { Settings = k.With(s, n) } : p).ToList();
+        var placements = c
+            .MemoryLayers.Select(p =>
+                p.Settings is { } s && SlotKinds.Get(p.Kind).TableKnob is { } k ? p with { Settings = k.With(s, n) } : p
+            )
+            .ToList();
         return c with { MemoryLayers = placements, SharedValueRows = c.SharedValueRows is null ? null : (long)n * n };
     }
 
     /// <summary><see cref="WithTableSize"/> for memory and PEER layers: every n_keys set to <paramref name="n"/>.</summary>
     public static ModelConfig WithKeys(ModelConfig c, int n) => WithTableSize(c, n);
 
-    /// <summary>The value of an integer knob in [lo, hi] (multiples of <paramref name="step"/>) whose metric is closest to the target; the metric must grow with the knob.</summary>
+    /// <summary>The value of an integer knob in [lo, hi] (multiples of <paramref name="step"/>) whose metric is closest to the target; the
+    /// metric must grow with the knob.</summary>
     static ModelConfig SearchInt(int lo, int hi, Func<int, ModelConfig> build, Func<ModelConfig, long> metric, long target, int step)
     {
-        lo = (lo + step - 1) / step; hi /= step;
-        int a = lo, b = hi;
+        lo = (lo + step - 1) / step;
+        hi /= step;
+        int a = lo,
+            b = hi;
         while (a < b)
         {
             int mid = (a + b) / 2;
-            if (metric(build(mid * step)) < target) a = mid + 1; else b = mid;
+            if (metric(build(mid * step)) < target)
+                a = mid + 1;
+            else
+                b = mid;
         }
         // a·step is the first knob reaching the target; the one below may be closer
         var best = build(a * step);
         if (a > lo)
         {
             var below = build((a - 1) * step);
-            if (Math.Abs(metric(below) - target) < Math.Abs(metric(best) - target)) best = below;
+            if (Math.Abs(metric(below) - target) < Math.Abs(metric(best) - target))
+                best = below;
         }
         return best;
     }

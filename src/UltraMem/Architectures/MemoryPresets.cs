@@ -27,12 +27,30 @@ public static class MemoryPresets
         var memory = MemoryRecipes.LadderLayer(baseConfig.ForSlots(), step, layers);
         string kind = step >= MemoryRecipes.StepOf("ultramem") ? "ultramem" : "pkm";
         var placements = new List<SlotPlacement>();
-        if (layers == 1) placements.Add(new SlotPlacement { Kind = kind, ReadAt = l / 2, AddAfter = l / 2, Memory = memory });
+        if (layers == 1)
+            placements.Add(
+                new SlotPlacement
+                {
+                    Kind = kind,
+                    ReadAt = l / 2,
+                    AddAfter = l / 2,
+                    Memory = memory,
+                }
+            );
         else
             for (int k = 0; k < layers; k++)
             {
-                int a = Math.Min(2 * k, l - 1), b = Math.Min(2 * k + 1, l - 1);
-                placements.Add(new SlotPlacement { Kind = kind, ReadAt = a, AddAfter = b, Memory = memory });
+                int a = Math.Min(2 * k, l - 1),
+                    b = Math.Min(2 * k + 1, l - 1);
+                placements.Add(
+                    new SlotPlacement
+                    {
+                        Kind = kind,
+                        ReadAt = a,
+                        AddAfter = b,
+                        Memory = memory,
+                    }
+                );
             }
         return (baseConfig with { MemoryLayers = placements }).Validate();
     }
@@ -45,14 +63,26 @@ public static class MemoryPresets
     /// model's linears initialised N(0, √(2/(5D))). <paramref name="ringShareRatio"/>: one ring-shared table instead of a
     /// table per layer (<see cref="RingShared"/>).
     /// </summary>
-    public static ModelConfig UltraMemV2(ModelConfig baseConfig, double computeShare = MemoryRecipes.V2ComputeShare, double? ringShareRatio = null)
+    public static ModelConfig UltraMemV2(
+        ModelConfig baseConfig,
+        double computeShare = MemoryRecipes.V2ComputeShare,
+        double? ringShareRatio = null
+    )
     {
         var layer = MemoryRecipes.UltraMemV2Layer((baseConfig with { MemoryLayers = new() }).ForSlots(), computeShare);
         var config = baseConfig with
         {
             InitStd = Math.Sqrt(2.0 / (5 * baseConfig.DModel)),
-            MemoryLayers = Enumerable.Range(0, baseConfig.NLayers)
-                .Select(i => new SlotPlacement { Kind = "ultramemv2", ReadAt = i, AddAfter = i, Memory = layer }).ToList(),
+            MemoryLayers = Enumerable
+                .Range(0, baseConfig.NLayers)
+                .Select(i => new SlotPlacement
+                {
+                    Kind = "ultramemv2",
+                    ReadAt = i,
+                    AddAfter = i,
+                    Memory = layer,
+                })
+                .ToList(),
         };
         return (ringShareRatio is { } r ? RingShared(config, r) : config).Validate();
     }
@@ -65,19 +95,27 @@ public static class MemoryPresets
     public static ModelConfig RingShared(ModelConfig config, double shareRatio)
     {
         var mems = config.MemoryLayers.Where(p => p.Memory is not null).ToList();
-        if (mems.Count == 0) throw new UltraMemException("ring sharing needs memory layers with a memory block");
+        if (mems.Count == 0)
+            throw new UltraMemException("ring sharing needs memory layers with a memory block");
         int lm = mems.Count;
         if (!(shareRatio >= 1.0 / lm - 1e-12 && shareRatio <= 1))
             throw new UltraMemException($"ring share_ratio must be in [1/L_m, 1] = [{1.0 / lm:G3}, 1] (got {shareRatio})");
         int n = mems[0].Memory!.NKeys;
-        if (mems.Any(p => p.Memory!.NKeys != n)) throw new UltraMemException("ring sharing needs every memory layer to have the same n_keys");
+        if (mems.Any(p => p.Memory!.NKeys != n))
+            throw new UltraMemException("ring sharing needs every memory layer to have the same n_keys");
         long g = (long)n * n * lm;
         int nw = (int)Math.Floor(Math.Sqrt(shareRatio * g) + 1e-9);
         int k = 0;
-        var placements = config.MemoryLayers.Select(p => p.Memory is null ? p : p with
-        {
-            Memory = p.Memory with { NKeys = nw, SharedValues = true, SharedOffset = (long)n * n * k++ },
-        }).ToList();
+        var placements = config
+            .MemoryLayers.Select(p =>
+                p.Memory is null
+                    ? p
+                    : p with
+                    {
+                        Memory = p.Memory with { NKeys = nw, SharedValues = true, SharedOffset = (long)n * n * k++ },
+                    }
+            )
+            .ToList();
         return config with { MemoryLayers = placements, SharedValueRows = g };
     }
 
@@ -87,10 +125,20 @@ public static class MemoryPresets
     /// </summary>
     public static ModelConfig MemoryPlus(ModelConfig baseConfig)
     {
-        int l = baseConfig.NLayers, layers = Math.Max(1, l / 2);
+        int l = baseConfig.NLayers,
+            layers = Math.Max(1, l / 2);
         var layer = MemoryRecipes.MemoryPlusLayer(baseConfig.ForSlots());
-        var placements = Enumerable.Range(0, layers).Select(k => Math.Min(l - 1, 2 * k + 1))
-            .Select(i => new SlotPlacement { Kind = "memory_plus", ReadAt = i, AddAfter = i, Memory = layer }).ToList();
+        var placements = Enumerable
+            .Range(0, layers)
+            .Select(k => Math.Min(l - 1, 2 * k + 1))
+            .Select(i => new SlotPlacement
+            {
+                Kind = "memory_plus",
+                ReadAt = i,
+                AddAfter = i,
+                Memory = layer,
+            })
+            .ToList();
         return (baseConfig with { MemoryLayers = placements, SharedValueRows = layer.Rows }).Validate();
     }
 }

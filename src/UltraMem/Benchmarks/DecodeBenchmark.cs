@@ -9,7 +9,8 @@ using static TorchSharp.torch;
 namespace UltraMem.Benchmarks;
 
 /// <summary>
-/// Decode-step cost of whole models (docs/results.md §1–2; the papers' inference-cost argument, arXiv:2411.12364): one token for each of B sequences whose KV cache already holds
+/// Decode-step cost of whole models (docs/results.md §1–2; the papers' inference-cost argument, arXiv:2411.12364): one token for each of B
+/// sequences whose KV cache already holds
 /// <see cref="DecodeBenchSettings.KvLength"/> positions, for every variant and batch size. All variants are built in one process and
 /// measured interleaved — each repetition runs every variant once, in rotating order — so their ratios are meaningful on a
 /// noisy machine. Variants with the same backbone share one KV allocation (its contents do not change the cost of a step).
@@ -17,20 +18,31 @@ namespace UltraMem.Benchmarks;
 /// </summary>
 public static class DecodeBenchmark
 {
-    /// <param name="rates">The machine's rates, for the floors of the slot profile; required when <see cref="DecodeBenchSettings.ProfileBatches"/> is not empty.</param>
-    public static DecodeRun Run(IReadOnlyList<DecodeVariant> variants, DecodeBenchSettings s, Action<string>? log = null, MachineRates? rates = null)
+    /// <param name="rates">The machine's rates, for the floors of the slot profile; required when <see
+    /// cref="DecodeBenchSettings.ProfileBatches"/> is not empty.</param>
+    public static DecodeRun Run(
+        IReadOnlyList<DecodeVariant> variants,
+        DecodeBenchSettings s,
+        Action<string>? log = null,
+        MachineRates? rates = null
+    )
     {
         log ??= Console.Error.WriteLine;
-        if (s.ProfileBatches.Count > 0 && rates is null) throw new ArgumentException("profiling the slots needs the machine's rates", nameof(rates));
-        if (variants.Count == 0) throw new UltraMemException("nothing to measure: no variants");
-        if (s.Batches.Count == 0 || s.Batches.Any(b => b < 1)) throw new UltraMemException("batch sizes must be >= 1");
-        if (s.KvLength < 0) throw new UltraMemException("the KV length must be >= 0");
-        if (s.Repetitions < 1 || s.Warmup < 0) throw new UltraMemException("repetitions must be >= 1 and warm-up >= 0");
+        if (s.ProfileBatches.Count > 0 && rates is null)
+            throw new ArgumentException("profiling the slots needs the machine's rates", nameof(rates));
+        if (variants.Count == 0)
+            throw new UltraMemException("nothing to measure: no variants");
+        if (s.Batches.Count == 0 || s.Batches.Any(b => b < 1))
+            throw new UltraMemException("batch sizes must be >= 1");
+        if (s.KvLength < 0)
+            throw new UltraMemException("the KV length must be >= 0");
+        if (s.Repetitions < 1 || s.Warmup < 0)
+            throw new UltraMemException("repetitions must be >= 1 and warm-up >= 0");
         set_num_threads(s.Threads ?? Environment.ProcessorCount);
         using var noGrad = no_grad();
 
         var models = new List<TransformerLM>();
-        var caches = new Dictionary<(int, int, int), AttentionCache[]>();   // one KV allocation per backbone
+        var caches = new Dictionary<(int, int, int), AttentionCache[]>(); // one KV allocation per backbone
         try
         {
             var clock = Stopwatch.StartNew();
@@ -40,27 +52,37 @@ public static class DecodeBenchmark
                 var config = v.Config with { MaxSeqLen = Math.Max(v.Config.MaxSeqLen, s.KvLength + 1), Dropout = 0 };
                 var model = new TransformerLM(config);
                 model.eval();
-                foreach (var p in model.parameters()) p.requires_grad = false;
-                foreach (var slot in model.Slots()) slot.TrackUsage = false;
+                foreach (var p in model.parameters())
+                    p.requires_grad = false;
+                foreach (var slot in model.Slots())
+                    slot.TrackUsage = false;
                 models.Add(model);
-                log($"  built {v.Name}: {Format.Count(model.parameters().Sum(p => p.numel()))} parameters ({clock.Elapsed.TotalSeconds:F0} s)");
+                log(
+                    $"  built {v.Name}: {Format.Count(model.parameters().Sum(p => p.numel()))} parameters ({clock.Elapsed.TotalSeconds:F0} s)"
+                );
             }
             int maxBatch = s.Batches.Max();
             foreach (var m in models)
             {
                 var c = m.Config;
                 if (!caches.ContainsKey(Backbone(c)))
-                    caches[Backbone(c)] = Enumerable.Range(0, c.NLayers).Select(_ => new AttentionCache(maxBatch, c.NHeads, s.KvLength + 1, c.HeadDim, ScalarType.Float32)).ToArray();
+                    caches[Backbone(c)] = Enumerable
+                        .Range(0, c.NLayers)
+                        .Select(_ => new AttentionCache(maxBatch, c.NHeads, s.KvLength + 1, c.HeadDim, ScalarType.Float32))
+                        .ToArray();
             }
 
             var results = new List<DecodeMeasurement>();
-            long totalSteps = (long)s.Batches.Count * (s.Warmup + s.Repetitions) * variants.Count, done = 0;
+            long totalSteps = (long)s.Batches.Count * (s.Warmup + s.Repetitions) * variants.Count,
+                done = 0;
             using var bar = new ProgressBar("decode steps", totalSteps);
             var gen = new TorchSharp.torch.Generator(s.Seed);
             foreach (int batch in s.Batches)
             {
                 var times = variants.Select(_ => new List<double>()).ToArray();
-                var decode = models.Select(m => new DecodeCache(m, caches[Backbone(m.Config)].Select(a => a.Slice(batch)).ToList(), s.KvLength)).ToArray();
+                var decode = models
+                    .Select(m => new DecodeCache(m, caches[Backbone(m.Config)].Select(a => a.Slice(batch)).ToList(), s.KvLength))
+                    .ToArray();
                 try
                 {
                     GC.Collect();
@@ -69,31 +91,45 @@ public static class DecodeBenchmark
                         using var tokens = randint(0, models[0].Config.VocabSize, new long[] { batch, 1 }, generator: gen);
                         for (int k = 0; k < models.Count; k++)
                         {
-                            int i = (k + rep) % models.Count;   // rotate the order so no variant always runs first
+                            int i = (k + rep) % models.Count; // rotate the order so no variant always runs first
                             decode[i].Rewind(s.KvLength);
                             var sw = Stopwatch.StartNew();
                             using (var logits = models[i].Forward(tokens, decode[i], lastPositionOnly: true)) { }
                             sw.Stop();
-                            if (rep >= s.Warmup) times[i].Add(sw.Elapsed.TotalMilliseconds);
+                            if (rep >= s.Warmup)
+                                times[i].Add(sw.Elapsed.TotalMilliseconds);
                             bar.Report(++done, $"batch {batch}, {variants[i].Name}");
                         }
                     }
                 }
-                finally { foreach (var d in decode) { foreach (var a in d.Attention) a.Dispose(); d.Dispose(); } }
+                finally
+                {
+                    foreach (var d in decode)
+                    {
+                        foreach (var a in d.Attention)
+                            a.Dispose();
+                        d.Dispose();
+                    }
+                }
                 for (int i = 0; i < models.Count; i++)
                 {
                     var reads = ParameterReads.Of(models[i]);
                     var c = models[i].Config;
-                    results.Add(new DecodeMeasurement
-                    {
-                        Variant = variants[i], Batch = batch, StepMs = times[i].ToArray(),
-                        TotalParameters = reads.TotalParameters, DenseParameters = reads.DenseParameters,
-                        FlopsPerToken = ModelAccounting.Total(variants[i].Config).FlopsPerToken,
-                        ParametersRead = reads.ParametersRead,
-                        CostModelSpec = reads.DenseParameters + SparseCost(c, batch, uniform: false),
-                        CostModelUniform = reads.DenseParameters + SparseCost(c, batch, uniform: true),
-                        KvBytes = KvCacheBytes(c, batch, s.KvLength),
-                    });
+                    results.Add(
+                        new DecodeMeasurement
+                        {
+                            Variant = variants[i],
+                            Batch = batch,
+                            StepMs = times[i].ToArray(),
+                            TotalParameters = reads.TotalParameters,
+                            DenseParameters = reads.DenseParameters,
+                            FlopsPerToken = ModelAccounting.Total(variants[i].Config).FlopsPerToken,
+                            ParametersRead = reads.ParametersRead,
+                            CostModelSpec = reads.DenseParameters + SparseCost(c, batch, uniform: false),
+                            CostModelUniform = reads.DenseParameters + SparseCost(c, batch, uniform: true),
+                            KvBytes = KvCacheBytes(c, batch, s.KvLength),
+                        }
+                    );
                 }
             }
             bar.Finish();
@@ -112,8 +148,11 @@ public static class DecodeBenchmark
         }
         finally
         {
-            foreach (var set in caches.Values) foreach (var a in set) a.Dispose();
-            foreach (var m in models) m.Dispose();
+            foreach (var set in caches.Values)
+            foreach (var a in set)
+                a.Dispose();
+            foreach (var m in models)
+                m.Dispose();
         }
     }
 
@@ -127,7 +166,9 @@ public static class DecodeBenchmark
     static SlotProfile ProfileSlots(string name, TransformerLM model, double stepMs, int batch, MachineRates rates, int repetitions)
     {
         using var x = randn(batch, 1, model.Config.DModel);
-        double ms = 0, flops = 0, bytes = 0;
+        double ms = 0,
+            flops = 0,
+            bytes = 0;
         foreach (var slot in model.Slots())
         {
             var times = new List<double>();
@@ -135,7 +176,8 @@ public static class DecodeBenchmark
             {
                 var sw = Stopwatch.StartNew();
                 using (var y = slot.forward(x)) { }
-                if (r > 0) times.Add(sw.Elapsed.TotalMilliseconds);
+                if (r > 0)
+                    times.Add(sw.Elapsed.TotalMilliseconds);
             }
             ms += Stats.Median(times);
             flops += (double)slot.Count().FlopsPerToken * batch;
@@ -143,7 +185,15 @@ public static class DecodeBenchmark
             var reads = slot.LastSparseReads().ToList();
             bytes += 4.0 * (all - reads.Sum(t => t.TableParameters) + reads.Sum(t => t.ParametersRead));
         }
-        return new SlotProfile(name, batch, stepMs, ms, flops / (rates.MatmulGflops * 1e9) * 1e3, bytes / (rates.ReadGbPerS * 1e9) * 1e3, model.Slots().Count());
+        return new SlotProfile(
+            name,
+            batch,
+            stepMs,
+            ms,
+            flops / (rates.MatmulGflops * 1e9) * 1e3,
+            bytes / (rates.ReadGbPerS * 1e9) * 1e3,
+            model.Slots().Count()
+        );
     }
 
     /// <summary>Matmul throughput of this machine (GFLOP/s): the best of several [512 × 1024] × [1024 × 1024] products.</summary>
@@ -157,12 +207,14 @@ public static class DecodeBenchmark
         {
             var sw = Stopwatch.StartNew();
             using (var y = nn.functional.linear(a, w)) { }
-            if (i > 0) best = Math.Min(best, sw.Elapsed.TotalSeconds);
+            if (i > 0)
+                best = Math.Min(best, sw.Elapsed.TotalSeconds);
         }
         return 2.0 * 512 * 1024 * 1024 / best / 1e9;
     }
 
-    /// <summary>The members <paramref name="archs"/> of <paramref name="preset"/>'s matched family (<see cref="Families.Matched(ModelConfig, string)"/>).</summary>
+    /// <summary>The members <paramref name="archs"/> of <paramref name="preset"/>'s matched family (<see
+    /// cref="Families.Matched(ModelConfig, string)"/>).</summary>
     public static List<DecodeVariant> FamilyVariants(ModelConfig preset, IReadOnlyList<string> archs)
     {
         var targets = Families.Targets(preset);
@@ -183,12 +235,18 @@ public static class DecodeBenchmark
         foreach (var a in archs)
         {
             var c1 = Families.Matched(preset, a, targets);
-            if (a == "dense") { list.Add(new DecodeVariant("dense", a, 1, c1)); continue; }
+            if (a == "dense")
+            {
+                list.Add(new DecodeVariant("dense", a, 1, c1));
+                continue;
+            }
             foreach (int k in scales)
             {
-                if (k < 1) throw new UltraMemException($"scale must be >= 1 (got {k})");
+                if (k < 1)
+                    throw new UltraMemException($"scale must be >= 1 (got {k})");
                 ModelConfig c = c1;
-                if (k > 1 && c1.MemoryLayers.Any(p => p.Moe is not null)) c = FamilyMatcher.WithMoe(c1, m => m with { Experts = m.Experts * k });
+                if (k > 1 && c1.MemoryLayers.Any(p => p.Moe is not null))
+                    c = FamilyMatcher.WithMoe(c1, m => m with { Experts = m.Experts * k });
                 else if (k > 1)
                 {
                     int n = c1.MemoryLayers.Select(p => p.Memory?.NKeys ?? p.Peer?.NKeys ?? 0).Max();
@@ -200,7 +258,8 @@ public static class DecodeBenchmark
         return list;
     }
 
-    /// <summary>Resident bytes the benchmark needs for these variants: parameters (float32) and one shared KV cache per backbone at the largest batch.</summary>
+    /// <summary>Resident bytes the benchmark needs for these variants: parameters (float32) and one shared KV cache per backbone at the
+    /// largest batch.</summary>
     public static long NeededBytes(IReadOnlyList<DecodeVariant> variants, DecodeBenchSettings s)
     {
         long parameters = variants.Sum(v => ModelAccounting.Total(v.Config).Total) * 4;
@@ -208,7 +267,8 @@ public static class DecodeBenchmark
         return parameters + kv;
     }
 
-    /// <summary>Float32 keys and values of every block for <paramref name="batch"/> sequences of <paramref name="kvLength"/> + 1 positions: B·(L_kv+1)·D·2·layers·4.</summary>
+    /// <summary>Float32 keys and values of every block for <paramref name="batch"/> sequences of <paramref name="kvLength"/> + 1 positions:
+    /// B·(L_kv+1)·D·2·layers·4.</summary>
     static long KvCacheBytes(ModelConfig c, int batch, int kvLength) => 2L * c.NLayers * batch * (kvLength + 1) * c.DModel * 4;
 
     /// <summary>
@@ -238,8 +298,10 @@ public static class DecodeBenchmark
         for (int i = 0; i < repetitions + 1; i++)
         {
             var sw = Stopwatch.StartNew();
-            using (var sum = buffer.sum()) sum.item<float>();
-            if (i > 0) best = Math.Min(best, sw.Elapsed.TotalSeconds);
+            using (var sum = buffer.sum())
+                sum.item<float>();
+            if (i > 0)
+                best = Math.Min(best, sw.Elapsed.TotalSeconds);
         }
         return bytes / best / 1e9;
     }

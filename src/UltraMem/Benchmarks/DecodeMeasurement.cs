@@ -15,12 +15,18 @@ public sealed record DecodeMeasurement
     public long TotalParameters { get; init; }
     public long DenseParameters { get; init; }
     public long FlopsPerToken { get; init; }
+
     /// <summary>Parameters read by the last measured step: dense weights + distinct sparse rows × row size (counted).</summary>
     public long ParametersRead { get; init; }
-    /// <summary>The papers' cost model (docs/results.md §1): min(k·B, N) experts, min(B·H·m, N) value rows, plus the dense weights.</summary>
+
+    /// <summary>The papers' cost model (docs/results.md §1): min(k·B, N) experts, min(B·H·m, N) value rows, plus the dense
+    /// weights.</summary>
     public long CostModelSpec { get; init; }
-    /// <summary>The expected distinct rows when every token picks uniformly at random: N·(1 − (1 − k/N)^B), plus the dense weights.</summary>
+
+    /// <summary>The expected distinct rows when every token picks uniformly at random: N·(1 − (1 − k/N)^B), plus the dense
+    /// weights.</summary>
     public long CostModelUniform { get; init; }
+
     /// <summary>KV-cache bytes the attention reads in the step (not parameters): B·(L_kv+1)·D·2·layers·4.</summary>
     public long KvBytes { get; init; }
     public long BytesRead => 4 * ParametersRead;

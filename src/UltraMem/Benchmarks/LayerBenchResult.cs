@@ -19,11 +19,15 @@ public sealed record LayerBenchResult
     public double BackwardMs { get; init; }
     public double OptimizerMs { get; init; }
     public double TokensPerSecond { get; init; }
+
     /// <summary>Resident memory after building the layer and its input (parameters, buffers).</summary>
     public long SetupRssBytes { get; init; }
+
     /// <summary>Memory kept across steps after warm-up: gradients and optimizer moments.</summary>
     public long TrainingStateBytes { get; init; }
-    /// <summary>Peak extra memory during a measured step (temporaries, dense gradient materialisation) over the post-warm-up level.</summary>
+
+    /// <summary>Peak extra memory during a measured step (temporaries, dense gradient materialisation) over the post-warm-up
+    /// level.</summary>
     public long StepPeakBytes { get; init; }
     public string? Error { get; init; }
 }

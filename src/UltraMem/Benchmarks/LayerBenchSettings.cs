@@ -20,12 +20,25 @@ public sealed record LayerBenchSettings
     public MemoryConfig Memory(long rows)
     {
         int n = (int)Math.Round(Math.Sqrt(rows));
-        if ((long)n * n != rows) throw new UltraMemException($"value rows must be a perfect square n² (got {rows})");
+        if ((long)n * n != rows)
+            throw new UltraMemException($"value rows must be a perfect square n² (got {rows})");
         return new MemoryConfig
         {
-            NKeys = n, Heads = Heads, TopM = TopM, KeyDim = KeyDim, ValueDim = ValueDim, ValueProjection = true, Softmax = false,
-            ShareQuery = Heads % 2 == 0, QkNorm = true, Expansion = 4, Retrieval = Retrieval.Tucker, TuckerRank = 2, TuckerCores = 2,
-            Init = InitScheme.Paper, ValueLrMultiplier = 4,
+            NKeys = n,
+            Heads = Heads,
+            TopM = TopM,
+            KeyDim = KeyDim,
+            ValueDim = ValueDim,
+            ValueProjection = true,
+            Softmax = false,
+            ShareQuery = Heads % 2 == 0,
+            QkNorm = true,
+            Expansion = 4,
+            Retrieval = Retrieval.Tucker,
+            TuckerRank = 2,
+            TuckerCores = 2,
+            Init = InitScheme.Paper,
+            ValueLrMultiplier = 4,
         };
     }
 }

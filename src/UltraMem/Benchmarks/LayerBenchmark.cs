@@ -19,7 +19,8 @@ public static class LayerBenchmark
     {
         set_num_threads(s.Threads ?? Environment.ProcessorCount);
         manual_seed(0);
-        if (s.Tokens % s.SeqLen != 0) throw new UltraMemException($"tokens ({s.Tokens}) must be a multiple of seq_len ({s.SeqLen})");
+        if (s.Tokens % s.SeqLen != 0)
+            throw new UltraMemException($"tokens ({s.Tokens}) must be a multiple of seq_len ({s.SeqLen})");
         FeedForwardSlot layer = c.Kind switch
         {
             "memory" => new MemoryLayer(s.DModel, s.Memory(c.Rows)),
@@ -40,11 +41,19 @@ public static class LayerBenchmark
         var probe = randn(s.Tokens / s.SeqLen, s.SeqLen, s.DModel).DetachFromDisposeScope();
         var count = layer.Count();
         long setupRss = ProcessMemory.Rss();
-        var fwd = new List<double>(); var bwd = new List<double>(); var opt = new List<double>(); var total = new List<double>();
-        long afterWarmup = 0, peak = 0;
+        var fwd = new List<double>();
+        var bwd = new List<double>();
+        var opt = new List<double>();
+        var total = new List<double>();
+        long afterWarmup = 0,
+            peak = 0;
         for (int i = 0; i < s.Warmup + s.Steps; i++)
         {
-            if (i == s.Warmup) { afterWarmup = ProcessMemory.Rss(); ProcessMemory.ResetPeak(); }
+            if (i == s.Warmup)
+            {
+                afterWarmup = ProcessMemory.Rss();
+                ProcessMemory.ResetPeak();
+            }
             var sw = Stopwatch.StartNew();
             using (var scope = NewDisposeScope())
             {
@@ -57,24 +66,45 @@ public static class LayerBenchmark
                 optimizer.ZeroGrad();
                 layer.AfterOptimizerStep();
                 double t3 = sw.Elapsed.TotalMilliseconds;
-                if (i >= s.Warmup) { fwd.Add(t1); bwd.Add(t2 - t1); opt.Add(t3 - t2); total.Add(t3); }
+                if (i >= s.Warmup)
+                {
+                    fwd.Add(t1);
+                    bwd.Add(t2 - t1);
+                    opt.Add(t3 - t2);
+                    total.Add(t3);
+                }
             }
             log?.Invoke($"  {c.Name}: step {i + 1}/{s.Warmup + s.Steps} {sw.Elapsed.TotalMilliseconds:F0} ms");
         }
         peak = ProcessMemory.Peak();
-        x.Dispose(); probe.Dispose();
+        x.Dispose();
+        probe.Dispose();
         double med = Stats.Median(total);
         return new LayerBenchResult
         {
-            Name = c.Name, Kind = c.Kind, Rows = c.Rows, ValueUpdates = c.ValueUpdates,
-            TotalParams = count.Total, ActivatedParams = count.Activated, FlopsPerToken = count.FlopsPerToken, Tokens = s.Tokens,
-            StepMsMedian = med, StepMsMin = total.Min(), StepMsMax = total.Max(),
-            ForwardMs = Stats.Median(fwd), BackwardMs = Stats.Median(bwd), OptimizerMs = Stats.Median(opt), TokensPerSecond = s.Tokens / (med / 1000),
-            SetupRssBytes = setupRss, TrainingStateBytes = Math.Max(0, afterWarmup - setupRss), StepPeakBytes = Math.Max(0, peak - afterWarmup),
+            Name = c.Name,
+            Kind = c.Kind,
+            Rows = c.Rows,
+            ValueUpdates = c.ValueUpdates,
+            TotalParams = count.Total,
+            ActivatedParams = count.Activated,
+            FlopsPerToken = count.FlopsPerToken,
+            Tokens = s.Tokens,
+            StepMsMedian = med,
+            StepMsMin = total.Min(),
+            StepMsMax = total.Max(),
+            ForwardMs = Stats.Median(fwd),
+            BackwardMs = Stats.Median(bwd),
+            OptimizerMs = Stats.Median(opt),
+            TokensPerSecond = s.Tokens / (med / 1000),
+            SetupRssBytes = setupRss,
+            TrainingStateBytes = Math.Max(0, afterWarmup - setupRss),
+            StepPeakBytes = Math.Max(0, peak - afterWarmup),
         };
     }
 
-    /// <summary>The cases of the standard run: the FFN matched to the smallest table's activated FLOPs, then each table size × value-update path.</summary>
+    /// <summary>The cases of the standard run: the FFN matched to the smallest table's activated FLOPs, then each table size × value-update
+    /// path.</summary>
     public static List<LayerBenchCase> StandardCases(LayerBenchSettings s, IReadOnlyList<long> rows, IReadOnlyList<ValueUpdates> paths)
     {
         // SwiGLU FLOPs/token = 2·3·D·hidden; match the memory layer's at the smallest table
@@ -82,11 +112,12 @@ public static class LayerBenchmark
         int hidden = (int)Math.Max(1, Math.Round(memFlops / (6.0 * s.DModel)));
         var cases = new List<LayerBenchCase> { new("swiglu (matched FLOPs)", "swiglu", 0, ValueUpdates.Dense, hidden) };
         foreach (long r in rows)
-            foreach (var p in paths)
-                cases.Add(new LayerBenchCase($"ultramem {Format.Count(r)} rows, {IO.JsonEnum.Name(p)}", "memory", r, p, 0));
+        foreach (var p in paths)
+            cases.Add(new LayerBenchCase($"ultramem {Format.Count(r)} rows, {IO.JsonEnum.Name(p)}", "memory", r, p, 0));
         return cases;
     }
 
     public static string ToJson(LayerBenchResult r) => JsonSerializer.Serialize(r, Model.ModelConfig.Json);
+
     public static LayerBenchResult FromJson(string json) => JsonSerializer.Deserialize<LayerBenchResult>(json, Model.ModelConfig.Json)!;
 }

@@ -5,4 +5,12 @@ namespace UltraMem.Benchmarks;
 /// the two floors they cannot beat on this machine — their FLOPs at the measured matmul rate and their parameter bytes at the
 /// measured read bandwidth. What is above both floors is overhead: op dispatch, small matmuls, gathers and scatters.
 /// </summary>
-public sealed record SlotProfile(string Variant, int Batch, double StepMs, double SlotsMs, double FlopsFloorMs, double TrafficFloorMs, int SlotCount);
+public sealed record SlotProfile(
+    string Variant,
+    int Batch,
+    double StepMs,
+    double SlotsMs,
+    double FlopsFloorMs,
+    double TrafficFloorMs,
+    int SlotCount
+);

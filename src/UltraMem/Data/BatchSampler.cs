@@ -32,7 +32,8 @@ public static class BatchSampler
         ulong key = SplitMix64.Mix(SplitMix64.Mix(SplitMix64.Mix(seed) ^ (ulong)step) ^ ((ulong)(uint)microStep << 1 | 1));
         var rng = new SplitMix64(key);
         var starts = new long[batchSize];
-        for (int b = 0; b < batchSize; b++) starts[b] = (long)rng.NextBelow((ulong)positions);
+        for (int b = 0; b < batchSize; b++)
+            starts[b] = (long)rng.NextBelow((ulong)positions);
         return starts;
     }
 
@@ -61,7 +62,8 @@ public static class BatchSampler
         {
             int rows = (int)Math.Min(batchSize, windows - first);
             var starts = new long[rows];
-            for (int r = 0; r < rows; r++) starts[r] = (first + r) * seqLen;
+            for (int r = 0; r < rows; r++)
+                starts[r] = (first + r) * seqLen;
             yield return Gather(s, starts, seqLen);
         }
     }

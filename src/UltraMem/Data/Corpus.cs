@@ -26,22 +26,30 @@ public static class Corpus
 
         IReadOnlyList<Document> docs;
         var packaged = PackagedCorpus.All.FirstOrDefault(c => c.Name.Equals(source, StringComparison.OrdinalIgnoreCase));
-        if (source.Equals("brown", StringComparison.OrdinalIgnoreCase)) docs = Brown();
-        else if (packaged is not null) docs = packaged.Load(cacheDir, log);
-        else if (Directory.Exists(source)) docs = FolderDocuments.Read(source);
+        if (source.Equals("brown", StringComparison.OrdinalIgnoreCase))
+            docs = Brown();
+        else if (packaged is not null)
+            docs = packaged.Load(cacheDir, log);
+        else if (Directory.Exists(source))
+            docs = FolderDocuments.Read(source);
         else if (File.Exists(source))
         {
             if (CorpusFile.KindOf(source) == CorpusFileKind.Unsupported)
-                throw new UltraMemException($"unsupported corpus file type: {source} (expected .txt, .md, .jsonl, or one of those gzipped)");
+                throw new UltraMemException(
+                    $"unsupported corpus file type: {source} (expected .txt, .md, .jsonl, or one of those gzipped)"
+                );
             docs = CorpusFile.Read(source, Path.GetFileName(source), splitText: true);
         }
         else if (LooksLikePath(source))
             throw new UltraMemException($"corpus path not found: {Path.GetFullPath(source)}");
         else
-            throw new UltraMemException($"unknown corpus '{source}' (expected {string.Join(", ", Names)}, or a path to a folder or a .txt/.md/.jsonl(.gz) file)");
+            throw new UltraMemException(
+                $"unknown corpus '{source}' (expected {string.Join(", ", Names)}, or a path to a folder or a .txt/.md/.jsonl(.gz) file)"
+            );
 
         var kept = docs.Where(d => !string.IsNullOrWhiteSpace(d.Text)).ToList();
-        if (kept.Count == 0) throw new UltraMemException($"corpus '{source}' is empty: it has no documents with text");
+        if (kept.Count == 0)
+            throw new UltraMemException($"corpus '{source}' is empty: it has no documents with text");
         log?.Report($"corpus {source}: {kept.Count:N0} documents, {kept.Sum(d => (long)d.Text.Length):N0} characters");
         return kept;
     }
@@ -49,7 +57,8 @@ public static class Corpus
     /// <summary>The bundled Brown corpus: 500 documents, <c>ca01</c> … <c>cr09</c>.</summary>
     public static IReadOnlyList<Document> Brown()
     {
-        using var stream = Assembly.GetExecutingAssembly().GetManifestResourceStream(BrownResource)
+        using var stream =
+            Assembly.GetExecutingAssembly().GetManifestResourceStream(BrownResource)
             ?? throw new UltraMemException($"the bundled Brown corpus ({BrownResource}) is missing from this build of UltraMem");
         using var gzip = new System.IO.Compression.GZipStream(stream, System.IO.Compression.CompressionMode.Decompress);
         using var reader = new StreamReader(gzip);

@@ -23,7 +23,8 @@ public static class CorpusFile
     public static StreamReader OpenText(string path)
     {
         Stream stream = File.OpenRead(path);
-        if (path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase)) stream = new GZipStream(stream, CompressionMode.Decompress);
+        if (path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase))
+            stream = new GZipStream(stream, CompressionMode.Decompress);
         return new StreamReader(stream, new UTF8Encoding(false), detectEncodingFromByteOrderMarks: true);
     }
 
@@ -39,7 +40,9 @@ public static class CorpusFile
                 CorpusFileKind.Jsonl => JsonlDocuments.Read(reader, name),
                 CorpusFileKind.Text when splitText => TextDocuments.Split(reader.ReadToEnd(), name),
                 CorpusFileKind.Text => [new Document(name, reader.ReadToEnd().Replace("\r\n", "\n").Replace('\r', '\n').Trim())],
-                _ => throw new UltraMemException($"unsupported corpus file type: {path} (expected .txt, .md, .jsonl, or one of those gzipped)"),
+                _ => throw new UltraMemException(
+                    $"unsupported corpus file type: {path} (expected .txt, .md, .jsonl, or one of those gzipped)"
+                ),
             };
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException)

@@ -15,11 +15,18 @@ public static class DocumentSplit
     /// training. A single document always goes to training.
     /// </summary>
     public static (IReadOnlyList<Document> Train, IReadOnlyList<Document> Validation) Split(
-        IReadOnlyList<Document> docs, double validationFraction = 0.05, ulong seed = 0)
+        IReadOnlyList<Document> docs,
+        double validationFraction = 0.05,
+        ulong seed = 0
+    )
     {
         ArgumentNullException.ThrowIfNull(docs);
         if (!(validationFraction > 0 && validationFraction < 1))
-            throw new ArgumentOutOfRangeException(nameof(validationFraction), validationFraction, "the validation fraction must be in (0, 1)");
+            throw new ArgumentOutOfRangeException(
+                nameof(validationFraction),
+                validationFraction,
+                "the validation fraction must be in (0, 1)"
+            );
 
         var u = new double[docs.Count];
         var toValidation = new bool[docs.Count];
@@ -28,14 +35,18 @@ public static class DocumentSplit
         {
             u[i] = Position(docs[i].Id, seed);
             toValidation[i] = u[i] < validationFraction;
-            if (toValidation[i]) validationCount++;
+            if (toValidation[i])
+                validationCount++;
         }
-        if (docs.Count >= 2 && validationCount == 0) toValidation[IndexOfExtreme(u, smallest: true)] = true;
-        if (docs.Count >= 1 && validationCount == docs.Count) toValidation[IndexOfExtreme(u, smallest: false)] = false;
+        if (docs.Count >= 2 && validationCount == 0)
+            toValidation[IndexOfExtreme(u, smallest: true)] = true;
+        if (docs.Count >= 1 && validationCount == docs.Count)
+            toValidation[IndexOfExtreme(u, smallest: false)] = false;
 
         var train = new List<Document>();
         var validation = new List<Document>();
-        for (int i = 0; i < docs.Count; i++) (toValidation[i] ? validation : train).Add(docs[i]);
+        for (int i = 0; i < docs.Count; i++)
+            (toValidation[i] ? validation : train).Add(docs[i]);
         return (train, validation);
     }
 
@@ -50,7 +61,8 @@ public static class DocumentSplit
     {
         int best = 0;
         for (int i = 1; i < u.Length; i++)
-            if (smallest ? u[i] < u[best] : u[i] > u[best]) best = i;
+            if (smallest ? u[i] < u[best] : u[i] > u[best])
+                best = i;
         return best;
     }
 }

@@ -20,7 +20,8 @@ public static class FolderDocuments
         List<(string Relative, string Full)> files;
         try
         {
-            files = Directory.EnumerateFiles(folder, "*", options)
+            files = Directory
+                .EnumerateFiles(folder, "*", options)
                 .Select(f => (Relative: Path.GetRelativePath(folder, f).Replace(Path.DirectorySeparatorChar, '/'), Full: f))
                 .Where(f => !f.Relative.Split('/').Any(part => part.StartsWith('.')))
                 .Where(f => CorpusFile.KindOf(f.Full) != CorpusFileKind.Unsupported)
@@ -32,7 +33,8 @@ public static class FolderDocuments
             throw new UltraMemException($"cannot list corpus folder {folder}: {e.Message.ReplaceLineEndings(" ")}", e);
         }
         var docs = new List<Document>();
-        foreach (var (relative, full) in files) docs.AddRange(CorpusFile.Read(full, relative, splitText: false));
+        foreach (var (relative, full) in files)
+            docs.AddRange(CorpusFile.Read(full, relative, splitText: false));
         return docs;
     }
 }

@@ -17,7 +17,8 @@ public static class JsonlDocuments
         while (reader.ReadLine() is { } line)
         {
             lineNumber++;
-            if (string.IsNullOrWhiteSpace(line)) continue;
+            if (string.IsNullOrWhiteSpace(line))
+                continue;
             docs.Add(Parse(line, source, lineNumber));
         }
         return docs;
@@ -27,8 +28,14 @@ public static class JsonlDocuments
     {
         string where = $"{source}:{lineNumber}";
         JsonDocument json;
-        try { json = JsonDocument.Parse(line); }
-        catch (JsonException e) { throw new UltraMemException($"{where}: not valid JSON ({OneLine(e.Message)})", e); }
+        try
+        {
+            json = JsonDocument.Parse(line);
+        }
+        catch (JsonException e)
+        {
+            throw new UltraMemException($"{where}: not valid JSON ({OneLine(e.Message)})", e);
+        }
         using (json)
         {
             var root = json.RootElement;

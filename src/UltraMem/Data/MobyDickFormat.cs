@@ -15,7 +15,8 @@ public static class MobyDickFormat
     const string FileList = "data/file_list.json";
 
     /// <summary>Whether a package path is one of the data files read.</summary>
-    public static bool Wants(string path) => path.StartsWith("data/", StringComparison.Ordinal) && path.EndsWith(".json", StringComparison.Ordinal);
+    public static bool Wants(string path) =>
+        path.StartsWith("data/", StringComparison.Ordinal) && path.EndsWith(".json", StringComparison.Ordinal);
 
     /// <summary>The parts among <paramref name="files"/> (package path → file text), in book order.</summary>
     public static IReadOnlyList<Document> Parse(IReadOnlyDictionary<string, string> files)
@@ -23,13 +24,20 @@ public static class MobyDickFormat
         if (!files.TryGetValue(FileList, out string? list))
             throw new UltraMemException($"moby-dick: the package has no {FileList}");
         string[] names;
-        try { names = JsonSerializer.Deserialize<string[]>(list) ?? []; }
-        catch (JsonException e) { throw new UltraMemException($"moby-dick: {FileList} is not a JSON array of file names", e); }
+        try
+        {
+            names = JsonSerializer.Deserialize<string[]>(list) ?? [];
+        }
+        catch (JsonException e)
+        {
+            throw new UltraMemException($"moby-dick: {FileList} is not a JSON array of file names", e);
+        }
 
         var docs = new List<Document>();
         foreach (string name in names)
         {
-            if (name.Equals("contents.txt", StringComparison.OrdinalIgnoreCase)) continue;
+            if (name.Equals("contents.txt", StringComparison.OrdinalIgnoreCase))
+                continue;
             string path = "data/" + Path.ChangeExtension(name, ".json");
             if (!files.TryGetValue(path, out string? content))
                 throw new UltraMemException($"moby-dick: {FileList} lists {name} but the package has no {path}");
@@ -42,10 +50,12 @@ public static class MobyDickFormat
                 string text = root.GetProperty("text").GetString() ?? "";
                 if (int.TryParse(chapter, NumberStyles.None, CultureInfo.InvariantCulture, out int number))
                 {
-                    if (!text.StartsWith("CHAPTER", StringComparison.Ordinal)) text = $"CHAPTER {number}. {title}".TrimEnd() + "\n\n" + text;
+                    if (!text.StartsWith("CHAPTER", StringComparison.Ordinal))
+                        text = $"CHAPTER {number}. {title}".TrimEnd() + "\n\n" + text;
                     docs.Add(new Document($"chapter-{number:D3}", text));
                 }
-                else docs.Add(new Document(chapter.Length > 0 ? chapter.ToLowerInvariant() : Path.GetFileNameWithoutExtension(name), text));
+                else
+                    docs.Add(new Document(chapter.Length > 0 ? chapter.ToLowerInvariant() : Path.GetFileNameWithoutExtension(name), text));
             }
             catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException)
             {

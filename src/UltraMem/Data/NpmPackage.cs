@@ -26,7 +26,11 @@ public static class NpmPackage
         string target = Path.Combine(folder, FileNameOf(spec));
         if (File.Exists(target))
         {
-            if (Integrity(target) == integrity) { log?.Report($"using cached {target}"); return target; }
+            if (Integrity(target) == integrity)
+            {
+                log?.Report($"using cached {target}");
+                return target;
+            }
             log?.Report($"cached {target} fails its integrity check; fetching it again");
             File.Delete(target);
         }
@@ -48,7 +52,12 @@ public static class NpmPackage
         }
         finally
         {
-            try { Directory.Delete(scratch, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+            try
+            {
+                Directory.Delete(scratch, recursive: true);
+            }
+            catch (IOException) { }
+            catch (UnauthorizedAccessException) { }
         }
     }
 
@@ -72,10 +81,12 @@ public static class NpmPackage
             using var tar = new TarReader(gzip);
             while (tar.GetNextEntry() is { } entry)
             {
-                if (entry.EntryType is not (TarEntryType.RegularFile or TarEntryType.V7RegularFile) || entry.DataStream is null) continue;
+                if (entry.EntryType is not (TarEntryType.RegularFile or TarEntryType.V7RegularFile) || entry.DataStream is null)
+                    continue;
                 int slash = entry.Name.IndexOf('/');
                 string path = slash < 0 ? entry.Name : entry.Name[(slash + 1)..];
-                if (!wanted(path)) continue;
+                if (!wanted(path))
+                    continue;
                 using var reader = new StreamReader(entry.DataStream, new UTF8Encoding(false));
                 files[path] = reader.ReadToEnd();
             }
@@ -91,7 +102,8 @@ public static class NpmPackage
     public static string FileNameOf(string spec)
     {
         int at = spec.LastIndexOf('@');
-        if (at <= 0) throw new ArgumentException($"expected name@version, got '{spec}'", nameof(spec));
+        if (at <= 0)
+            throw new ArgumentException($"expected name@version, got '{spec}'", nameof(spec));
         string name = spec[..at].TrimStart('@').Replace('/', '-');
         return $"{name}-{spec[(at + 1)..]}.tgz";
     }
@@ -109,10 +121,16 @@ public static class NpmPackage
             start.ArgumentList.Add(arg);
 
         Process process;
-        try { process = Process.Start(start) ?? throw new UltraMemException($"could not start {npm} to fetch {spec}"); }
+        try
+        {
+            process = Process.Start(start) ?? throw new UltraMemException($"could not start {npm} to fetch {spec}");
+        }
         catch (Win32Exception e)
         {
-            throw new UltraMemException($"'{npm}' was not found or could not run ({e.Message}); it is needed to fetch {spec} — install Node.js/npm or use a local corpus path", e);
+            throw new UltraMemException(
+                $"'{npm}' was not found or could not run ({e.Message}); it is needed to fetch {spec} — install Node.js/npm or use a local corpus path",
+                e
+            );
         }
         using (process)
         {
@@ -132,6 +150,5 @@ public static class NpmPackage
         }
     }
 
-    static string? LastLine(string text) =>
-        text.Split('\n').Select(l => l.Trim()).LastOrDefault(l => l.Length > 0);
+    static string? LastLine(string text) => text.Split('\n').Select(l => l.Trim()).LastOrDefault(l => l.Length > 0);
 }

@@ -16,16 +16,30 @@ public sealed class PreparedData : IDisposable
     public required TokenStream Validation { get; init; }
     public required int TrainDocuments { get; init; }
     public required int ValidationDocuments { get; init; }
+
     /// <summary>Entropy (nats/token) of the training split's unigram distribution: the loss of a model that ignores context.</summary>
     public required double UnigramEntropy { get; init; }
     public required string CacheFolder { get; init; }
 
-    public static PreparedData Prepare(string corpus, int vocabSize, double validationFraction, string cacheDir, TextTokenizer? tokenizer, Action<string> log)
+    public static PreparedData Prepare(
+        string corpus,
+        int vocabSize,
+        double validationFraction,
+        string cacheDir,
+        TextTokenizer? tokenizer,
+        Action<string> log
+    )
     {
         var docs = Corpus.Load(corpus, cacheDir, new Progress<string>(log));
         var (train, val) = DocumentSplit.Split(docs, validationFraction);
-        string safeName = new string(Path.GetFileNameWithoutExtension(corpus.TrimEnd('/', '\\')).Select(c => char.IsLetterOrDigit(c) || c == '-' ? c : '_').ToArray());
-        string folder = Path.Combine(cacheDir, "datasets", $"{safeName}-{TokenCache.SourceHash(docs)[..12]}-val{validationFraction.ToString("R", System.Globalization.CultureInfo.InvariantCulture)}");
+        string safeName = new string(
+            Path.GetFileNameWithoutExtension(corpus.TrimEnd('/', '\\')).Select(c => char.IsLetterOrDigit(c) || c == '-' ? c : '_').ToArray()
+        );
+        string folder = Path.Combine(
+            cacheDir,
+            "datasets",
+            $"{safeName}-{TokenCache.SourceHash(docs)[..12]}-val{validationFraction.ToString("R", System.Globalization.CultureInfo.InvariantCulture)}"
+        );
         Directory.CreateDirectory(folder);
 
         if (tokenizer is null)
@@ -60,9 +74,13 @@ public sealed class PreparedData : IDisposable
         var valStream = Open("val", val);
         return new PreparedData
         {
-            Tokenizer = tokenizer, Train = trainStream, Validation = valStream,
-            TrainDocuments = train.Count, ValidationDocuments = val.Count,
-            UnigramEntropy = UnigramEntropyOf(trainStream, tokenizer.VocabSize), CacheFolder = folder,
+            Tokenizer = tokenizer,
+            Train = trainStream,
+            Validation = valStream,
+            TrainDocuments = train.Count,
+            ValidationDocuments = val.Count,
+            UnigramEntropy = UnigramEntropyOf(trainStream, tokenizer.VocabSize),
+            CacheFolder = folder,
         };
     }
 
@@ -82,7 +100,8 @@ public sealed class PreparedData : IDisposable
         int n = 0;
         foreach (var (x, y) in BatchSampler.Sequential(Validation, batchSize, seqLen))
         {
-            if (maxBatches is { } m && n++ >= m) yield break;
+            if (maxBatches is { } m && n++ >= m)
+                yield break;
             long rows = x.Length / seqLen;
             yield return (tensor(x, int64).view(rows, seqLen), tensor(y, int64).view(rows, seqLen));
         }
@@ -91,11 +110,19 @@ public sealed class PreparedData : IDisposable
     static double UnigramEntropyOf(TokenStream s, int vocab)
     {
         var counts = new long[vocab];
-        for (long i = 0; i < s.Count; i++) counts[s[i]]++;
-        double h = 0, n = s.Count;
-        foreach (long c in counts) if (c > 0) h -= c / n * Math.Log(c / n);
+        for (long i = 0; i < s.Count; i++)
+            counts[s[i]]++;
+        double h = 0,
+            n = s.Count;
+        foreach (long c in counts)
+            if (c > 0)
+                h -= c / n * Math.Log(c / n);
         return h;
     }
 
-    public void Dispose() { Train.Dispose(); Validation.Dispose(); }
+    public void Dispose()
+    {
+        Train.Dispose();
+        Validation.Dispose();
+    }
 }

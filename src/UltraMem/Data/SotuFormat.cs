@@ -46,8 +46,10 @@ public static partial class SotuFormat
         var sb = new StringBuilder();
         foreach (char c in name.ToLowerInvariant())
         {
-            if (char.IsLetterOrDigit(c)) sb.Append(c);
-            else if (sb.Length > 0 && sb[^1] != '-') sb.Append('-');
+            if (char.IsLetterOrDigit(c))
+                sb.Append(c);
+            else if (sb.Length > 0 && sb[^1] != '-')
+                sb.Append('-');
         }
         return sb.ToString().TrimEnd('-');
     }

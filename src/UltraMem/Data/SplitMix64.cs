@@ -28,7 +28,8 @@ public struct SplitMix64
         if (low < bound)
         {
             ulong threshold = (0 - bound) % bound;
-            while (low < threshold) high = Math.BigMul(Next(), bound, out low);
+            while (low < threshold)
+                high = Math.BigMul(Next(), bound, out low);
         }
         return high;
     }

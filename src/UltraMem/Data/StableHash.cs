@@ -8,13 +8,15 @@ namespace UltraMem.Data;
 /// </summary>
 public static class StableHash
 {
-    const ulong Offset = 0xCBF29CE484222325, Prime = 0x100000001B3;
+    const ulong Offset = 0xCBF29CE484222325,
+        Prime = 0x100000001B3;
 
     /// <summary>FNV-1a 64 of the bytes.</summary>
     public static ulong Fnv1a64(ReadOnlySpan<byte> bytes)
     {
         ulong h = Offset;
-        foreach (byte b in bytes) h = (h ^ b) * Prime;
+        foreach (byte b in bytes)
+            h = (h ^ b) * Prime;
         return h;
     }
 

@@ -23,28 +23,42 @@ public static class TextDocuments
         int blankRun = 0;
         foreach (string line in lines)
         {
-            if (IsFormFeedLine(line)) { Flush(current, parts); blankRun = 0; continue; }
-            if (string.IsNullOrWhiteSpace(line)) { blankRun++; current.Add(""); continue; }
-            if (blankRun >= 3) Flush(current, parts);
+            if (IsFormFeedLine(line))
+            {
+                Flush(current, parts);
+                blankRun = 0;
+                continue;
+            }
+            if (string.IsNullOrWhiteSpace(line))
+            {
+                blankRun++;
+                current.Add("");
+                continue;
+            }
+            if (blankRun >= 3)
+                Flush(current, parts);
             blankRun = 0;
             current.Add(line);
         }
         Flush(current, parts);
 
-        if (parts.Count == 1) parts = Chunk(parts[0]);
+        if (parts.Count == 1)
+            parts = Chunk(parts[0]);
         var docs = new List<Document>(parts.Count);
-        for (int i = 0; i < parts.Count; i++) docs.Add(new Document($"{name}#{i + 1}", parts[i]));
+        for (int i = 0; i < parts.Count; i++)
+            docs.Add(new Document($"{name}#{i + 1}", parts[i]));
         return docs;
     }
 
-    static bool IsFormFeedLine(string line) =>
-        line.Contains('\f') && line.AsSpan().Trim(" \t\f").IsEmpty;
+    static bool IsFormFeedLine(string line) => line.Contains('\f') && line.AsSpan().Trim(" \t\f").IsEmpty;
 
     /// <summary>Adds the trimmed lines as one document (if any are non-blank) and clears them.</summary>
     static void Flush(List<string> lines, List<string> parts)
     {
-        int first = lines.FindIndex(l => l.Length > 0), last = lines.FindLastIndex(l => l.Length > 0);
-        if (first >= 0) parts.Add(string.Join('\n', lines.GetRange(first, last - first + 1)));
+        int first = lines.FindIndex(l => l.Length > 0),
+            last = lines.FindLastIndex(l => l.Length > 0);
+        if (first >= 0)
+            parts.Add(string.Join('\n', lines.GetRange(first, last - first + 1)));
         lines.Clear();
     }
 
@@ -56,14 +70,21 @@ public static class TextDocuments
         {
             if (line.Length == 0)
             {
-                if (sb.Length > 0) { paragraphs.Add(sb.ToString()); sb.Clear(); }
+                if (sb.Length > 0)
+                {
+                    paragraphs.Add(sb.ToString());
+                    sb.Clear();
+                }
                 continue;
             }
-            if (sb.Length > 0) sb.Append('\n');
+            if (sb.Length > 0)
+                sb.Append('\n');
             sb.Append(line);
         }
-        if (sb.Length > 0) paragraphs.Add(sb.ToString());
-        if (paragraphs.Count == 1) paragraphs = [.. text.Split('\n')];
+        if (sb.Length > 0)
+            paragraphs.Add(sb.ToString());
+        if (paragraphs.Count == 1)
+            paragraphs = [.. text.Split('\n')];
 
         var chunks = new List<string>();
         for (int i = 0; i < paragraphs.Count; i += ParagraphsPerChunk)

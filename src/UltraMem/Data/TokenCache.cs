@@ -24,7 +24,8 @@ public static class TokenCache
     public const int HeaderSize = 4096;
 
     /// <summary>The <see cref="TokenCacheMeta.DType"/> names.</summary>
-    public const string UInt16 = "uint16", Int32 = "int32";
+    public const string UInt16 = "uint16",
+        Int32 = "int32";
 
     static ReadOnlySpan<byte> Magic => "UMTOKENS"u8;
     const int ChunkDocuments = 256;
@@ -37,8 +38,14 @@ public static class TokenCache
     /// <paramref name="progress"/> receives the fraction of characters encoded.
     /// </summary>
     public static TokenCacheMeta Build(
-        string path, IEnumerable<Document> docs, Func<string, int[]> encode, int endOfTextId, int vocabSize,
-        string tokenizerFingerprint, IProgress<double>? progress = null)
+        string path,
+        IEnumerable<Document> docs,
+        Func<string, int[]> encode,
+        int endOfTextId,
+        int vocabSize,
+        string tokenizerFingerprint,
+        IProgress<double>? progress = null
+    )
     {
         ArgumentNullException.ThrowIfNull(docs);
         ArgumentNullException.ThrowIfNull(encode);
@@ -47,7 +54,8 @@ public static class TokenCache
         if ((uint)endOfTextId >= (uint)vocabSize)
             throw new ArgumentOutOfRangeException(nameof(endOfTextId), endOfTextId, $"must be in [0, {vocabSize})");
         var list = docs as IReadOnlyList<Document> ?? docs.ToList();
-        if (list.Count == 0) throw new UltraMemException($"cannot build token cache {path}: there are no documents to encode");
+        if (list.Count == 0)
+            throw new UltraMemException($"cannot build token cache {path}: there are no documents to encode");
 
         string full = Path.GetFullPath(path);
         Directory.CreateDirectory(Path.GetDirectoryName(full)!);
@@ -68,21 +76,31 @@ public static class TokenCache
         }
         catch
         {
-            try { File.Delete(temp); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+            try
+            {
+                File.Delete(temp);
+            }
+            catch (IOException) { }
+            catch (UnauthorizedAccessException) { }
             throw;
         }
     }
 
-    /// <summary>Whether <paramref name="path"/> is a complete, uncorrupted token cache made by the tokenizer with this fingerprint.</summary>
+    /// <summary>Whether <paramref name="path"/> is a complete, uncorrupted token cache made by the tokenizer with this
+    /// fingerprint.</summary>
     public static bool IsValid(string path, string tokenizerFingerprint)
     {
-        if (!File.Exists(path)) return false;
+        if (!File.Exists(path))
+            return false;
         try
         {
             using var stream = TokenStream.Open(path, tokenizerFingerprint);
             return true;
         }
-        catch (UltraMemException) { return false; }
+        catch (UltraMemException)
+        {
+            return false;
+        }
     }
 
     /// <summary>The header of a token cache file (checking its magic, JSON and version, not its tokens).</summary>
@@ -106,7 +124,8 @@ public static class TokenCache
     public static string SourceHash(IEnumerable<Document> docs)
     {
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        foreach (var d in docs) AppendDocument(hash, d);
+        foreach (var d in docs)
+            AppendDocument(hash, d);
         return Convert.ToHexStringLower(hash.GetHashAndReset());
     }
 
@@ -124,29 +143,52 @@ public static class TokenCache
         file.ReadExactly(json);
 
         TokenCacheMeta? meta;
-        try { meta = JsonSerializer.Deserialize<TokenCacheMeta>(json, Json); }
-        catch (JsonException e) { throw new UltraMemException($"token cache {path} has a corrupt header (unreadable JSON)", e); }
+        try
+        {
+            meta = JsonSerializer.Deserialize<TokenCacheMeta>(json, Json);
+        }
+        catch (JsonException e)
+        {
+            throw new UltraMemException($"token cache {path} has a corrupt header (unreadable JSON)", e);
+        }
         if (meta is null || meta.DType is null || meta.TokenizerFingerprint is null || meta.TokenHash is null || meta.SourceHash is null)
             throw new UltraMemException($"token cache {path} has a corrupt header (fields missing)");
         if (meta.FormatVersion != FormatVersion)
-            throw new UltraMemException($"token cache {path} has format version {meta.FormatVersion}; this build reads version {FormatVersion} — rebuild it");
-        if (meta.DType != (meta.VocabSize <= 65536 ? UInt16 : Int32) || meta.VocabSize <= 0 || meta.TokenCount < 0 || meta.DocumentCount < 0)
-            throw new UltraMemException($"token cache {path} has a corrupt header (dtype {meta.DType}, vocabulary {meta.VocabSize}, {meta.TokenCount} tokens)");
+            throw new UltraMemException(
+                $"token cache {path} has format version {meta.FormatVersion}; this build reads version {FormatVersion} — rebuild it"
+            );
+        if (
+            meta.DType != (meta.VocabSize <= 65536 ? UInt16 : Int32)
+            || meta.VocabSize <= 0
+            || meta.TokenCount < 0
+            || meta.DocumentCount < 0
+        )
+            throw new UltraMemException(
+                $"token cache {path} has a corrupt header (dtype {meta.DType}, vocabulary {meta.VocabSize}, {meta.TokenCount} tokens)"
+            );
         return meta;
     }
 
     static TokenCacheMeta WriteTokens(
-        FileStream file, IReadOnlyList<Document> docs, Func<string, int[]> encode, int endOfTextId, int vocabSize,
-        string fingerprint, IProgress<double>? progress)
+        FileStream file,
+        IReadOnlyList<Document> docs,
+        Func<string, int[]> encode,
+        int endOfTextId,
+        int vocabSize,
+        string fingerprint,
+        IProgress<double>? progress
+    )
     {
         bool narrow = vocabSize <= 65536;
         using var sourceHash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         using var tokenHash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        long totalChars = Math.Max(1, docs.Sum(d => (long)d.Text.Length)), doneChars = 0, tokenCount = 0;
+        long totalChars = Math.Max(1, docs.Sum(d => (long)d.Text.Length)),
+            doneChars = 0,
+            tokenCount = 0;
         file.Position = HeaderSize;
         var buffer = new byte[1 << 16];
 
-        for (int start = 0; start < docs.Count;)
+        for (int start = 0; start < docs.Count; )
         {
             int end = start;
             long chars = 0;
@@ -160,7 +202,9 @@ public static class TokenCache
                 int[] tokens = encoded[i - start];
                 foreach (int t in tokens)
                     if ((uint)t >= (uint)vocabSize)
-                        throw new UltraMemException($"the encoder returned token id {t} for document '{docs[i].Id}', outside the vocabulary [0, {vocabSize})");
+                        throw new UltraMemException(
+                            $"the encoder returned token id {t} for document '{docs[i].Id}', outside the vocabulary [0, {vocabSize})"
+                        );
                 WriteSpan(file, tokenHash, tokens, narrow, buffer);
                 WriteSpan(file, tokenHash, [endOfTextId], narrow, buffer);
                 tokenCount += tokens.Length + 1;
@@ -169,8 +213,17 @@ public static class TokenCache
             progress?.Report(Math.Min(0.999, (double)doneChars / totalChars));
             start = end;
         }
-        return new TokenCacheMeta(FormatVersion, narrow ? UInt16 : Int32, tokenCount, docs.Count, vocabSize, endOfTextId,
-            fingerprint, Convert.ToHexStringLower(sourceHash.GetHashAndReset()), Convert.ToHexStringLower(tokenHash.GetHashAndReset()));
+        return new TokenCacheMeta(
+            FormatVersion,
+            narrow ? UInt16 : Int32,
+            tokenCount,
+            docs.Count,
+            vocabSize,
+            endOfTextId,
+            fingerprint,
+            Convert.ToHexStringLower(sourceHash.GetHashAndReset()),
+            Convert.ToHexStringLower(tokenHash.GetHashAndReset())
+        );
     }
 
     /// <summary>Encodes documents [start, end) in parallel; a failure names the first failing document.</summary>
@@ -178,11 +231,21 @@ public static class TokenCache
     {
         var result = new int[end - start][];
         var errors = new Exception?[end - start];
-        Parallel.For(start, end, i =>
-        {
-            try { result[i - start] = encode(docs[i].Text) ?? throw new InvalidOperationException("the encoder returned null"); }
-            catch (Exception e) { errors[i - start] = e; }
-        });
+        Parallel.For(
+            start,
+            end,
+            i =>
+            {
+                try
+                {
+                    result[i - start] = encode(docs[i].Text) ?? throw new InvalidOperationException("the encoder returned null");
+                }
+                catch (Exception e)
+                {
+                    errors[i - start] = e;
+                }
+            }
+        );
         for (int i = 0; i < errors.Length; i++)
             if (errors[i] is { } e)
                 throw new UltraMemException($"encoding document '{docs[start + i].Id}' failed: {e.Message.ReplaceLineEndings(" ")}", e);
@@ -191,15 +254,18 @@ public static class TokenCache
 
     static void WriteSpan(FileStream file, IncrementalHash hash, ReadOnlySpan<int> tokens, bool narrow, byte[] buffer)
     {
-        int size = narrow ? 2 : 4, perBuffer = buffer.Length / size;
+        int size = narrow ? 2 : 4,
+            perBuffer = buffer.Length / size;
         for (int offset = 0; offset < tokens.Length; offset += perBuffer)
         {
             var part = tokens.Slice(offset, Math.Min(perBuffer, tokens.Length - offset));
             var bytes = buffer.AsSpan(0, part.Length * size);
             if (narrow)
-                for (int i = 0; i < part.Length; i++) BinaryPrimitives.WriteUInt16LittleEndian(bytes[(2 * i)..], (ushort)part[i]);
+                for (int i = 0; i < part.Length; i++)
+                    BinaryPrimitives.WriteUInt16LittleEndian(bytes[(2 * i)..], (ushort)part[i]);
             else
-                for (int i = 0; i < part.Length; i++) BinaryPrimitives.WriteInt32LittleEndian(bytes[(4 * i)..], part[i]);
+                for (int i = 0; i < part.Length; i++)
+                    BinaryPrimitives.WriteInt32LittleEndian(bytes[(4 * i)..], part[i]);
             file.Write(bytes);
             hash.AppendData(bytes);
         }
@@ -209,7 +275,9 @@ public static class TokenCache
     {
         byte[] json = JsonSerializer.SerializeToUtf8Bytes(meta, Json);
         if (json.Length > HeaderSize - 12)
-            throw new UltraMemException($"cannot build token cache {path}: its header ({json.Length} bytes; is the tokenizer fingerprint very long?) exceeds {HeaderSize - 12} bytes");
+            throw new UltraMemException(
+                $"cannot build token cache {path}: its header ({json.Length} bytes; is the tokenizer fingerprint very long?) exceeds {HeaderSize - 12} bytes"
+            );
         var header = new byte[HeaderSize];
         Magic.CopyTo(header);
         BinaryPrimitives.WriteInt32LittleEndian(header.AsSpan(8), json.Length);
@@ -220,7 +288,8 @@ public static class TokenCache
     static void AppendDocument(IncrementalHash hash, Document d)
     {
         Span<byte> length = stackalloc byte[8];
-        byte[] id = Encoding.UTF8.GetBytes(d.Id), text = Encoding.UTF8.GetBytes(d.Text);
+        byte[] id = Encoding.UTF8.GetBytes(d.Id),
+            text = Encoding.UTF8.GetBytes(d.Text);
         BinaryPrimitives.WriteInt32LittleEndian(length, id.Length);
         hash.AppendData(length[..4]);
         hash.AppendData(id);

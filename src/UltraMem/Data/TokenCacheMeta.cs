@@ -23,7 +23,8 @@ public sealed record TokenCacheMeta(
     int EndOfTextId,
     string TokenizerFingerprint,
     string SourceHash,
-    string TokenHash)
+    string TokenHash
+)
 {
     /// <summary>Bytes per token: 2 for <c>uint16</c>, 4 for <c>int32</c>.</summary>
     [JsonIgnore]

@@ -27,7 +27,11 @@ public sealed unsafe class TokenStream : IDisposable
 
     TokenStream(string path, TokenCacheMeta meta, MemoryMappedFile map, MemoryMappedViewAccessor view, byte* tokens)
     {
-        Path = path; Meta = meta; _map = map; _view = view; _tokens = tokens;
+        Path = path;
+        Meta = meta;
+        _map = map;
+        _view = view;
+        _tokens = tokens;
         _narrow = meta.ElementSize == 2;
     }
 
@@ -37,9 +41,13 @@ public sealed unsafe class TokenStream : IDisposable
     /// </summary>
     public static TokenStream Open(string path, string? expectedFingerprint, bool verifyContent = true)
     {
-        if (!File.Exists(path)) throw new UltraMemException($"token cache not found: {System.IO.Path.GetFullPath(path)}");
+        if (!File.Exists(path))
+            throw new UltraMemException($"token cache not found: {System.IO.Path.GetFullPath(path)}");
         FileStream file;
-        try { file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete); }
+        try
+        {
+            file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete);
+        }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             throw new UltraMemException($"cannot open token cache {path}: {e.Message.ReplaceLineEndings(" ")}", e);
@@ -55,9 +63,13 @@ public sealed unsafe class TokenStream : IDisposable
             if (file.Length < expected)
                 throw new UltraMemException($"token cache {path} is truncated: {file.Length:N0} bytes, its header promises {expected:N0}");
             if (file.Length > expected)
-                throw new UltraMemException($"token cache {path} is corrupt: {file.Length - expected:N0} bytes more than its header describes");
+                throw new UltraMemException(
+                    $"token cache {path} is corrupt: {file.Length - expected:N0} bytes more than its header describes"
+                );
             if (expectedFingerprint is not null && meta.TokenizerFingerprint != expectedFingerprint)
-                throw new UltraMemException($"token cache {path} was built by tokenizer '{meta.TokenizerFingerprint}', not the expected '{expectedFingerprint}'; rebuild it");
+                throw new UltraMemException(
+                    $"token cache {path} was built by tokenizer '{meta.TokenizerFingerprint}', not the expected '{expectedFingerprint}'; rebuild it"
+                );
 
             map = MemoryMappedFile.CreateFromFile(file, null, 0, MemoryMappedFileAccess.Read, HandleInheritability.None, leaveOpen: false);
             view = map.CreateViewAccessor(0, 0, MemoryMappedFileAccess.Read);
@@ -70,10 +82,16 @@ public sealed unsafe class TokenStream : IDisposable
         }
         catch (Exception e)
         {
-            if (stream is not null) stream.Dispose();
-            else { view?.Dispose(); map?.Dispose(); }
+            if (stream is not null)
+                stream.Dispose();
+            else
+            {
+                view?.Dispose();
+                map?.Dispose();
+            }
             file.Dispose();
-            if (e is UltraMemException) throw;
+            if (e is UltraMemException)
+                throw;
             throw new UltraMemException($"cannot open token cache {path}: {e.Message.ReplaceLineEndings(" ")}", e);
         }
     }
@@ -84,7 +102,8 @@ public sealed unsafe class TokenStream : IDisposable
         get
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            if ((ulong)i >= (ulong)Count) throw new ArgumentOutOfRangeException(nameof(i), i, $"must be in [0, {Count})");
+            if ((ulong)i >= (ulong)Count)
+                throw new ArgumentOutOfRangeException(nameof(i), i, $"must be in [0, {Count})");
             return _narrow ? ((ushort*)_tokens)[i] : ((int*)_tokens)[i];
         }
     }
@@ -94,16 +113,22 @@ public sealed unsafe class TokenStream : IDisposable
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (start < 0 || start > Count - destination.Length)
-            throw new ArgumentOutOfRangeException(nameof(start), start, $"the range [{start}, {start + destination.Length}) is outside [0, {Count})");
+            throw new ArgumentOutOfRangeException(
+                nameof(start),
+                start,
+                $"the range [{start}, {start + destination.Length}) is outside [0, {Count})"
+            );
         if (_narrow)
         {
             var source = new ReadOnlySpan<ushort>((ushort*)_tokens + start, destination.Length);
-            for (int i = 0; i < source.Length; i++) destination[i] = source[i];
+            for (int i = 0; i < source.Length; i++)
+                destination[i] = source[i];
         }
         else
         {
             var source = new ReadOnlySpan<int>((int*)_tokens + start, destination.Length);
-            for (int i = 0; i < source.Length; i++) destination[i] = source[i];
+            for (int i = 0; i < source.Length; i++)
+                destination[i] = source[i];
         }
     }
 
@@ -119,7 +144,8 @@ public sealed unsafe class TokenStream : IDisposable
     /// <summary>Unmaps the file.</summary>
     public void Dispose()
     {
-        if (_disposed) return;
+        if (_disposed)
+            return;
         _disposed = true;
         _view.SafeMemoryMappedViewHandle.ReleasePointer();
         _view.Dispose();

@@ -7,8 +7,10 @@ public sealed record ArchSummary(string Arch, IReadOnlyList<RunRecord> Runs)
 {
     /// <summary>Seeds with a result (failed runs, e.g. diverged ones, are left out of the statistics and listed in the notes).</summary>
     public int N => Losses.Count;
-    public IReadOnlyList<double> Losses => Runs.Where(r => r.Error is null && double.IsFinite(r.FinalValLoss)).Select(r => r.FinalValLoss).ToList();
+    public IReadOnlyList<double> Losses =>
+        Runs.Where(r => r.Error is null && double.IsFinite(r.FinalValLoss)).Select(r => r.FinalValLoss).ToList();
     public double Mean => Stats.Mean(Losses.ToList());
+
     /// <summary>Sample standard deviation over seeds (n − 1); NaN for one seed.</summary>
     public double Std => Stats.SampleStd(Losses.ToList());
     public double Min => Losses.Count > 0 ? Losses.Min() : double.NaN;

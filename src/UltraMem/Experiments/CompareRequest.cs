@@ -12,12 +12,17 @@ public sealed record CompareRequest
     public CancellationToken Cancel { get; init; }
     public Action<string> Log { get; init; } = Console.Error.WriteLine;
     public bool ShowProgress { get; init; } = true;
-    /// <summary>Keep the AdamW moments of finished runs (by default deleted once the run is recorded: they are 2/3 of a checkpoint).</summary>
+
+    /// <summary>Keep the AdamW moments of finished runs (by default deleted once the run is recorded: they are 2/3 of a
+    /// checkpoint).</summary>
     public bool KeepOptimizerState { get; init; }
+
     /// <summary>Stop each run after this step as if interrupted (tests).</summary>
     public long? StopAfterStep { get; init; }
+
     /// <summary>The command line, recorded in settings.json when the folder is created.</summary>
     public string? Command { get; init; }
+
     /// <summary>
     /// Train again the runs whose recorded model is not the one this version builds for their architecture (a preset changed):
     /// their run folders move to OUT/stale/, their old results lines stay and are superseded by the new ones. Without it such

@@ -17,14 +17,19 @@ namespace UltraMem.Experiments;
 /// </summary>
 public sealed record CompareSettings
 {
-    public const string FamilyKind = "family", LadderKind = "ladder";
+    public const string FamilyKind = "family",
+        LadderKind = "ladder";
 
-    /// <summary><c>family</c> (the matched family's members) or <c>ladder</c> (the rungs of the UltraMem ablation ladder, arXiv:2411.12364 Table 2).</summary>
+    /// <summary><c>family</c> (the matched family's members) or <c>ladder</c> (the rungs of the UltraMem ablation ladder, arXiv:2411.12364
+    /// Table 2).</summary>
     public string Kind { get; init; } = FamilyKind;
+
     /// <summary>A name for the base model in reports: the preset's, or the config file's. Not part of the fingerprint.</summary>
     public string ModelName { get; init; } = "tiny";
+
     /// <summary>The backbone every architecture is matched on (<c>Families.Matched</c>).</summary>
     public required ModelConfig BaseModel { get; init; }
+
     /// <summary>Training settings of every run; <see cref="TrainConfig.Seed"/> is replaced by each run's seed.</summary>
     public required TrainConfig Train { get; init; }
 
@@ -33,10 +38,12 @@ public sealed record CompareSettings
 
     public CompareSettings Validate()
     {
-        if (Kind is not (FamilyKind or LadderKind)) throw new UltraMemException($"comparison kind must be '{FamilyKind}' or '{LadderKind}' (got '{Kind}')");
+        if (Kind is not (FamilyKind or LadderKind))
+            throw new UltraMemException($"comparison kind must be '{FamilyKind}' or '{LadderKind}' (got '{Kind}')");
         BaseModel.Validate();
         Train.Validate(BaseModel.MaxSeqLen);
-        if (Train.Threads is null) throw new UltraMemException("a comparison needs an explicit thread count (tokens/s depend on it)");
+        if (Train.Threads is null)
+            throw new UltraMemException("a comparison needs an explicit thread count (tokens/s depend on it)");
         return this;
     }
 
@@ -44,19 +51,22 @@ public sealed record CompareSettings
     public long TokensPerStep => (long)Train.BatchSize * SeqLen * Train.GradAccum;
     public long TokensPerRun => TokensPerStep * Train.MaxSteps;
 
-    /// <summary>The fingerprinted part of the settings, as JSON: kind, base model, training settings without the seed and checkpointing.</summary>
-    public JsonObject Identity() => new()
-    {
-        ["comparison"] = Kind,
-        ["base_model"] = JsonNode.Parse(BaseModel.ToJson()),
-        ["train"] = StripTrain(Train),
-    };
+    /// <summary>The fingerprinted part of the settings, as JSON: kind, base model, training settings without the seed and
+    /// checkpointing.</summary>
+    public JsonObject Identity() =>
+        new()
+        {
+            ["comparison"] = Kind,
+            ["base_model"] = JsonNode.Parse(BaseModel.ToJson()),
+            ["train"] = StripTrain(Train),
+        };
 
     /// <summary>A train config as JSON without the fields that do not change results (<see cref="NotIdentity"/>).</summary>
     public static JsonObject StripTrain(TrainConfig t)
     {
         var o = JsonNode.Parse(t.ToJson())!.AsObject();
-        foreach (var k in NotIdentity) o.Remove(k);
+        foreach (var k in NotIdentity)
+            o.Remove(k);
         return o;
     }
 

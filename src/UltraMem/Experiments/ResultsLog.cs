@@ -17,16 +17,23 @@ public sealed class ResultsLog
     public IReadOnlyList<RunRecord> ReadAll()
     {
         var list = new List<RunRecord>();
-        if (!File.Exists(Path)) return list;
+        if (!File.Exists(Path))
+            return list;
         int lineNo = 0;
         foreach (var line in File.ReadLines(Path))
         {
             lineNo++;
-            if (string.IsNullOrWhiteSpace(line)) continue;
-            try { list.Add(JsonSerializer.Deserialize<RunRecord>(line, RunRecord.Json) ?? throw new JsonException("null record")); }
+            if (string.IsNullOrWhiteSpace(line))
+                continue;
+            try
+            {
+                list.Add(JsonSerializer.Deserialize<RunRecord>(line, RunRecord.Json) ?? throw new JsonException("null record"));
+            }
             catch (JsonException e)
             {
-                throw new UltraMemException($"{Path}:{lineNo}: malformed results line ({e.Message}); ultramem never rewrites this file, fix or remove the line by hand");
+                throw new UltraMemException(
+                    $"{Path}:{lineNo}: malformed results line ({e.Message}); ultramem never rewrites this file, fix or remove the line by hand"
+                );
             }
         }
         return list;
@@ -39,7 +46,8 @@ public sealed class ResultsLog
     public static Dictionary<(string Arch, ulong Seed), RunRecord> LatestByRun(IEnumerable<RunRecord> records)
     {
         var latest = new Dictionary<(string Arch, ulong Seed), RunRecord>();
-        foreach (var r in records) latest[(r.Arch, r.Seed)] = r;
+        foreach (var r in records)
+            latest[(r.Arch, r.Seed)] = r;
         return latest;
     }
 

@@ -5,7 +5,8 @@ namespace UltraMem.IO;
 /// <summary>The leaf fields in which two JSON documents differ, by path (<c>memory_layers[0].memory.top_m</c>).</summary>
 public static class JsonDiff
 {
-    /// <summary>Every path whose value differs, in path order, with its value in <paramref name="a"/> and in <paramref name="b"/> ("(unset)" when absent).</summary>
+    /// <summary>Every path whose value differs, in path order, with its value in <paramref name="a"/> and in <paramref name="b"/>
+    /// ("(unset)" when absent).</summary>
     public static IReadOnlyList<(string Path, string A, string B)> Fields(JsonNode? a, JsonNode? b)
     {
         var x = new SortedDictionary<string, string>(StringComparer.Ordinal);
@@ -15,8 +16,10 @@ public static class JsonDiff
         var diffs = new List<(string, string, string)>();
         foreach (var key in x.Keys.Union(y.Keys).OrderBy(k => k, StringComparer.Ordinal))
         {
-            string u = x.GetValueOrDefault(key, "(unset)"), v = y.GetValueOrDefault(key, "(unset)");
-            if (u != v) diffs.Add((key, u, v));
+            string u = x.GetValueOrDefault(key, "(unset)"),
+                v = y.GetValueOrDefault(key, "(unset)");
+            if (u != v)
+                diffs.Add((key, u, v));
         }
         return diffs;
     }
@@ -26,11 +29,14 @@ public static class JsonDiff
         switch (node)
         {
             case JsonObject o:
-                foreach (var (k, v) in o) Flatten(v, path.Length == 0 ? k : $"{path}.{k}", into);
+                foreach (var (k, v) in o)
+                    Flatten(v, path.Length == 0 ? k : $"{path}.{k}", into);
                 break;
             case JsonArray arr:
-                for (int i = 0; i < arr.Count; i++) Flatten(arr[i], $"{path}[{i}]", into);
-                if (arr.Count == 0) into[path] = "[]";
+                for (int i = 0; i < arr.Count; i++)
+                    Flatten(arr[i], $"{path}[{i}]", into);
+                if (arr.Count == 0)
+                    into[path] = "[]";
                 break;
             case null:
                 into[path] = "null";

@@ -21,9 +21,11 @@ public static class JsonOverrides
     public static (string Path, string Value) Split(string spec)
     {
         int eq = spec.IndexOf('=');
-        if (eq < 0) throw new UltraMemException($"'{spec}' has no '=': expected PATH=VALUE, e.g. d_model=192");
+        if (eq < 0)
+            throw new UltraMemException($"'{spec}' has no '=': expected PATH=VALUE, e.g. d_model=192");
         string path = spec[..eq].Trim();
-        if (path.Length == 0) throw new UltraMemException($"'{spec}' has no path before '=': expected PATH=VALUE, e.g. d_model=192");
+        if (path.Length == 0)
+            throw new UltraMemException($"'{spec}' has no path before '=': expected PATH=VALUE, e.g. d_model=192");
         return (path, spec[(eq + 1)..]);
     }
 
@@ -31,7 +33,8 @@ public static class JsonOverrides
     public static IReadOnlyList<string> Names(Type type, JsonSerializerOptions options)
     {
         var info = Info(type, options);
-        if (info.Kind != JsonTypeInfoKind.Object) return Array.Empty<string>();
+        if (info.Kind != JsonTypeInfoKind.Object)
+            return Array.Empty<string>();
         return info.Properties.Where(p => p.Set is not null).Select(p => p.Name).ToList();
     }
 
@@ -43,15 +46,22 @@ public static class JsonOverrides
     public static (int Root, string Path) Route(string path, IReadOnlyList<(string Name, Type Type)> roots, JsonSerializerOptions options)
     {
         for (int i = 0; i < roots.Count; i++)
-            if (path.StartsWith(roots[i].Name + ".", StringComparison.Ordinal)) return (i, path[(roots[i].Name.Length + 1)..]);
+            if (path.StartsWith(roots[i].Name + ".", StringComparison.Ordinal))
+                return (i, path[(roots[i].Name.Length + 1)..]);
         var first = ParsePath(path)[0].Name!;
         var hits = Enumerable.Range(0, roots.Count).Where(i => Names(roots[i].Type, options).Contains(first)).ToList();
-        if (hits.Count == 1) return (hits[0], path);
+        if (hits.Count == 1)
+            return (hits[0], path);
         if (hits.Count > 1)
-            throw new UltraMemException($"'{first}' is a field of {string.Join(" and ", hits.Select(i => roots[i].Name))}; "
-                + $"prefix it: {string.Join(" or ", hits.Select(i => $"{roots[i].Name}.{path}"))}");
-        throw new UltraMemException($"unknown setting '{first}' ("
-            + string.Join("; ", roots.Select(r => $"{r.Name}: {string.Join(", ", Names(r.Type, options))}")) + ")");
+            throw new UltraMemException(
+                $"'{first}' is a field of {string.Join(" and ", hits.Select(i => roots[i].Name))}; "
+                    + $"prefix it: {string.Join(" or ", hits.Select(i => $"{roots[i].Name}.{path}"))}"
+            );
+        throw new UltraMemException(
+            $"unknown setting '{first}' ("
+                + string.Join("; ", roots.Select(r => $"{r.Name}: {string.Join(", ", Names(r.Type, options))}"))
+                + ")"
+        );
     }
 
     /// <summary>
@@ -60,13 +70,19 @@ public static class JsonOverrides
     /// which deserialises the tree once all overrides are in. <paramref name="members"/> gives the field types of objects that a
     /// custom converter writes (type, JSON name → field type, or null for no such field), which reflection cannot see.
     /// </summary>
-    public static void Set(JsonNode root, Type rootType, string path, string value, JsonSerializerOptions options,
-                           Func<Type, string, Type?>? members = null)
+    public static void Set(
+        JsonNode root,
+        Type rootType,
+        string path,
+        string value,
+        JsonSerializerOptions options,
+        Func<Type, string, Type?>? members = null
+    )
     {
         var segments = ParsePath(path);
         JsonNode current = root;
         Type type = rootType;
-        string at = "";   // the path walked so far, for messages
+        string at = ""; // the path walked so far, for messages
         for (int s = 0; s < segments.Count; s++)
         {
             var (name, index) = segments[s];
@@ -80,11 +96,18 @@ public static class JsonOverrides
                 if (info.Kind == JsonTypeInfoKind.Enumerable)
                     throw new UltraMemException($"{at} is a list: index it first, e.g. {at}[0].{name}");
                 if (info.Kind == JsonTypeInfoKind.None && current is JsonObject custom && members is not null)
-                {   // an object written by a custom converter: its fields are what the converter writes
-                    childType = members(type, name)
-                        ?? throw new UltraMemException($"unknown field '{name}' in {at} (present: {string.Join(", ", custom.Select(kv => kv.Key))})");
+                { // an object written by a custom converter: its fields are what the converter writes
+                    childType =
+                        members(type, name)
+                        ?? throw new UltraMemException(
+                            $"unknown field '{name}' in {at} (present: {string.Join(", ", custom.Select(kv => kv.Key))})"
+                        );
                     nullable = !childType.IsValueType || Nullable.GetUnderlyingType(childType) is not null;
-                    if (last) { custom[name] = ParseValue(value, childType, nullable, here, options); return; }
+                    if (last)
+                    {
+                        custom[name] = ParseValue(value, childType, nullable, here, options);
+                        return;
+                    }
                     current = custom[name] ?? throw Absent(here, segments, s + 1, value);
                     type = childType;
                     at = here;
@@ -96,12 +119,17 @@ public static class JsonOverrides
                 if (prop is null || prop.Set is null)
                 {
                     string where = at.Length == 0 ? "" : $" in {at}";
-                    if (prop is not null) throw new UltraMemException($"'{name}'{where} is derived from other fields and cannot be set");
+                    if (prop is not null)
+                        throw new UltraMemException($"'{name}'{where} is derived from other fields and cannot be set");
                     throw new UltraMemException($"unknown field '{name}'{where} (valid: {string.Join(", ", Names(type, options))})");
                 }
                 childType = prop.PropertyType;
                 nullable = prop.IsSetNullable;
-                if (last) { obj[name] = ParseValue(value, childType, nullable, here, options); return; }
+                if (last)
+                {
+                    obj[name] = ParseValue(value, childType, nullable, here, options);
+                    return;
+                }
                 current = obj[name] ?? throw Absent(here, segments, s + 1, value);
             }
             else
@@ -110,10 +138,15 @@ public static class JsonOverrides
                     throw new UltraMemException($"{at} is {Describe(type)}, not a list: it cannot be indexed with [{index}]");
                 if (index < 0 || index >= array.Count)
                     throw new UltraMemException(
-                        $"index {index} in {here} is out of range: {at} has {array.Count} element{(array.Count == 1 ? "" : "s")}");
+                        $"index {index} in {here} is out of range: {at} has {array.Count} element{(array.Count == 1 ? "" : "s")}"
+                    );
                 childType = info.ElementType!;
                 nullable = Nullable.GetUnderlyingType(childType) is not null;
-                if (last) { array[index!.Value] = ParseValue(value, childType, nullable, here, options); return; }
+                if (last)
+                {
+                    array[index!.Value] = ParseValue(value, childType, nullable, here, options);
+                    return;
+                }
                 current = array[index!.Value] ?? throw Absent(here, segments, s + 1, value);
             }
             type = childType;
@@ -133,28 +166,45 @@ public static class JsonOverrides
             if (path[i] == '[')
             {
                 int close = path.IndexOf(']', i);
-                if (segments.Count == 0) throw Bad("it starts with an index");
-                if (close < 0) throw Bad("'[' without ']'");
+                if (segments.Count == 0)
+                    throw Bad("it starts with an index");
+                if (close < 0)
+                    throw Bad("'[' without ']'");
                 string digits = path[(i + 1)..close];
                 if (digits.Length == 0 || !digits.All(char.IsAsciiDigit) || !int.TryParse(digits, out int index))
                     throw Bad($"'[{digits}]' is not a list index");
                 segments.Add((null, index));
                 i = close + 1;
-                if (i < path.Length && path[i] is not ('.' or '[')) throw Bad($"'{path[i]}' after ']'");
-                if (i < path.Length && path[i] == '.') { i++; if (i == path.Length) throw Bad("it ends with '.'"); }
+                if (i < path.Length && path[i] is not ('.' or '['))
+                    throw Bad($"'{path[i]}' after ']'");
+                if (i < path.Length && path[i] == '.')
+                {
+                    i++;
+                    if (i == path.Length)
+                        throw Bad("it ends with '.'");
+                }
             }
             else
             {
                 int end = path.IndexOfAny(['.', '[', ']'], i);
-                if (end < 0) end = path.Length;
-                if (end == i) throw Bad("an empty name");
-                if (end < path.Length && path[end] == ']') throw Bad("']' without '['");
+                if (end < 0)
+                    end = path.Length;
+                if (end == i)
+                    throw Bad("an empty name");
+                if (end < path.Length && path[end] == ']')
+                    throw Bad("']' without '['");
                 segments.Add((path[i..end], null));
                 i = end;
-                if (i < path.Length && path[i] == '.') { i++; if (i == path.Length) throw Bad("it ends with '.'"); }
+                if (i < path.Length && path[i] == '.')
+                {
+                    i++;
+                    if (i == path.Length)
+                        throw Bad("it ends with '.'");
+                }
             }
         }
-        if (segments.Count == 0) throw Bad("it is empty");
+        if (segments.Count == 0)
+            throw Bad("it is empty");
         return segments;
     }
 
@@ -164,28 +214,37 @@ public static class JsonOverrides
         JsonNode? node;
         try
         {
-            node = JsonNode.Parse(text, documentOptions: new JsonDocumentOptions
-            {
-                AllowTrailingCommas = options.AllowTrailingCommas,
-                CommentHandling = options.ReadCommentHandling == JsonCommentHandling.Disallow
-                    ? JsonCommentHandling.Disallow : JsonCommentHandling.Skip,
-            });
+            node = JsonNode.Parse(
+                text,
+                documentOptions: new JsonDocumentOptions
+                {
+                    AllowTrailingCommas = options.AllowTrailingCommas,
+                    CommentHandling =
+                        options.ReadCommentHandling == JsonCommentHandling.Disallow
+                            ? JsonCommentHandling.Disallow
+                            : JsonCommentHandling.Skip,
+                }
+            );
         }
         catch (JsonException e)
         {
             string t = text.TrimStart();
             if (t.StartsWith('{') || t.StartsWith('['))
-                throw new UltraMemException($"the value for {path} is not valid JSON ({Clean(e.Message)}); "
-                    + "quote it for the shell, e.g. 'path={\"n_keys\":64}'");
+                throw new UltraMemException(
+                    $"the value for {path} is not valid JSON ({Clean(e.Message)}); " + "quote it for the shell, e.g. 'path={\"n_keys\":64}'"
+                );
             node = JsonValue.Create(text);
         }
         bool isString = type == typeof(string);
         if (isString && node is JsonValue v && v.GetValueKind() is JsonValueKind.Number or JsonValueKind.True or JsonValueKind.False)
-            node = JsonValue.Create(text.Trim());   // corpus=2024, value_updates=true: the text as typed
-        if (node is null && !nullable && !type.IsValueType)   // value types: the serializer refuses null below
+            node = JsonValue.Create(text.Trim()); // corpus=2024, value_updates=true: the text as typed
+        if (node is null && !nullable && !type.IsValueType) // value types: the serializer refuses null below
             throw new UltraMemException($"{path} cannot be null (it takes {Describe(type)})");
         var kind = Info(type, options).Kind;
-        try { JsonSerializer.Deserialize(node, type, options); }
+        try
+        {
+            JsonSerializer.Deserialize(node, type, options);
+        }
         catch (JsonException e)
         {
             string got = node?.ToJsonString() ?? "null";
@@ -202,20 +261,30 @@ public static class JsonOverrides
         bool oneField = next == segments.Count - 1 && segments[next].Name is not null;
         string json = IsJson(value) ? value : JsonValue.Create(value)!.ToJsonString();
         string example = oneField ? $"{{\"{segments[next].Name}\":{json}}}" : "{...}";
-        return new UltraMemException($"{here} is null, so a field inside it cannot be set alone; set the whole object, "
-            + $"e.g. '{here}={example}' (fields left out take the type's defaults, which may differ from what null stands for)");
+        return new UltraMemException(
+            $"{here} is null, so a field inside it cannot be set alone; set the whole object, "
+                + $"e.g. '{here}={example}' (fields left out take the type's defaults, which may differ from what null stands for)"
+        );
     }
 
     static bool IsJson(string text)
     {
-        try { JsonNode.Parse(text); return true; }
-        catch (JsonException) { return false; }
+        try
+        {
+            JsonNode.Parse(text);
+            return true;
+        }
+        catch (JsonException)
+        {
+            return false;
+        }
     }
 
     /// <summary>The serializer's contract for <paramref name="type"/> (nullable value types unwrapped).</summary>
     static JsonTypeInfo Info(Type type, JsonSerializerOptions options)
     {
-        if (!options.IsReadOnly) options.MakeReadOnly(populateMissingResolver: true);   // as the first (de)serialisation would
+        if (!options.IsReadOnly)
+            options.MakeReadOnly(populateMissingResolver: true); // as the first (de)serialisation would
         return options.GetTypeInfo(Nullable.GetUnderlyingType(type) ?? type);
     }
 
@@ -223,14 +292,22 @@ public static class JsonOverrides
     static string Describe(Type type)
     {
         var inner = Nullable.GetUnderlyingType(type);
-        if (inner is not null) return Describe(inner) + " or null";
-        if (type == typeof(string)) return "a string";
-        if (type == typeof(bool)) return "true or false";
-        if (type == typeof(int) || type == typeof(long) || type == typeof(short) || type == typeof(byte)) return "an integer";
-        if (type == typeof(uint) || type == typeof(ulong) || type == typeof(ushort)) return "a non-negative integer";
-        if (type == typeof(double) || type == typeof(float) || type == typeof(decimal)) return "a number";
-        if (type.IsEnum) return "one of " + string.Join(", ", JsonEnum.Names(type));
-        if (typeof(System.Collections.IEnumerable).IsAssignableFrom(type)) return "a JSON array";
+        if (inner is not null)
+            return Describe(inner) + " or null";
+        if (type == typeof(string))
+            return "a string";
+        if (type == typeof(bool))
+            return "true or false";
+        if (type == typeof(int) || type == typeof(long) || type == typeof(short) || type == typeof(byte))
+            return "an integer";
+        if (type == typeof(uint) || type == typeof(ulong) || type == typeof(ushort))
+            return "a non-negative integer";
+        if (type == typeof(double) || type == typeof(float) || type == typeof(decimal))
+            return "a number";
+        if (type.IsEnum)
+            return "one of " + string.Join(", ", JsonEnum.Names(type));
+        if (typeof(System.Collections.IEnumerable).IsAssignableFrom(type))
+            return "a JSON array";
         return "a JSON object";
     }
 
@@ -241,7 +318,8 @@ public static class JsonOverrides
     {
         string line = message.Split('\n')[0].Trim();
         foreach (var marker in new[] { " | LineNumber", " LineNumber:" })
-            if (line.IndexOf(marker, StringComparison.Ordinal) is var cut and >= 0) line = line[..cut];
+            if (line.IndexOf(marker, StringComparison.Ordinal) is var cut and >= 0)
+                line = line[..cut];
         return line.TrimEnd('.', ' ', '|');
     }
 }

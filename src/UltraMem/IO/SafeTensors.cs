@@ -25,22 +25,34 @@ public static class SafeTensors
 
     static readonly (string Name, ScalarType Type, int Size)[] DTypes =
     [
-        ("F64", ScalarType.Float64, 8), ("F32", ScalarType.Float32, 4), ("F16", ScalarType.Float16, 2),
-        ("BF16", ScalarType.BFloat16, 2), ("I64", ScalarType.Int64, 8), ("I32", ScalarType.Int32, 4),
-        ("I16", ScalarType.Int16, 2), ("I8", ScalarType.Int8, 1), ("U8", ScalarType.Byte, 1),
+        ("F64", ScalarType.Float64, 8),
+        ("F32", ScalarType.Float32, 4),
+        ("F16", ScalarType.Float16, 2),
+        ("BF16", ScalarType.BFloat16, 2),
+        ("I64", ScalarType.Int64, 8),
+        ("I32", ScalarType.Int32, 4),
+        ("I16", ScalarType.Int16, 2),
+        ("I8", ScalarType.Int8, 1),
+        ("U8", ScalarType.Byte, 1),
         ("BOOL", ScalarType.Bool, 1),
     ];
 
     /// <summary>The safetensors name of a supported dtype (<c>F32</c>, <c>BF16</c>, ...).</summary>
     /// <exception cref="ArgumentException">The dtype has no safetensors name supported here.</exception>
     public static string DTypeName(ScalarType dtype) =>
-        TryFind(dtype, out var name, out _) ? name : throw new ArgumentException($"dtype {dtype} is not supported by safetensors I/O", nameof(dtype));
+        TryFind(dtype, out var name, out _)
+            ? name
+            : throw new ArgumentException($"dtype {dtype} is not supported by safetensors I/O", nameof(dtype));
 
     /// <summary>Parses a safetensors dtype name; false for names not supported here.</summary>
     public static bool TryParseDType(string name, out ScalarType dtype)
     {
         foreach (var d in DTypes)
-            if (d.Name == name) { dtype = d.Type; return true; }
+            if (d.Name == name)
+            {
+                dtype = d.Type;
+                return true;
+            }
         dtype = default;
         return false;
     }
@@ -51,10 +63,18 @@ public static class SafeTensors
     /// (UTF-8 byte order), each copied out chunk by chunk without a whole-file buffer.
     /// </summary>
     /// <exception cref="UltraMemException">Duplicate or reserved names, unsupported dtype or device, or an I/O failure.</exception>
-    public static void Save(string path, IEnumerable<KeyValuePair<string, Tensor>> tensors, IReadOnlyDictionary<string, string>? metadata = null) =>
-        Save(path, tensors, metadata, DefaultChunkBytes);
+    public static void Save(
+        string path,
+        IEnumerable<KeyValuePair<string, Tensor>> tensors,
+        IReadOnlyDictionary<string, string>? metadata = null
+    ) => Save(path, tensors, metadata, DefaultChunkBytes);
 
-    internal static void Save(string path, IEnumerable<KeyValuePair<string, Tensor>> tensors, IReadOnlyDictionary<string, string>? metadata, long chunkBytes)
+    internal static void Save(
+        string path,
+        IEnumerable<KeyValuePair<string, Tensor>> tensors,
+        IReadOnlyDictionary<string, string>? metadata,
+        long chunkBytes
+    )
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         ArgumentNullException.ThrowIfNull(tensors);
@@ -63,15 +83,19 @@ public static class SafeTensors
         byte[] header = BuildHeader(path, entries, metadata);
         try
         {
-            AtomicFile.Write(path, stream =>
-            {
-                Span<byte> length = stackalloc byte[8];
-                BinaryPrimitives.WriteUInt64LittleEndian(length, (ulong)header.Length);
-                stream.Write(length);
-                stream.Write(header);
-                using var noGrad = torch.no_grad();
-                foreach (var e in entries) WriteTensor(stream, e.Tensor, e.ByteLength, chunkBytes);
-            });
+            AtomicFile.Write(
+                path,
+                stream =>
+                {
+                    Span<byte> length = stackalloc byte[8];
+                    BinaryPrimitives.WriteUInt64LittleEndian(length, (ulong)header.Length);
+                    stream.Write(length);
+                    stream.Write(header);
+                    using var noGrad = torch.no_grad();
+                    foreach (var e in entries)
+                        WriteTensor(stream, e.Tensor, e.ByteLength, chunkBytes);
+                }
+            );
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
@@ -95,16 +119,22 @@ public static class SafeTensors
     /// the header is first checked against it (<see cref="SafeTensorsHeader.EnsureMatches"/>) so a
     /// mismatching checkpoint fails before any data is read.
     /// </summary>
-    /// <exception cref="UltraMemException">The file cannot be read, is malformed, or does not match <paramref name="expected"/>.</exception>
+    /// <exception cref="UltraMemException">The file cannot be read, is malformed, or does not match <paramref
+    /// name="expected"/>.</exception>
     public static SafeTensorsFile Load(string path, IReadOnlyDictionary<string, (ScalarType DType, long[] Shape)>? expected = null) =>
         Load(path, expected, DefaultChunkBytes);
 
-    internal static SafeTensorsFile Load(string path, IReadOnlyDictionary<string, (ScalarType DType, long[] Shape)>? expected, long chunkBytes)
+    internal static SafeTensorsFile Load(
+        string path,
+        IReadOnlyDictionary<string, (ScalarType DType, long[] Shape)>? expected,
+        long chunkBytes
+    )
     {
         EnsureLittleEndian();
         using var stream = OpenRead(path);
         var header = ReadHeader(stream, path);
-        if (expected != null) header.EnsureMatches(expected);
+        if (expected != null)
+            header.EnsureMatches(expected);
         var tensors = new Dictionary<string, Tensor>(header.Tensors.Count, StringComparer.Ordinal);
         try
         {
@@ -119,7 +149,8 @@ public static class SafeTensors
         }
         catch (Exception ex)
         {
-            foreach (var t in tensors.Values) t.Dispose();
+            foreach (var t in tensors.Values)
+                t.Dispose();
             if (ex is IOException or UnauthorizedAccessException)
                 throw new UltraMemException($"cannot read safetensors file '{path}': {ex.Message}", ex);
             throw;
@@ -137,13 +168,20 @@ public static class SafeTensors
         var names = new HashSet<string>(StringComparer.Ordinal);
         foreach (var (name, t) in tensors)
         {
-            if (name is null) throw SaveError(path, "a tensor name is null");
-            if (name == MetadataKey) throw SaveError(path, $"'{MetadataKey}' is reserved and cannot name a tensor");
-            if (!names.Add(name)) throw SaveError(path, $"duplicate tensor name '{name}'");
-            if (t is null || t.IsInvalid) throw SaveError(path, $"tensor '{name}' is null or disposed");
-            if (!TryFind(t.dtype, out _, out int size)) throw SaveError(path, $"tensor '{name}' has unsupported dtype {t.dtype}");
-            if (t.device_type != DeviceType.CPU) throw SaveError(path, $"tensor '{name}' is on {t.device}; move it to the CPU first");
-            if (t.is_sparse) throw SaveError(path, $"tensor '{name}' is sparse; only dense tensors can be saved");
+            if (name is null)
+                throw SaveError(path, "a tensor name is null");
+            if (name == MetadataKey)
+                throw SaveError(path, $"'{MetadataKey}' is reserved and cannot name a tensor");
+            if (!names.Add(name))
+                throw SaveError(path, $"duplicate tensor name '{name}'");
+            if (t is null || t.IsInvalid)
+                throw SaveError(path, $"tensor '{name}' is null or disposed");
+            if (!TryFind(t.dtype, out _, out int size))
+                throw SaveError(path, $"tensor '{name}' has unsupported dtype {t.dtype}");
+            if (t.device_type != DeviceType.CPU)
+                throw SaveError(path, $"tensor '{name}' is on {t.device}; move it to the CPU first");
+            if (t.is_sparse)
+                throw SaveError(path, $"tensor '{name}' is sparse; only dense tensors can be saved");
             long[] shape = t.shape;
             long bytes = checked(t.numel() * size);
             entries.Add(new Entry(name, Utf8(path, name), t, t.dtype, shape, bytes));
@@ -166,8 +204,9 @@ public static class SafeTensors
             foreach (var (key, _) in keys)
             {
                 string value = metadata[key] ?? throw SaveError(path, $"metadata value of '{key}' is null");
-                Utf8(path, value);   // rejects lone surrogates before anything is written
-                if (!firstKey) sb.Append(',');
+                Utf8(path, value); // rejects lone surrogates before anything is written
+                if (!firstKey)
+                    sb.Append(',');
                 firstKey = false;
                 JsonText.AppendString(sb, key).Append(':');
                 JsonText.AppendString(sb, value);
@@ -178,20 +217,25 @@ public static class SafeTensors
         long offset = 0;
         foreach (var e in entries)
         {
-            if (!first) sb.Append(',');
+            if (!first)
+                sb.Append(',');
             first = false;
             JsonText.AppendString(sb, e.Name);
             sb.Append(":{\"dtype\":\"").Append(DTypeName(e.DType)).Append("\",\"shape\":[");
             sb.AppendJoin(',', e.Shape.Select(d => d.ToString(CultureInfo.InvariantCulture)));
             long end = checked(offset + e.ByteLength);
-            sb.Append("],\"data_offsets\":[").Append(offset.ToString(CultureInfo.InvariantCulture))
-              .Append(',').Append(end.ToString(CultureInfo.InvariantCulture)).Append("]}");
+            sb.Append("],\"data_offsets\":[")
+                .Append(offset.ToString(CultureInfo.InvariantCulture))
+                .Append(',')
+                .Append(end.ToString(CultureInfo.InvariantCulture))
+                .Append("]}");
             offset = end;
         }
         sb.Append('}');
         byte[] json = Utf8(path, sb.ToString());
-        int padding = (8 - json.Length % 8) % 8;   // the reference pads with spaces to 8-byte alignment
-        if (json.LongLength + padding > MaxHeaderBytes) throw SaveError(path, $"header would be {json.LongLength} bytes, over the {MaxHeaderBytes}-byte limit");
+        int padding = (8 - json.Length % 8) % 8; // the reference pads with spaces to 8-byte alignment
+        if (json.LongLength + padding > MaxHeaderBytes)
+            throw SaveError(path, $"header would be {json.LongLength} bytes, over the {MaxHeaderBytes}-byte limit");
         var header = new byte[json.Length + padding];
         json.CopyTo(header, 0);
         header.AsSpan(json.Length).Fill((byte)' ');
@@ -201,7 +245,8 @@ public static class SafeTensors
     /// <summary>Streams a tensor's bytes straight from its memory, in chunks of at most <paramref name="chunkBytes"/>.</summary>
     static void WriteTensor(Stream stream, Tensor tensor, long byteLength, long chunkBytes)
     {
-        if (byteLength == 0) return;
+        if (byteLength == 0)
+            return;
         using var contiguous = tensor.contiguous();
         using var flat = contiguous.view(-1);
         long n = flat.shape[0];
@@ -215,8 +260,14 @@ public static class SafeTensors
 
     static byte[] Utf8(string path, string s)
     {
-        try { return StrictUtf8.GetBytes(s); }
-        catch (ArgumentException ex) { throw new UltraMemException($"cannot save safetensors file '{path}': string '{s}' is not valid Unicode (lone surrogate)", ex); }
+        try
+        {
+            return StrictUtf8.GetBytes(s);
+        }
+        catch (ArgumentException ex)
+        {
+            throw new UltraMemException($"cannot save safetensors file '{path}': string '{s}' is not valid Unicode (lone surrogate)", ex);
+        }
     }
 
     static UltraMemException SaveError(string path, string problem) => new($"cannot save safetensors file '{path}': {problem}");
@@ -226,7 +277,10 @@ public static class SafeTensors
     static FileStream OpenRead(string path)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
-        try { return new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1 << 16, FileOptions.SequentialScan); }
+        try
+        {
+            return new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1 << 16, FileOptions.SequentialScan);
+        }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
             throw new UltraMemException($"cannot read safetensors file '{path}': {ex.Message}", ex);
@@ -238,12 +292,15 @@ public static class SafeTensors
         try
         {
             long fileLength = stream.Length;
-            if (fileLength < 8) throw Bad(path, $"file is {fileLength} bytes, shorter than the 8-byte header length");
+            if (fileLength < 8)
+                throw Bad(path, $"file is {fileLength} bytes, shorter than the 8-byte header length");
             Span<byte> prefix = stackalloc byte[8];
             stream.ReadExactly(prefix);
             ulong n = BinaryPrimitives.ReadUInt64LittleEndian(prefix);
-            if (n > MaxHeaderBytes) throw Bad(path, $"header length {n} exceeds the {MaxHeaderBytes}-byte limit");
-            if ((long)n > fileLength - 8) throw Bad(path, $"header length {n} runs past the end of the {fileLength}-byte file");
+            if (n > MaxHeaderBytes)
+                throw Bad(path, $"header length {n} exceeds the {MaxHeaderBytes}-byte limit");
+            if ((long)n > fileLength - 8)
+                throw Bad(path, $"header length {n} runs past the end of the {fileLength}-byte file");
             var json = new byte[n];
             stream.ReadExactly(json);
             long dataStart = 8 + (long)n;
@@ -257,8 +314,10 @@ public static class SafeTensors
 
     internal static SafeTensorsHeader ParseHeader(string path, byte[] json, long dataStart, long dataLength)
     {
-        if (!System.Text.Unicode.Utf8.IsValid(json)) throw Bad(path, "header is not valid UTF-8");
-        if (json.Length == 0 || json[0] != (byte)'{') throw Bad(path, "header does not start with '{'");
+        if (!System.Text.Unicode.Utf8.IsValid(json))
+            throw Bad(path, "header is not valid UTF-8");
+        if (json.Length == 0 || json[0] != (byte)'{')
+            throw Bad(path, "header does not start with '{'");
         var raw = new List<RawEntry>();
         var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
         try
@@ -269,17 +328,28 @@ public static class SafeTensors
             while (true)
             {
                 Next(ref reader, path);
-                if (reader.TokenType == JsonTokenType.EndObject) break;
+                if (reader.TokenType == JsonTokenType.EndObject)
+                    break;
                 string key = reader.GetString()!;
-                if (!keys.Add(key)) throw Bad(path, $"duplicate key '{key}' in header");
+                if (!keys.Add(key))
+                    throw Bad(path, $"duplicate key '{key}' in header");
                 Next(ref reader, path);
-                if (key == MetadataKey) ReadMetadata(ref reader, path, metadata);
-                else raw.Add(ReadEntry(ref reader, path, key));
+                if (key == MetadataKey)
+                    ReadMetadata(ref reader, path, metadata);
+                else
+                    raw.Add(ReadEntry(ref reader, path, key));
             }
-            if (reader.Read()) throw Bad(path, "unexpected content after the header object");
+            if (reader.Read())
+                throw Bad(path, "unexpected content after the header object");
         }
-        catch (JsonException ex) { throw new UltraMemException($"safetensors file '{path}': header is not valid JSON: {ex.Message}", ex); }
-        catch (InvalidOperationException ex) { throw new UltraMemException($"safetensors file '{path}': header is not valid JSON: {ex.Message}", ex); }
+        catch (JsonException ex)
+        {
+            throw new UltraMemException($"safetensors file '{path}': header is not valid JSON: {ex.Message}", ex);
+        }
+        catch (InvalidOperationException ex)
+        {
+            throw new UltraMemException($"safetensors file '{path}': header is not valid JSON: {ex.Message}", ex);
+        }
         return new SafeTensorsHeader(path, Validate(path, raw, dataLength), metadata, dataStart, dataLength);
     }
 
@@ -287,65 +357,83 @@ public static class SafeTensors
 
     static void ReadMetadata(ref Utf8JsonReader reader, string path, Dictionary<string, string> metadata)
     {
-        if (reader.TokenType == JsonTokenType.Null) return;   // the reference treats null as "no metadata"
-        if (reader.TokenType != JsonTokenType.StartObject) throw Bad(path, $"'{MetadataKey}' must be an object of strings");
+        if (reader.TokenType == JsonTokenType.Null)
+            return; // the reference treats null as "no metadata"
+        if (reader.TokenType != JsonTokenType.StartObject)
+            throw Bad(path, $"'{MetadataKey}' must be an object of strings");
         while (true)
         {
             Next(ref reader, path);
-            if (reader.TokenType == JsonTokenType.EndObject) return;
+            if (reader.TokenType == JsonTokenType.EndObject)
+                return;
             string key = reader.GetString()!;
-            if (metadata.ContainsKey(key)) throw Bad(path, $"duplicate metadata key '{key}'");
+            if (metadata.ContainsKey(key))
+                throw Bad(path, $"duplicate metadata key '{key}'");
             Next(ref reader, path);
-            if (reader.TokenType != JsonTokenType.String) throw Bad(path, $"metadata value of '{key}' is {reader.TokenType}, not a string");
+            if (reader.TokenType != JsonTokenType.String)
+                throw Bad(path, $"metadata value of '{key}' is {reader.TokenType}, not a string");
             metadata.Add(key, reader.GetString()!);
         }
     }
 
     static RawEntry ReadEntry(ref Utf8JsonReader reader, string path, string name)
     {
-        if (reader.TokenType != JsonTokenType.StartObject) throw Bad(path, $"tensor '{name}': entry is {reader.TokenType}, not an object");
+        if (reader.TokenType != JsonTokenType.StartObject)
+            throw Bad(path, $"tensor '{name}': entry is {reader.TokenType}, not an object");
         string? dtype = null;
-        List<long>? shape = null, offsets = null;
+        List<long>? shape = null,
+            offsets = null;
         while (true)
         {
             Next(ref reader, path);
-            if (reader.TokenType == JsonTokenType.EndObject) break;
+            if (reader.TokenType == JsonTokenType.EndObject)
+                break;
             string field = reader.GetString()!;
             Next(ref reader, path);
             switch (field)
             {
                 case "dtype":
-                    if (dtype != null) throw Bad(path, $"tensor '{name}': duplicate field 'dtype'");
-                    if (reader.TokenType != JsonTokenType.String) throw Bad(path, $"tensor '{name}': dtype is {reader.TokenType}, not a string");
+                    if (dtype != null)
+                        throw Bad(path, $"tensor '{name}': duplicate field 'dtype'");
+                    if (reader.TokenType != JsonTokenType.String)
+                        throw Bad(path, $"tensor '{name}': dtype is {reader.TokenType}, not a string");
                     dtype = reader.GetString()!;
                     break;
                 case "shape":
-                    if (shape != null) throw Bad(path, $"tensor '{name}': duplicate field 'shape'");
+                    if (shape != null)
+                        throw Bad(path, $"tensor '{name}': duplicate field 'shape'");
                     shape = ReadIntegers(ref reader, path, name, field);
                     break;
                 case "data_offsets":
-                    if (offsets != null) throw Bad(path, $"tensor '{name}': duplicate field 'data_offsets'");
+                    if (offsets != null)
+                        throw Bad(path, $"tensor '{name}': duplicate field 'data_offsets'");
                     offsets = ReadIntegers(ref reader, path, name, field);
-                    if (offsets.Count != 2) throw Bad(path, $"tensor '{name}': data_offsets must be two integers [begin, end], found {offsets.Count}");
+                    if (offsets.Count != 2)
+                        throw Bad(path, $"tensor '{name}': data_offsets must be two integers [begin, end], found {offsets.Count}");
                     break;
                 default:
                     throw Bad(path, $"tensor '{name}': unknown field '{field}'");
             }
         }
-        if (dtype == null) throw Bad(path, $"tensor '{name}': missing 'dtype'");
-        if (shape == null) throw Bad(path, $"tensor '{name}': missing 'shape'");
-        if (offsets == null) throw Bad(path, $"tensor '{name}': missing 'data_offsets'");
+        if (dtype == null)
+            throw Bad(path, $"tensor '{name}': missing 'dtype'");
+        if (shape == null)
+            throw Bad(path, $"tensor '{name}': missing 'shape'");
+        if (offsets == null)
+            throw Bad(path, $"tensor '{name}': missing 'data_offsets'");
         return new RawEntry(name, dtype, shape, offsets[0], offsets[1]);
     }
 
     static List<long> ReadIntegers(ref Utf8JsonReader reader, string path, string name, string field)
     {
-        if (reader.TokenType != JsonTokenType.StartArray) throw Bad(path, $"tensor '{name}': {field} is {reader.TokenType}, not an array");
+        if (reader.TokenType != JsonTokenType.StartArray)
+            throw Bad(path, $"tensor '{name}': {field} is {reader.TokenType}, not an array");
         var values = new List<long>();
         while (true)
         {
             Next(ref reader, path);
-            if (reader.TokenType == JsonTokenType.EndArray) return values;
+            if (reader.TokenType == JsonTokenType.EndArray)
+                return values;
             if (reader.TokenType != JsonTokenType.Number || !reader.TryGetInt64(out long v) || v < 0)
             {
                 string token = reader.TokenType is JsonTokenType.Number or JsonTokenType.String
@@ -363,50 +451,70 @@ public static class SafeTensors
         foreach (var e in raw)
         {
             if (!TryParseDType(e.DType, out var dtype))
-                throw Bad(path, $"tensor '{e.Name}': unknown dtype '{e.DType}' (supported: {string.Join(", ", DTypes.Select(d => d.Name))})");
+                throw Bad(
+                    path,
+                    $"tensor '{e.Name}': unknown dtype '{e.DType}' (supported: {string.Join(", ", DTypes.Select(d => d.Name))})"
+                );
             long[] shape = e.Shape.ToArray();
-            long count = 1, bytes;
+            long count = 1,
+                bytes;
             try
             {
-                foreach (long d in shape) count = checked(count * d);
+                foreach (long d in shape)
+                    count = checked(count * d);
                 bytes = checked(count * ElementSize(dtype));
             }
             catch (OverflowException)
             {
                 throw Bad(path, $"tensor '{e.Name}': byte size of {e.DType} {FormatShape(shape)} overflows");
             }
-            if (e.Begin > e.End) throw Bad(path, $"tensor '{e.Name}': data_offsets [{e.Begin}, {e.End}] has begin > end");
-            if (e.End > dataLength) throw Bad(path, $"tensor '{e.Name}': data_offsets end {e.End} is beyond the {dataLength}-byte data buffer");
+            if (e.Begin > e.End)
+                throw Bad(path, $"tensor '{e.Name}': data_offsets [{e.Begin}, {e.End}] has begin > end");
+            if (e.End > dataLength)
+                throw Bad(path, $"tensor '{e.Name}': data_offsets end {e.End} is beyond the {dataLength}-byte data buffer");
             if (e.End - e.Begin != bytes)
-                throw Bad(path, $"tensor '{e.Name}': data_offsets [{e.Begin}, {e.End}] span {e.End - e.Begin} bytes but {e.DType} {FormatShape(shape)} needs {bytes}");
+                throw Bad(
+                    path,
+                    $"tensor '{e.Name}': data_offsets [{e.Begin}, {e.End}] span {e.End - e.Begin} bytes but {e.DType} {FormatShape(shape)} needs {bytes}"
+                );
             infos.Add(new SafeTensorInfo(e.Name, dtype, shape, count, e.Begin, e.End));
         }
-        infos.Sort((a, b) =>
-        {
-            int c = a.Begin.CompareTo(b.Begin);
-            if (c == 0) c = a.End.CompareTo(b.End);
-            return c != 0 ? c : string.CompareOrdinal(a.Name, b.Name);
-        });
+        infos.Sort(
+            (a, b) =>
+            {
+                int c = a.Begin.CompareTo(b.Begin);
+                if (c == 0)
+                    c = a.End.CompareTo(b.End);
+                return c != 0 ? c : string.CompareOrdinal(a.Name, b.Name);
+            }
+        );
         long position = 0;
         SafeTensorInfo? previous = null;
         foreach (var info in infos)
         {
             if (info.Begin < position)
-                throw Bad(path, $"tensor '{info.Name}' [{info.Begin}, {info.End}] overlaps tensor '{previous!.Name}' [{previous.Begin}, {previous.End}]");
+                throw Bad(
+                    path,
+                    $"tensor '{info.Name}' [{info.Begin}, {info.End}] overlaps tensor '{previous!.Name}' [{previous.Begin}, {previous.End}]"
+                );
             if (info.Begin > position)
                 throw Bad(path, $"gap of {info.Begin - position} bytes in the data buffer before tensor '{info.Name}' (offset {position})");
             position = info.End;
             previous = info;
         }
         if (position != dataLength)
-            throw Bad(path, $"{dataLength - position} trailing bytes after the last tensor (data buffer is {dataLength} bytes, tensors cover {position})");
+            throw Bad(
+                path,
+                $"{dataLength - position} trailing bytes after the last tensor (data buffer is {dataLength} bytes, tensors cover {position})"
+            );
         return infos;
     }
 
     /// <summary>Reads a tensor's bytes straight into its memory, in chunks of at most <paramref name="chunkBytes"/>.</summary>
     static void ReadTensor(Stream stream, Tensor tensor, SafeTensorInfo info, string path, long chunkBytes)
     {
-        if (info.ByteLength == 0) return;
+        if (info.ByteLength == 0)
+            return;
         using var flat = tensor.view(-1);
         long n = flat.shape[0];
         long perChunk = Math.Max(1, chunkBytes / flat.element_size());
@@ -414,8 +522,17 @@ public static class SafeTensors
         {
             using var part = flat.narrow(0, i, Math.Min(perChunk, n - i));
             Span<byte> span = part.bytes;
-            try { stream.ReadExactly(span); }
-            catch (EndOfStreamException ex) { throw new UltraMemException($"safetensors file '{path}': file ended while reading tensor '{info.Name}' (was it truncated?)", ex); }
+            try
+            {
+                stream.ReadExactly(span);
+            }
+            catch (EndOfStreamException ex)
+            {
+                throw new UltraMemException(
+                    $"safetensors file '{path}': file ended while reading tensor '{info.Name}' (was it truncated?)",
+                    ex
+                );
+            }
             if (info.DType == ScalarType.Bool && span.IndexOfAnyExcept((byte)0, (byte)1) >= 0)
                 throw Bad(path, $"tensor '{info.Name}': BOOL data holds a byte other than 0 or 1");
         }
@@ -423,7 +540,8 @@ public static class SafeTensors
 
     static void Next(ref Utf8JsonReader reader, string path)
     {
-        if (!reader.Read()) throw Bad(path, "header JSON ends early");
+        if (!reader.Read())
+            throw Bad(path, "header JSON ends early");
     }
 
     static UltraMemException Bad(string path, string problem) => new($"safetensors file '{path}': {problem}");
@@ -433,13 +551,19 @@ public static class SafeTensors
     static bool TryFind(ScalarType dtype, out string name, out int size)
     {
         foreach (var d in DTypes)
-            if (d.Type == dtype) { name = d.Name; size = d.Size; return true; }
+            if (d.Type == dtype)
+            {
+                name = d.Name;
+                size = d.Size;
+                return true;
+            }
         name = "";
         size = 0;
         return false;
     }
 
-    static int ElementSize(ScalarType dtype) => TryFind(dtype, out _, out int size) ? size : throw new ArgumentException($"unsupported dtype {dtype}");
+    static int ElementSize(ScalarType dtype) =>
+        TryFind(dtype, out _, out int size) ? size : throw new ArgumentException($"unsupported dtype {dtype}");
 
     internal static string Describe(ScalarType dtype) => TryFind(dtype, out var name, out _) ? name : dtype.ToString();
 
@@ -447,6 +571,7 @@ public static class SafeTensors
 
     static void EnsureLittleEndian()
     {
-        if (!BitConverter.IsLittleEndian) throw new PlatformNotSupportedException("safetensors I/O needs a little-endian machine");
+        if (!BitConverter.IsLittleEndian)
+            throw new PlatformNotSupportedException("safetensors I/O needs a little-endian machine");
     }
 }

@@ -23,6 +23,7 @@ public sealed class SafeTensorsFile : IDisposable
     /// <summary>Disposes every loaded tensor.</summary>
     public void Dispose()
     {
-        foreach (var t in Tensors.Values) t.Dispose();
+        foreach (var t in Tensors.Values)
+            t.Dispose();
     }
 }

@@ -11,7 +11,13 @@ public sealed class SafeTensorsHeader
     const int MaxListed = 10;
     readonly Dictionary<string, SafeTensorInfo> _byName;
 
-    internal SafeTensorsHeader(string path, List<SafeTensorInfo> tensors, Dictionary<string, string> metadata, long dataStart, long dataLength)
+    internal SafeTensorsHeader(
+        string path,
+        List<SafeTensorInfo> tensors,
+        Dictionary<string, string> metadata,
+        long dataStart,
+        long dataLength
+    )
     {
         Path = path;
         Tensors = tensors;
@@ -19,7 +25,8 @@ public sealed class SafeTensorsHeader
         DataStart = dataStart;
         DataLength = dataLength;
         _byName = new Dictionary<string, SafeTensorInfo>(tensors.Count, StringComparer.Ordinal);
-        foreach (var t in tensors) _byName.Add(t.Name, t);
+        foreach (var t in tensors)
+            _byName.Add(t.Name, t);
     }
 
     /// <summary>The file the header was read from.</summary>
@@ -54,15 +61,20 @@ public sealed class SafeTensorsHeader
         var problems = new List<string>();
         var missing = expected.Keys.Where(k => !_byName.ContainsKey(k)).Order(StringComparer.Ordinal).ToList();
         var unexpected = _byName.Keys.Where(k => !expected.ContainsKey(k)).Order(StringComparer.Ordinal).ToList();
-        if (missing.Count > 0) problems.Add($"missing {Count(missing.Count, "tensor")}: {ListNames(missing)}");
-        if (unexpected.Count > 0) problems.Add($"unexpected {Count(unexpected.Count, "tensor")}: {ListNames(unexpected)}");
+        if (missing.Count > 0)
+            problems.Add($"missing {Count(missing.Count, "tensor")}: {ListNames(missing)}");
+        if (unexpected.Count > 0)
+            problems.Add($"unexpected {Count(unexpected.Count, "tensor")}: {ListNames(unexpected)}");
         foreach (var (name, spec) in expected.OrderBy(kv => kv.Key, StringComparer.Ordinal))
         {
-            if (!_byName.TryGetValue(name, out var info)) continue;
+            if (!_byName.TryGetValue(name, out var info))
+                continue;
             if (info.DType != spec.DType)
                 problems.Add($"{name} has dtype {info.DTypeName} expected {SafeTensors.Describe(spec.DType)}");
             if (!info.ShapeArray.AsSpan().SequenceEqual(spec.Shape ?? []))
-                problems.Add($"{name} has shape {SafeTensors.FormatShape(info.ShapeArray)} expected {SafeTensors.FormatShape(spec.Shape ?? [])}");
+                problems.Add(
+                    $"{name} has shape {SafeTensors.FormatShape(info.ShapeArray)} expected {SafeTensors.FormatShape(spec.Shape ?? [])}"
+                );
         }
         return problems;
     }
@@ -74,10 +86,12 @@ public sealed class SafeTensorsHeader
     public void EnsureMatches(IReadOnlyDictionary<string, (ScalarType DType, long[] Shape)> expected)
     {
         var problems = FindMismatches(expected);
-        if (problems.Count == 0) return;
+        if (problems.Count == 0)
+            return;
         const int maxProblems = 20;
         string text = string.Join("; ", problems.Take(maxProblems));
-        if (problems.Count > maxProblems) text += $"; ... and {problems.Count - maxProblems} more";
+        if (problems.Count > maxProblems)
+            text += $"; ... and {problems.Count - maxProblems} more";
         throw new UltraMemException($"checkpoint '{Path}' does not match config: {text}");
     }
 

@@ -11,10 +11,17 @@ public static class Generator
     /// <paramref name="stopToken"/> or when the context reaches max_seq_len. A prompt longer than the context
     /// keeps its last tokens. <paramref name="onToken"/> sees each token as it is produced (streaming).
     /// </summary>
-    public static List<int> Generate(TransformerLM model, IReadOnlyList<int> prompt, int maxNewTokens, SamplingOptions options,
-                                     int? stopToken = null, Action<int>? onToken = null)
+    public static List<int> Generate(
+        TransformerLM model,
+        IReadOnlyList<int> prompt,
+        int maxNewTokens,
+        SamplingOptions options,
+        int? stopToken = null,
+        Action<int>? onToken = null
+    )
     {
-        if (prompt.Count == 0) throw new UltraMemException("the prompt is empty (it needs at least one token)");
+        if (prompt.Count == 0)
+            throw new UltraMemException("the prompt is empty (it needs at least one token)");
         int ctx = model.Config.MaxSeqLen;
         var context = prompt.Skip(Math.Max(0, prompt.Count - (ctx - 1))).ToArray();
         var sampler = new Sampler(options);
@@ -30,17 +37,24 @@ public static class Generator
             for (int i = 0; i < maxNewTokens; i++)
             {
                 float[] last;
-                using (logits) last = logits[0, -1].to(float32).data<float>().ToArray();
+                using (logits)
+                    last = logits[0, -1].to(float32).data<float>().ToArray();
                 int next = sampler.Next(last);
-                if (next == stopToken) break;
+                if (next == stopToken)
+                    break;
                 output.Add(next);
                 onToken?.Invoke(next);
-                if (cache.Position >= ctx) break;
+                if (cache.Position >= ctx)
+                    break;
                 using var step = tensor(new long[] { next }, int64).unsqueeze(0);
                 logits = model.Forward(step, cache, lastPositionOnly: true);
             }
         }
-        finally { if (wasTraining) model.train(); }
+        finally
+        {
+            if (wasTraining)
+                model.train();
+        }
         return output;
     }
 }

@@ -5,9 +5,12 @@ public sealed record SamplingOptions(double Temperature = 0.8, int TopK = 50, do
 {
     public SamplingOptions Validate()
     {
-        if (!(Temperature >= 0) || double.IsInfinity(Temperature)) throw new UltraMemException($"temperature must be >= 0 (got {Temperature})");
-        if (TopK < 0) throw new UltraMemException($"top-k must be >= 0 (got {TopK})");
-        if (!(TopP > 0 && TopP <= 1)) throw new UltraMemException($"top-p must be in (0, 1] (got {TopP})");
+        if (!(Temperature >= 0) || double.IsInfinity(Temperature))
+            throw new UltraMemException($"temperature must be >= 0 (got {Temperature})");
+        if (TopK < 0)
+            throw new UltraMemException($"top-k must be >= 0 (got {TopK})");
+        if (!(TopP > 0 && TopP <= 1))
+            throw new UltraMemException($"top-p must be in (0, 1] (got {TopP})");
         return this;
     }
 }

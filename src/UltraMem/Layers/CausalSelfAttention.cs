@@ -10,13 +10,20 @@ namespace UltraMem.Layers;
 /// </summary>
 public sealed class CausalSelfAttention : nn.Module
 {
-    public Linear q_proj, k_proj, v_proj, o_proj;
-    readonly int _heads, _headDim;
+    public Linear q_proj,
+        k_proj,
+        v_proj,
+        o_proj;
+    readonly int _heads,
+        _headDim;
     readonly double _dropout;
 
-    public CausalSelfAttention(int dModel, int heads, double dropout) : base(nameof(CausalSelfAttention))
+    public CausalSelfAttention(int dModel, int heads, double dropout)
+        : base(nameof(CausalSelfAttention))
     {
-        _heads = heads; _headDim = dModel / heads; _dropout = dropout;
+        _heads = heads;
+        _headDim = dModel / heads;
+        _dropout = dropout;
         q_proj = nn.Linear(dModel, dModel, hasBias: false);
         k_proj = nn.Linear(dModel, dModel, hasBias: false);
         v_proj = nn.Linear(dModel, dModel, hasBias: false);
@@ -31,8 +38,9 @@ public sealed class CausalSelfAttention : nn.Module
     public Tensor Forward(Tensor x, RotaryEmbedding rope, AttentionCache? cache, int start)
     {
         using var scope = NewDisposeScope();
-        long b = x.shape[0], t = x.shape[1];
-        Tensor Heads(Linear proj) => proj.forward(x).view(b, t, _heads, _headDim).transpose(1, 2);   // [B, H, T, d]
+        long b = x.shape[0],
+            t = x.shape[1];
+        Tensor Heads(Linear proj) => proj.forward(x).view(b, t, _heads, _headDim).transpose(1, 2); // [B, H, T, d]
         var q = rope.Apply(Heads(q_proj), start);
         var k = rope.Apply(Heads(k_proj), start);
         var v = Heads(v_proj);
@@ -40,7 +48,8 @@ public sealed class CausalSelfAttention : nn.Module
         Tensor y;
         if (cache is null)
         {
-            if (start != 0) throw new InvalidOperationException("an offset start needs a KV cache");
+            if (start != 0)
+                throw new InvalidOperationException("an offset start needs a KV cache");
             y = F.scaled_dot_product_attention(q, k, v, p: p, is_casual: true);
         }
         else
@@ -50,12 +59,14 @@ public sealed class CausalSelfAttention : nn.Module
             long total = start + t;
             var keys = cache.Keys.narrow(2, 0, total);
             var values = cache.Values.narrow(2, 0, total);
-            if (t == 1) y = F.scaled_dot_product_attention(q, keys, values, p: p);
-            else if (start == 0) y = F.scaled_dot_product_attention(q, keys, values, p: p, is_casual: true);
+            if (t == 1)
+                y = F.scaled_dot_product_attention(q, keys, values, p: p);
+            else if (start == 0)
+                y = F.scaled_dot_product_attention(q, keys, values, p: p, is_casual: true);
             else
             {
                 // query i (absolute start+i) sees keys j <= start+i: bottom-right aligned causal mask.
-                var mask = arange(total).unsqueeze(0) <= (arange(t) + start).unsqueeze(1);   // [T, total]
+                var mask = arange(total).unsqueeze(0) <= (arange(t) + start).unsqueeze(1); // [T, total]
                 y = F.scaled_dot_product_attention(q, keys, values, attn_mask: mask, p: p);
             }
         }

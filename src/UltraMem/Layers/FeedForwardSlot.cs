@@ -10,9 +10,11 @@ namespace UltraMem.Layers;
 /// </summary>
 public abstract class FeedForwardSlot : nn.Module<Tensor, Tensor>
 {
-    protected FeedForwardSlot(string name) : base(name) { }
+    protected FeedForwardSlot(string name)
+        : base(name) { }
 
-    /// <summary>Collect usage diagnostics (value coverage, expert load) in forward passes; on by default, benchmarks switch it off.</summary>
+    /// <summary>Collect usage diagnostics (value coverage, expert load) in forward passes; on by default, benchmarks switch it
+    /// off.</summary>
     public bool TrackUsage { get; set; } = true;
 
     /// <summary>Incremental decoding: x holds only the new positions; slots with sequence state override this.</summary>

@@ -2,7 +2,8 @@ using static TorchSharp.torch;
 
 namespace UltraMem.Layers;
 
-/// <summary>The distinct entries of an index tensor of the last forward pass, kept outside the module tree (not a buffer) and counted on demand.</summary>
+/// <summary>The distinct entries of an index tensor of the last forward pass, kept outside the module tree (not a buffer) and counted on
+/// demand.</summary>
 public sealed class LastIndices : IDisposable
 {
     Tensor? _indices;
@@ -16,11 +17,16 @@ public sealed class LastIndices : IDisposable
     /// <summary>Distinct values among the kept indices; 0 before the first forward pass.</summary>
     public long Distinct()
     {
-        if (_indices is null) return 0;
+        if (_indices is null)
+            return 0;
         using var scope = NewDisposeScope();
         var (u, _, _) = unique(_indices.flatten(), sorted: false);
         return u.shape[0];
     }
 
-    public void Dispose() { _indices?.Dispose(); _indices = null; }
+    public void Dispose()
+    {
+        _indices?.Dispose();
+        _indices = null;
+    }
 }

@@ -8,6 +8,7 @@ public readonly record struct ParameterCount(long Total, long Activated, long Fl
 {
     public static ParameterCount operator +(ParameterCount a, ParameterCount b) =>
         new(a.Total + b.Total, a.Activated + b.Activated, a.FlopsPerToken + b.FlopsPerToken);
+
     /// <summary>A dense linear map in → out: every weight is read by every token.</summary>
     public static ParameterCount Dense(long inDim, long outDim) => new(inDim * outDim, inDim * outDim, 2 * inDim * outDim);
 }

@@ -6,10 +6,11 @@ namespace UltraMem.Layers;
 /// <summary>Root-mean-square layer norm: y = x / sqrt(mean(x²) + ε) · g. (TorchSharp has no RMSNorm module.)</summary>
 public sealed class RMSNorm : nn.Module<Tensor, Tensor>
 {
-    public Parameter weight;   // g ∈ R^D
+    public Parameter weight; // g ∈ R^D
     readonly double _eps;
 
-    public RMSNorm(int dim, double eps = 1e-5) : base(nameof(RMSNorm))
+    public RMSNorm(int dim, double eps = 1e-5)
+        : base(nameof(RMSNorm))
     {
         _eps = eps;
         weight = new Parameter(ones(dim));

@@ -10,17 +10,18 @@ namespace UltraMem.Layers;
 /// </summary>
 public sealed class RotaryEmbedding : IDisposable
 {
-    readonly Tensor _cos, _sin;   // [maxLen, d]
+    readonly Tensor _cos,
+        _sin; // [maxLen, d]
     public int MaxLength { get; }
 
     public RotaryEmbedding(int headDim, int maxLength, double theta)
     {
         MaxLength = maxLength;
         using var scope = NewDisposeScope();
-        var inv = pow(theta, arange(0, headDim, 2, dtype: float64) / headDim).reciprocal();   // [d/2]
+        var inv = pow(theta, arange(0, headDim, 2, dtype: float64) / headDim).reciprocal(); // [d/2]
         var pos = arange(maxLength, dtype: float64);
-        var freqs = outer(pos, inv);                                                              // [T, d/2]
-        var emb = cat(new[] { freqs, freqs }, -1);                                                // [T, d]
+        var freqs = outer(pos, inv); // [T, d/2]
+        var emb = cat(new[] { freqs, freqs }, -1); // [T, d]
         _cos = emb.cos().to(float32).MoveToOuterDisposeScope();
         _sin = emb.sin().to(float32).MoveToOuterDisposeScope();
     }
@@ -39,5 +40,9 @@ public sealed class RotaryEmbedding : IDisposable
         return (x * cos + rotated * sin).MoveToOuterDisposeScope();
     }
 
-    public void Dispose() { _cos.Dispose(); _sin.Dispose(); }
+    public void Dispose()
+    {
+        _cos.Dispose();
+        _sin.Dispose();
+    }
 }

@@ -6,4 +6,10 @@ namespace UltraMem.Layers;
 /// <param name="Smallest">The smallest valid value not below <c>from</c> for these settings at width D.</param>
 /// <param name="Largest">The upper end of the search.</param>
 /// <param name="Step">Search in multiples of this.</param>
-public sealed record SizeKnob(Func<object, int> Get, Func<object, int, object> With, Func<object, int, int, int> Smallest, int Largest, int Step = 1);
+public sealed record SizeKnob(
+    Func<object, int> Get,
+    Func<object, int, object> With,
+    Func<object, int, int, int> Smallest,
+    int Largest,
+    int Step = 1
+);

@@ -14,40 +14,49 @@ public abstract class SlotKind
 {
     protected SlotKind(string name, string block, Type settingsType)
     {
-        Name = name; Block = block; SettingsType = settingsType;
+        Name = name;
+        Block = block;
+        SettingsType = settingsType;
     }
 
     /// <summary>The <c>kind</c> of a placement in JSON (e.g. <c>ultramem</c>).</summary>
     public string Name { get; }
 
-    /// <summary>The property of a placement that holds this kind's settings (e.g. <c>memory</c>; <c>hidden</c> for <c>swiglu</c>).</summary>
+    /// <summary>The property of a placement that holds this kind's settings (e.g. <c>memory</c>; <c>hidden</c> for
+    /// <c>swiglu</c>).</summary>
     public string Block { get; }
 
     /// <summary>The settings record of this kind (e.g. <see cref="MemoryConfig"/>).</summary>
     public Type SettingsType { get; }
 
-    /// <summary>The type of the <see cref="Block"/> value as written in JSON (the settings type, unless the kind writes it otherwise).</summary>
+    /// <summary>The type of the <see cref="Block"/> value as written in JSON (the settings type, unless the kind writes it
+    /// otherwise).</summary>
     public virtual Type BlockType => SettingsType;
 
-    /// <summary>The settings of a placement that names this kind without a settings block, for a model with context <paramref name="model"/>.</summary>
+    /// <summary>The settings of a placement that names this kind without a settings block, for a model with context <paramref
+    /// name="model"/>.</summary>
     public abstract object DefaultSettings(SlotContext model);
 
-    /// <summary><paramref name="settings"/> with every setting left to a default (null) filled in, so a config records all it uses.</summary>
+    /// <summary><paramref name="settings"/> with every setting left to a default (null) filled in, so a config records all it
+    /// uses.</summary>
     public abstract object ResolveSettings(object settings, SlotContext model);
 
-    /// <summary>Throws <see cref="UltraMemException"/> naming the first impossible setting; <paramref name="where"/> names the block.</summary>
+    /// <summary>Throws <see cref="UltraMemException"/> naming the first impossible setting; <paramref name="where"/> names the
+    /// block.</summary>
     public abstract void ValidateSettings(object settings, int dModel, string where);
 
     /// <summary>The layer; <paramref name="shared"/> is the model's shared value table, for layers that read one.</summary>
     public abstract FeedForwardSlot Build(object settings, SlotContext model, SharedMemory? shared);
 
-    /// <summary>Total and per-token activated parameters and forward FLOPs of the layer <see cref="Build"/> would make (nothing allocated).</summary>
+    /// <summary>Total and per-token activated parameters and forward FLOPs of the layer <see cref="Build"/> would make (nothing
+    /// allocated).</summary>
     public abstract ParameterCount Count(object settings, SlotContext model);
 
     /// <summary>One line with the layer's shape in the papers' symbols, or null for a dense slot with nothing to add.</summary>
     public virtual string? Describe(object settings, SlotContext model, long? sharedRows) => null;
 
-    /// <summary>The sparse part of <paramref name="layers"/> such layers in a few words (<c>ultramem match</c>), or null for a dense kind.</summary>
+    /// <summary>The sparse part of <paramref name="layers"/> such layers in a few words (<c>ultramem match</c>), or null for a dense
+    /// kind.</summary>
     public virtual string? SparsePart(object settings, SlotContext model, int layers) => null;
 
     /// <summary>
@@ -62,7 +71,8 @@ public abstract class SlotKind
     /// </summary>
     public virtual SizeKnob? TableKnob => null;
 
-    /// <summary>Family matching's compute knob when this kind replaces the FFN's (MoE: the expert width), else null (the FFN width is used).</summary>
+    /// <summary>Family matching's compute knob when this kind replaces the FFN's (MoE: the expert width), else null (the FFN width is
+    /// used).</summary>
     public virtual SizeKnob? ComputeKnob => null;
 
     /// <summary>Reads this kind's settings block (the value of <see cref="Block"/>) with the model config's JSON options.</summary>
@@ -73,32 +83,49 @@ public abstract class SlotKind
     public virtual void WriteSettings(Utf8JsonWriter writer, object settings, JsonSerializerOptions options) =>
         JsonSerializer.Serialize(writer, settings, SettingsType, options);
 
-    /// <summary>Distinct rows read when each of <paramref name="batch"/> tokens picks <paramref name="perToken"/> of <paramref name="n"/> rows.</summary>
+    /// <summary>Distinct rows read when each of <paramref name="batch"/> tokens picks <paramref name="perToken"/> of <paramref name="n"/>
+    /// rows.</summary>
     public static double ExpectedRows(long n, long perToken, int batch, bool uniform) =>
         uniform ? n * (1 - Math.Pow(1 - Math.Min(1.0, perToken / (double)n), batch)) : Math.Min((double)perToken * batch, n);
 }
 
 /// <summary>A <see cref="SlotKind"/> with typed settings: implement the typed members, the untyped ones cast.</summary>
-public abstract class SlotKind<T> : SlotKind where T : class
+public abstract class SlotKind<T> : SlotKind
+    where T : class
 {
-    protected SlotKind(string name, string block) : base(name, block, typeof(T)) { }
+    protected SlotKind(string name, string block)
+        : base(name, block, typeof(T)) { }
 
     public abstract T Defaults(SlotContext model);
+
     public virtual T Resolve(T settings, SlotContext model) => settings;
+
     public abstract void Validate(T settings, int dModel, string where);
     public abstract FeedForwardSlot Build(T settings, SlotContext model, SharedMemory? shared);
     public abstract ParameterCount Count(T settings, SlotContext model);
+
     public virtual string? Describe(T settings, SlotContext model, long? sharedRows) => null;
+
     public virtual string? SparsePart(T settings, SlotContext model, int layers) => null;
+
     public virtual double SparseParametersRead(T settings, SlotContext model, int batch, bool uniform) => 0;
 
     public sealed override object DefaultSettings(SlotContext model) => Defaults(model);
+
     public sealed override object ResolveSettings(object settings, SlotContext model) => Resolve(Cast(settings), model);
+
     public sealed override void ValidateSettings(object settings, int dModel, string where) => Validate(Cast(settings), dModel, where);
-    public sealed override FeedForwardSlot Build(object settings, SlotContext model, SharedMemory? shared) => Build(Cast(settings), model, shared);
+
+    public sealed override FeedForwardSlot Build(object settings, SlotContext model, SharedMemory? shared) =>
+        Build(Cast(settings), model, shared);
+
     public sealed override ParameterCount Count(object settings, SlotContext model) => Count(Cast(settings), model);
-    public sealed override string? Describe(object settings, SlotContext model, long? sharedRows) => Describe(Cast(settings), model, sharedRows);
+
+    public sealed override string? Describe(object settings, SlotContext model, long? sharedRows) =>
+        Describe(Cast(settings), model, sharedRows);
+
     public sealed override string? SparsePart(object settings, SlotContext model, int layers) => SparsePart(Cast(settings), model, layers);
+
     public sealed override double SparseParametersRead(object settings, SlotContext model, int batch, bool uniform) =>
         SparseParametersRead(Cast(settings), model, batch, uniform);
 
@@ -106,6 +133,7 @@ public abstract class SlotKind<T> : SlotKind where T : class
     protected static SizeKnob Knob(Func<T, int> get, Func<T, int, T> with, Func<T, int, int, int> smallest, int largest, int step = 1) =>
         new(s => get((T)s), (s, n) => with((T)s, n), (s, d, from) => smallest((T)s, d, from), largest, step);
 
-    T Cast(object settings) => settings as T
+    T Cast(object settings) =>
+        settings as T
         ?? throw new UltraMemException($"a '{Name}' layer takes a '{Block}' block ({typeof(T).Name}), not {settings.GetType().Name}");
 }

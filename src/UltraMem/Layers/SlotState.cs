@@ -6,5 +6,11 @@ namespace UltraMem.Layers;
 public sealed class SlotState : IDisposable
 {
     public Dictionary<string, Tensor> Tensors { get; } = new();
-    public void Dispose() { foreach (var t in Tensors.Values) t.Dispose(); Tensors.Clear(); }
+
+    public void Dispose()
+    {
+        foreach (var t in Tensors.Values)
+            t.Dispose();
+        Tensors.Clear();
+    }
 }

@@ -7,12 +7,17 @@ namespace UltraMem.Layers;
 /// <summary>SwiGLU feed-forward (Shazeer 2020): down(SiLU(gate(x)) ⊙ up(x)).</summary>
 public sealed class SwiGLU : FeedForwardSlot
 {
-    public Linear gate_proj, up_proj, down_proj;
-    readonly int _dim, _hidden;
+    public Linear gate_proj,
+        up_proj,
+        down_proj;
+    readonly int _dim,
+        _hidden;
 
-    public SwiGLU(int dim, int hidden) : base(nameof(SwiGLU))
+    public SwiGLU(int dim, int hidden)
+        : base(nameof(SwiGLU))
     {
-        _dim = dim; _hidden = hidden;
+        _dim = dim;
+        _hidden = hidden;
         gate_proj = nn.Linear(dim, hidden, hasBias: false);
         up_proj = nn.Linear(dim, hidden, hasBias: false);
         down_proj = nn.Linear(hidden, dim, hasBias: false);
@@ -24,7 +29,7 @@ public sealed class SwiGLU : FeedForwardSlot
         using var g = gate_proj.forward(x);
         using var u = up_proj.forward(x);
         using var h = F.silu(g);
-        h.mul_(u);                      // SiLU's backward needs its input g, so its output may be reused
+        h.mul_(u); // SiLU's backward needs its input g, so its output may be reused
         return down_proj.forward(h);
     }
 

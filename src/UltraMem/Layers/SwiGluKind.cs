@@ -8,7 +8,8 @@ public sealed class SwiGluKind : SlotKind<SwiGluSettings>
 {
     public static readonly SwiGluKind Instance = new();
 
-    SwiGluKind() : base("swiglu", "hidden") { }
+    SwiGluKind()
+        : base("swiglu", "hidden") { }
 
     /// <summary>The width alone, a number.</summary>
     public override Type BlockType => typeof(int?);
@@ -19,19 +20,24 @@ public sealed class SwiGluKind : SlotKind<SwiGluSettings>
 
     public override void Validate(SwiGluSettings s, int dModel, string where)
     {
-        if (s.Hidden is { } h && !(h > 0)) throw new UltraMemException($"invalid {where} must be positive (got {h})");
+        if (s.Hidden is { } h && !(h > 0))
+            throw new UltraMemException($"invalid {where} must be positive (got {h})");
     }
 
-    public override FeedForwardSlot Build(SwiGluSettings s, SlotContext model, SharedMemory? shared) => new SwiGLU(model.DModel, s.Hidden ?? model.FfnHidden);
+    public override FeedForwardSlot Build(SwiGluSettings s, SlotContext model, SharedMemory? shared) =>
+        new SwiGLU(model.DModel, s.Hidden ?? model.FfnHidden);
 
-    public override ParameterCount Count(SwiGluSettings s, SlotContext model) => SwiGLU.Accounting(model.DModel, s.Hidden ?? model.FfnHidden);
+    public override ParameterCount Count(SwiGluSettings s, SlotContext model) =>
+        SwiGLU.Accounting(model.DModel, s.Hidden ?? model.FfnHidden);
 
     public override object ReadSettings(ref Utf8JsonReader reader, JsonSerializerOptions options) =>
         new SwiGluSettings(reader.TokenType == JsonTokenType.Null ? null : reader.GetInt32());
 
     public override void WriteSettings(Utf8JsonWriter writer, object settings, JsonSerializerOptions options)
     {
-        if (((SwiGluSettings)settings).Hidden is { } h) writer.WriteNumberValue(h);
-        else writer.WriteNullValue();
+        if (((SwiGluSettings)settings).Hidden is { } h)
+            writer.WriteNumberValue(h);
+        else
+            writer.WriteNullValue();
     }
 }

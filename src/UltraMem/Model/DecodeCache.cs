@@ -23,13 +23,17 @@ public sealed class DecodeCache : IDisposable
     /// A cache over existing attention buffers (e.g. slices of larger ones, <see cref="AttentionCache.Slice"/>), so that models with
     /// the same backbone can share one KV allocation — the decode benchmark does this; the buffers stay owned by the caller.
     /// </summary>
-    public DecodeCache(TransformerLM model, IReadOnlyList<AttentionCache> attention, int position) : this(model, attention, attention.Count > 0 ? attention[0].Keys.shape[0] : 0, position, ownsAttention: false)
+    public DecodeCache(TransformerLM model, IReadOnlyList<AttentionCache> attention, int position)
+        : this(model, attention, attention.Count > 0 ? attention[0].Keys.shape[0] : 0, position, ownsAttention: false)
     {
         var c = model.Config;
-        if (attention.Count != c.NLayers) throw new UltraMemException($"the model has {c.NLayers} blocks but {attention.Count} attention caches were given");
+        if (attention.Count != c.NLayers)
+            throw new UltraMemException($"the model has {c.NLayers} blocks but {attention.Count} attention caches were given");
         var shape = attention[0].Keys.shape;
         if (shape[1] != c.NHeads || shape[3] != c.HeadDim || shape[2] < position)
-            throw new UltraMemException($"attention cache [{string.Join(", ", shape)}] does not fit the model's {c.NHeads} heads of {c.HeadDim} at position {position}");
+            throw new UltraMemException(
+                $"attention cache [{string.Join(", ", shape)}] does not fit the model's {c.NHeads} heads of {c.HeadDim} at position {position}"
+            );
     }
 
     DecodeCache(TransformerLM model, IReadOnlyList<AttentionCache> attention, long batchSize, int position, bool ownsAttention)
@@ -50,13 +54,17 @@ public sealed class DecodeCache : IDisposable
     /// </summary>
     internal void Rewind(int position)
     {
-        if (position < 0 || position > Position) throw new ArgumentOutOfRangeException(nameof(position), $"can rewind only to 0..{Position}, not {position}");
+        if (position < 0 || position > Position)
+            throw new ArgumentOutOfRangeException(nameof(position), $"can rewind only to 0..{Position}, not {position}");
         Position = position;
     }
 
     public void Dispose()
     {
-        if (_ownsAttention) foreach (var a in Attention) a.Dispose();
-        foreach (var s in Slots) s.Dispose();
+        if (_ownsAttention)
+            foreach (var a in Attention)
+                a.Dispose();
+        foreach (var s in Slots)
+            s.Dispose();
     }
 }

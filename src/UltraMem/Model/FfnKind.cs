@@ -8,7 +8,10 @@ namespace UltraMem.Model;
 [Description("ffn"), JsonConverter(typeof(JsonEnumConverter<FfnKind>))]
 public enum FfnKind
 {
-    [JsonStringEnumMemberName("swiglu")] SwiGlu,
+    [JsonStringEnumMemberName("swiglu")]
+    SwiGlu,
+
     /// <summary>No block FFN (only plugged-in layers).</summary>
-    [JsonStringEnumMemberName("none")] None,
+    [JsonStringEnumMemberName("none")]
+    None,
 }

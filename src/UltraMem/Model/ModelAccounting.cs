@@ -14,7 +14,8 @@ public static class ModelAccounting
     {
         var c = config.Resolve();
         var context = c.MemoryLayers.Count > 0 ? c.ForSlots() : null;
-        long d = c.DModel, v = c.VocabSize;
+        long d = c.DModel,
+            v = c.VocabSize;
         var replaced = c.MemoryLayers.Where(p => p.ReplaceFfn).Select(p => p.ReadAt).ToHashSet();
         var rows = new List<(string, ParameterCount)>
         {
@@ -26,7 +27,8 @@ public static class ModelAccounting
         {
             rows.Add(($"layers.{i}.norms", new ParameterCount(2 * d, 2 * d, 0)));
             rows.Add(($"layers.{i}.self_attn", ParameterCount.Dense(d, 4 * d)));
-            if (c.Ffn == FfnKind.SwiGlu && !replaced.Contains(i)) rows.Add(($"layers.{i}.mlp", ffn));
+            if (c.Ffn == FfnKind.SwiGlu && !replaced.Contains(i))
+                rows.Add(($"layers.{i}.mlp", ffn));
         }
         for (int j = 0; j < c.MemoryLayers.Count; j++)
         {
@@ -35,7 +37,12 @@ public static class ModelAccounting
         }
         if (c.SharedValueRows is { } g && c.MemoryLayers.FirstOrDefault(p => p.Memory?.SharedValues == true)?.Memory is { } m)
             // read through the layers (their activated counts include the rows they select)
-            rows.Add(($"shared_memory ({g:N0} rows)", new ParameterCount(Layers.Memory.MemoryAccounting.SharedTableParameters(m, c.DModel, g), 0, 0)));
+            rows.Add(
+                (
+                    $"shared_memory ({g:N0} rows)",
+                    new ParameterCount(Layers.Memory.MemoryAccounting.SharedTableParameters(m, c.DModel, g), 0, 0)
+                )
+            );
         rows.Add(("norm", new ParameterCount(d, d, 0)));
         // The output head reads all V×D weights per token; when tied they are the embedding's, counted once in total.
         rows.Add((c.TieEmbeddings ? "lm_head (tied)" : "lm_head", new ParameterCount(c.TieEmbeddings ? 0 : v * d, v * d, 2 * v * d)));

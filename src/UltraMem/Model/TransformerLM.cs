@@ -17,18 +17,19 @@ public sealed class TransformerLM : nn.Module<Tensor, Tensor>
     public Embedding embed_tokens;
     public ModuleList<DecoderBlock> layers;
     public ModuleList<FeedForwardSlot> memory_layers;
-    public Layers.Memory.SharedMemory? shared_memory;   // one value table read by several memory layers (Memory+, V2 ring)
+    public Layers.Memory.SharedMemory? shared_memory; // one value table read by several memory layers (Memory+, V2 ring)
     public RMSNorm norm;
     public Linear? lm_head;
 
     readonly Dropout _dropout;
     readonly RotaryEmbedding _rope;
-    readonly List<int>[] _readersAt;   // block index → memory layers reading its FFN input
+    readonly List<int>[] _readersAt; // block index → memory layers reading its FFN input
 
     public ModelConfig Config { get; }
 
     /// <param name="config">The model; defaults its placements leave open are resolved first (<see cref="ModelConfig.Resolve"/>).</param>
-    public TransformerLM(ModelConfig config) : base(nameof(TransformerLM))
+    public TransformerLM(ModelConfig config)
+        : base(nameof(TransformerLM))
     {
         Config = config = config.Resolve();
         var context = config.ForSlots();
@@ -39,20 +40,28 @@ public sealed class TransformerLM : nn.Module<Tensor, Tensor>
             layers.Add(new DecoderBlock(config, withFfn: config.Ffn == FfnKind.SwiGlu && !replaced.Contains(i)));
         var sharedBy = config.MemoryLayers.FirstOrDefault(p => p.Memory?.SharedValues == true)?.Memory;
         if (config.SharedValueRows is { } g && sharedBy is not null)
-            shared_memory = new Layers.Memory.SharedMemory(g, sharedBy.ValueDimResolved(config.DModel), sharedBy.PreValueDimResolved,
-                new Layers.Memory.ValueGroup(sharedBy.ValueLrMultiplier, sharedBy.ValueLrDecaySteps, sharedBy.ValueLr));
+            shared_memory = new Layers.Memory.SharedMemory(
+                g,
+                sharedBy.ValueDimResolved(config.DModel),
+                sharedBy.PreValueDimResolved,
+                new Layers.Memory.ValueGroup(sharedBy.ValueLrMultiplier, sharedBy.ValueLrDecaySteps, sharedBy.ValueLr)
+            );
         memory_layers = new ModuleList<FeedForwardSlot>();
-        foreach (var p in config.MemoryLayers) memory_layers.Add(SlotKinds.Get(p.Kind).Build(p.Settings!, context, shared_memory));
+        foreach (var p in config.MemoryLayers)
+            memory_layers.Add(SlotKinds.Get(p.Kind).Build(p.Settings!, context, shared_memory));
         norm = new RMSNorm(config.DModel, config.NormEps);
         lm_head = config.TieEmbeddings ? null : nn.Linear(config.DModel, config.VocabSize, hasBias: false);
         _dropout = nn.Dropout(config.Dropout);
         _rope = new RotaryEmbedding(config.HeadDim, config.MaxSeqLen, config.RopeTheta);
         _readersAt = Enumerable.Range(0, config.NLayers).Select(_ => new List<int>()).ToArray();
-        for (int j = 0; j < config.MemoryLayers.Count; j++) _readersAt[config.MemoryLayers[j].ReadAt].Add(j);
+        for (int j = 0; j < config.MemoryLayers.Count; j++)
+            _readersAt[config.MemoryLayers[j].ReadAt].Add(j);
         RegisterComponents();
         InitializeWeights();
-        for (int j = 0; j < memory_layers.Count; j++) memory_layers[j].InitializeParameters(context);
-        if (SharedReaders().FirstOrDefault() is { } reader) Layers.Memory.MemoryInit.InitializeTables(reader, context);   // the shared table, once
+        for (int j = 0; j < memory_layers.Count; j++)
+            memory_layers[j].InitializeParameters(context);
+        if (SharedReaders().FirstOrDefault() is { } reader)
+            Layers.Memory.MemoryInit.InitializeTables(reader, context); // the shared table, once
     }
 
     /// <summary>The memory layers reading <see cref="shared_memory"/>.</summary>
@@ -66,10 +75,12 @@ public sealed class TransformerLM : nn.Module<Tensor, Tensor>
     void InitializeWeights()
     {
         using var _ = no_grad();
-        double std = Config.InitStd, outStd = std / Math.Sqrt(2.0 * Config.NLayers);
+        double std = Config.InitStd,
+            outStd = std / Math.Sqrt(2.0 * Config.NLayers);
         foreach (var (name, p) in named_parameters())
         {
-            if (p.dim() < 2) continue;
+            if (p.dim() < 2)
+                continue;
             bool residualOut = name.EndsWith("o_proj.weight") || name.EndsWith("down_proj.weight");
             nn.init.normal_(p, 0, residualOut ? outStd : std);
         }
@@ -84,14 +95,15 @@ public sealed class TransformerLM : nn.Module<Tensor, Tensor>
     /// </summary>
     public Tensor Forward(Tensor tokens, DecodeCache? cache, bool lastPositionOnly = false)
     {
-        if (tokens.dim() != 2) throw new ArgumentException($"tokens must be [B, T], got [{string.Join(", ", tokens.shape)}]");
+        if (tokens.dim() != 2)
+            throw new ArgumentException($"tokens must be [B, T], got [{string.Join(", ", tokens.shape)}]");
         int start = cache?.Position ?? 0;
         long t = tokens.shape[1];
         if (start + t > Config.MaxSeqLen)
             throw new UltraMemException($"sequence of {start + t} tokens exceeds max_seq_len {Config.MaxSeqLen}");
         using var scope = NewDisposeScope();
         var h = _dropout.forward(embed_tokens.forward(tokens));
-        var pending = new Tensor?[Config.NLayers];   // outputs of skip layers waiting for their block
+        var pending = new Tensor?[Config.NLayers]; // outputs of skip layers waiting for their block
         for (int i = 0; i < Config.NLayers; i++)
         {
             var block = layers[i];
@@ -103,16 +115,22 @@ public sealed class TransformerLM : nn.Module<Tensor, Tensor>
             {
                 var y = cache is null ? memory_layers[j].forward(x) : memory_layers[j].Step(x, cache.Slots[j]);
                 int b = Config.MemoryLayers[j].AddAfter;
-                if (b == i) update = update is null ? y : update + y;
-                else pending[b] = pending[b] is null ? y : pending[b]! + y;
+                if (b == i)
+                    update = update is null ? y : update + y;
+                else
+                    pending[b] = pending[b] is null ? y : pending[b]! + y;
             }
-            if (pending[i] is { } late) update = update is null ? late : update + late;
-            if (update is not null) h = h + _dropout.forward(update);
+            if (pending[i] is { } late)
+                update = update is null ? late : update + late;
+            if (update is not null)
+                h = h + _dropout.forward(update);
         }
-        if (lastPositionOnly) h = h.narrow(1, t - 1, 1);
+        if (lastPositionOnly)
+            h = h.narrow(1, t - 1, 1);
         h = norm.forward(h);
         var logits = lm_head is null ? F.linear(h, embed_tokens.weight!) : lm_head.forward(h);
-        if (cache is not null) cache.Position = start + (int)t;
+        if (cache is not null)
+            cache.Position = start + (int)t;
         return logits.MoveToOuterDisposeScope();
     }
 
@@ -125,7 +143,8 @@ public sealed class TransformerLM : nn.Module<Tensor, Tensor>
     {
         Tensor? total = null;
         foreach (var slot in Slots())
-            if (slot.AuxiliaryLoss is { } l) total = total is null ? l : total + l;
+            if (slot.AuxiliaryLoss is { } l)
+                total = total is null ? l : total + l;
         return total;
     }
 
@@ -150,20 +169,27 @@ public sealed class TransformerLM : nn.Module<Tensor, Tensor>
         var groups = new List<(string, Layers.Memory.ValueGroup, IReadOnlyList<string>)>();
         var tables = Layers.Memory.ValueTable.OwnedBy(this).Where(t => t.Table.Group is not null);
         foreach (var byOwner in tables.GroupBy(t => t.Name.Contains('.') ? t.Name[..t.Name.LastIndexOf('.')] : ""))
-            foreach (var (bySettings, k) in byOwner.GroupBy(t => t.Table.Group!).Select((g, k) => (g, k)))
-                groups.Add(($"{byOwner.Key}.values" + (k > 0 ? $".{k}" : ""), bySettings.Key, bySettings.Select(t => t.Name + ".weight").ToList()));
+        foreach (var (bySettings, k) in byOwner.GroupBy(t => t.Table.Group!).Select((g, k) => (g, k)))
+            groups.Add(
+                ($"{byOwner.Key}.values" + (k > 0 ? $".{k}" : ""), bySettings.Key, bySettings.Select(t => t.Name + ".weight").ToList())
+            );
         return groups;
     }
 
     /// <summary>Lets layers update state that depends on the new parameters (call after every optimizer step).</summary>
-    public void AfterOptimizerStep() { foreach (var s in Slots()) s.AfterOptimizerStep(); }
+    public void AfterOptimizerStep()
+    {
+        foreach (var s in Slots())
+            s.AfterOptimizerStep();
+    }
 
     /// <summary>Per-memory-layer diagnostics since the last reset, keyed <c>mem{j}.{name}</c>.</summary>
     public IReadOnlyDictionary<string, double> Diagnostics(bool reset)
     {
         var all = new Dictionary<string, double>();
         for (int j = 0; j < memory_layers.Count; j++)
-            foreach (var (k, v) in memory_layers[j].Diagnostics(reset)) all[$"mem{j}.{k}"] = v;
+            foreach (var (k, v) in memory_layers[j].Diagnostics(reset))
+                all[$"mem{j}.{k}"] = v;
         return all;
     }
 
@@ -172,7 +198,8 @@ public sealed class TransformerLM : nn.Module<Tensor, Tensor>
 
     protected override void Dispose(bool disposing)
     {
-        if (disposing) _rope.Dispose();
+        if (disposing)
+            _rope.Dispose();
         base.Dispose(disposing);
     }
 }

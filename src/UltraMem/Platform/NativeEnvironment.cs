@@ -14,16 +14,22 @@ namespace UltraMem.Platform;
 /// </summary>
 public static class NativeEnvironment
 {
-    public const long TrimThreshold = 17_179_869_184;   // 16 GiB: never give freed heap back to the kernel
-    public const int MmapThreshold = 33_554_432;        // 32 MiB: temporaries below this come from the heap
+    public const long TrimThreshold = 17_179_869_184; // 16 GiB: never give freed heap back to the kernel
+    public const int MmapThreshold = 33_554_432; // 32 MiB: temporaries below this come from the heap
     public const string TunablesValue = "glibc.malloc.trim_threshold=17179869184:glibc.malloc.mmap_threshold=33554432";
 
-    const int M_TRIM_THRESHOLD = -1, M_MMAP_THRESHOLD = -3;
+    const int M_TRIM_THRESHOLD = -1,
+        M_MMAP_THRESHOLD = -3;
     static int _applied;
 
-    [DllImport("libc", EntryPoint = "setenv")] static extern int setenv(string name, string value, int overwrite);
-    [DllImport("libc", EntryPoint = "getenv")] static extern IntPtr getenv(string name);
-    [DllImport("libc", EntryPoint = "mallopt")] static extern int mallopt(int param, int value);
+    [DllImport("libc", EntryPoint = "setenv")]
+    static extern int setenv(string name, string value, int overwrite);
+
+    [DllImport("libc", EntryPoint = "getenv")]
+    static extern IntPtr getenv(string name);
+
+    [DllImport("libc", EntryPoint = "mallopt")]
+    static extern int mallopt(int param, int value);
 
     /// <summary>True when the process was started with the tunables (launcher, .ci/run, runsettings).</summary>
     public static bool TunablesFromLauncher { get; private set; }
@@ -34,8 +40,10 @@ public static class NativeEnvironment
     /// <summary>Idempotent; call before the first TorchSharp call. No-op off Linux.</summary>
     public static void Apply()
     {
-        if (Interlocked.Exchange(ref _applied, 1) == 1) return;
-        if (!OperatingSystem.IsLinux()) return;
+        if (Interlocked.Exchange(ref _applied, 1) == 1)
+            return;
+        if (!OperatingSystem.IsLinux())
+            return;
         try
         {
             setenv("THP_MEM_ALLOC_ENABLE", "1", 0);
@@ -50,14 +58,15 @@ public static class NativeEnvironment
                 MalloptApplied = true;
             }
         }
-        catch (DllNotFoundException) { }      // not glibc (e.g. musl): nothing to tune
+        catch (DllNotFoundException) { } // not glibc (e.g. musl): nothing to tune
         catch (EntryPointNotFoundException) { }
     }
 
     /// <summary>Reads a variable from the native environment (what libtorch sees).</summary>
     public static string? GetNative(string name)
     {
-        if (!OperatingSystem.IsLinux()) return Environment.GetEnvironmentVariable(name);
+        if (!OperatingSystem.IsLinux())
+            return Environment.GetEnvironmentVariable(name);
         IntPtr p = getenv(name);
         return p == IntPtr.Zero ? null : Marshal.PtrToStringAnsi(p);
     }

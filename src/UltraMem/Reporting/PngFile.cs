@@ -1,6 +1,7 @@
 namespace UltraMem.Reporting;
 
-/// <summary>Plots written as PNG files atomically (<see cref="IO.AtomicFile"/>): a reader sees the old image or the new one, never half of one.</summary>
+/// <summary>Plots written as PNG files atomically (<see cref="IO.AtomicFile"/>): a reader sees the old image or the new one, never half of
+/// one.</summary>
 public static class PngFile
 {
     public static void Save(ScottPlot.Plot plot, string path, int width, int height)

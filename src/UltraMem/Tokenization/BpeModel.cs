@@ -28,7 +28,8 @@ public sealed class BpeModel
         _tokens = tokens.ToArray();
         _merges = merges.ToArray();
         string? problem = FindProblem(_tokens, _merges, out int endOfTextId);
-        if (problem is not null) throw new UltraMemException($"Invalid BPE model: {problem}");
+        if (problem is not null)
+            throw new UltraMemException($"Invalid BPE model: {problem}");
         EndOfTextId = endOfTextId;
     }
 
@@ -44,28 +45,38 @@ public sealed class BpeModel
         for (int id = 0; id < tokens.Count; id++)
         {
             string token = tokens[id];
-            if (token.Length == 0) return $"token {id} is empty";
-            if (!ids.TryAdd(token, id)) return $"token '{token}' has two ids, {ids[token]} and {id}";
-            if (token == EndOfText) { endOfTextId = id; continue; }
+            if (token.Length == 0)
+                return $"token {id} is empty";
+            if (!ids.TryAdd(token, id))
+                return $"token '{token}' has two ids, {ids[token]} and {id}";
+            if (token == EndOfText)
+            {
+                endOfTextId = id;
+                continue;
+            }
             foreach (char c in token)
             {
                 if (!ByteLevelAlphabet.TryToByte(c, out _))
                     return $"token '{token}' (id {id}) contains U+{(int)c:X4}, which is not in the byte-level alphabet";
             }
         }
-        if (endOfTextId < 0) return $"there is no '{EndOfText}' token";
+        if (endOfTextId < 0)
+            return $"there is no '{EndOfText}' token";
         for (int b = 0; b < 256; b++)
         {
             string symbol = ByteLevelAlphabet.ToChar((byte)b).ToString();
-            if (!ids.ContainsKey(symbol)) return $"the byte symbol '{symbol}' (byte 0x{b:X2}) is missing";
+            if (!ids.ContainsKey(symbol))
+                return $"the byte symbol '{symbol}' (byte 0x{b:X2}) is missing";
         }
         var seen = new Dictionary<BpeMerge, int>(merges.Count);
         for (int rank = 0; rank < merges.Count; rank++)
         {
             BpeMerge merge = merges[rank];
             string? problem = MergeProblem(merge, ids);
-            if (problem is not null) return $"merge {rank + 1} '{merge}': {problem}";
-            if (!seen.TryAdd(merge, rank)) return $"merge {rank + 1} '{merge}' repeats merge {seen[merge] + 1}";
+            if (problem is not null)
+                return $"merge {rank + 1} '{merge}': {problem}";
+            if (!seen.TryAdd(merge, rank))
+                return $"merge {rank + 1} '{merge}' repeats merge {seen[merge] + 1}";
         }
         return null;
     }
@@ -74,10 +85,14 @@ public sealed class BpeModel
     {
         if (merge.Left.Length == 0 || merge.Right.Length == 0 || merge.Left.Contains(' ') || merge.Right.Contains(' '))
             return "each side must be a non-empty token without spaces";
-        if (merge.Left == EndOfText || merge.Right == EndOfText) return $"'{EndOfText}' cannot be merged";
-        if (!ids.ContainsKey(merge.Left)) return $"token '{merge.Left}' is not in the vocabulary";
-        if (!ids.ContainsKey(merge.Right)) return $"token '{merge.Right}' is not in the vocabulary";
-        if (!ids.ContainsKey(merge.Result)) return $"the merged token '{merge.Result}' is not in the vocabulary";
+        if (merge.Left == EndOfText || merge.Right == EndOfText)
+            return $"'{EndOfText}' cannot be merged";
+        if (!ids.ContainsKey(merge.Left))
+            return $"token '{merge.Left}' is not in the vocabulary";
+        if (!ids.ContainsKey(merge.Right))
+            return $"token '{merge.Right}' is not in the vocabulary";
+        if (!ids.ContainsKey(merge.Result))
+            return $"the merged token '{merge.Result}' is not in the vocabulary";
         return null;
     }
 }

@@ -40,7 +40,8 @@ public static class BpeModelFiles
     {
         var sb = new StringBuilder(model.Merges.Count * 12);
         sb.Append(MergesHeader).Append('\n');
-        foreach (BpeMerge merge in model.Merges) sb.Append(merge.Left).Append(' ').Append(merge.Right).Append('\n');
+        foreach (BpeMerge merge in model.Merges)
+            sb.Append(merge.Left).Append(' ').Append(merge.Right).Append('\n');
         return sb.ToString();
     }
 
@@ -57,13 +58,20 @@ public static class BpeModelFiles
         {
             staged.Add(Stage(directory, VocabFileName, FormatVocab(model)));
             staged.Add(Stage(directory, MergesFileName, FormatMerges(model)));
-            foreach (var (temp, target) in staged) File.Move(temp, target, overwrite: true);
+            foreach (var (temp, target) in staged)
+                File.Move(temp, target, overwrite: true);
         }
         finally
         {
             foreach (var (temp, _) in staged)
             {
-                try { if (File.Exists(temp)) File.Delete(temp); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+                try
+                {
+                    if (File.Exists(temp))
+                        File.Delete(temp);
+                }
+                catch (IOException) { }
+                catch (UnauthorizedAccessException) { }
             }
         }
     }
@@ -71,16 +79,20 @@ public static class BpeModelFiles
     /// <summary>Reads and checks the two files in <paramref name="directory"/>.</summary>
     public static BpeModel Read(string directory)
     {
-        if (!Directory.Exists(directory)) throw new UltraMemException($"Tokenizer directory '{directory}' does not exist.");
+        if (!Directory.Exists(directory))
+            throw new UltraMemException($"Tokenizer directory '{directory}' does not exist.");
         string vocabPath = Path.Combine(directory, VocabFileName);
         string mergesPath = Path.Combine(directory, MergesFileName);
         string[] tokens = ReadVocab(vocabPath);
         var ids = new Dictionary<string, int>(tokens.Length, StringComparer.Ordinal);
-        for (int id = 0; id < tokens.Length; id++) ids.Add(tokens[id], id);
-        if (!ids.ContainsKey(BpeModel.EndOfText)) throw new UltraMemException($"'{vocabPath}' has no '{BpeModel.EndOfText}' token.");
+        for (int id = 0; id < tokens.Length; id++)
+            ids.Add(tokens[id], id);
+        if (!ids.ContainsKey(BpeModel.EndOfText))
+            throw new UltraMemException($"'{vocabPath}' has no '{BpeModel.EndOfText}' token.");
         List<BpeMerge> merges = ReadMerges(mergesPath, ids);
         string? problem = BpeModel.FindProblem(tokens, merges, out _);
-        if (problem is not null) throw new UltraMemException($"'{vocabPath}': {problem}.");
+        if (problem is not null)
+            throw new UltraMemException($"'{vocabPath}': {problem}.");
         return new BpeModel(tokens, merges);
     }
 
@@ -99,24 +111,34 @@ public static class BpeModelFiles
         using (document)
         {
             if (document.RootElement.ValueKind != JsonValueKind.Object)
-                throw new UltraMemException($"'{path}' must hold a JSON object mapping token strings to ids, not {document.RootElement.ValueKind}.");
+                throw new UltraMemException(
+                    $"'{path}' must hold a JSON object mapping token strings to ids, not {document.RootElement.ValueKind}."
+                );
             var entries = new List<(string Token, int Id)>();
             var seen = new HashSet<string>(StringComparer.Ordinal);
             foreach (JsonProperty property in document.RootElement.EnumerateObject())
             {
-                if (!seen.Add(property.Name)) throw new UltraMemException($"'{path}': token '{property.Name}' appears twice.");
+                if (!seen.Add(property.Name))
+                    throw new UltraMemException($"'{path}': token '{property.Name}' appears twice.");
                 if (property.Value.ValueKind != JsonValueKind.Number || !property.Value.TryGetInt32(out int id))
-                    throw new UltraMemException($"'{path}': token '{property.Name}' has id {property.Value.GetRawText()}, which is not an integer.");
+                    throw new UltraMemException(
+                        $"'{path}': token '{property.Name}' has id {property.Value.GetRawText()}, which is not an integer."
+                    );
                 entries.Add((property.Name, id));
             }
-            if (entries.Count == 0) throw new UltraMemException($"'{path}' holds no tokens.");
+            if (entries.Count == 0)
+                throw new UltraMemException($"'{path}' holds no tokens.");
             var tokens = new string?[entries.Count];
             foreach (var (token, id) in entries)
             {
                 if (id < 0 || id >= tokens.Length)
-                    throw new UltraMemException($"'{path}': ids must be contiguous 0..{tokens.Length - 1}, but token '{token}' has id {id}.");
+                    throw new UltraMemException(
+                        $"'{path}': ids must be contiguous 0..{tokens.Length - 1}, but token '{token}' has id {id}."
+                    );
                 if (tokens[id] is string other)
-                    throw new UltraMemException($"'{path}': ids must be contiguous 0..{tokens.Length - 1}, but id {id} is used by both '{other}' and '{token}'.");
+                    throw new UltraMemException(
+                        $"'{path}': ids must be contiguous 0..{tokens.Length - 1}, but id {id} is used by both '{other}' and '{token}'."
+                    );
                 tokens[id] = token;
             }
             return tokens!;
@@ -141,7 +163,8 @@ public static class BpeModelFiles
         {
             string line = lines[i].TrimEnd('\r');
             int lineNumber = i + 1;
-            if (line.Length == 0 || (i == 0 && line.StartsWith("#version", StringComparison.Ordinal))) continue;
+            if (line.Length == 0 || (i == 0 && line.StartsWith("#version", StringComparison.Ordinal)))
+                continue;
             int space = line.IndexOf(' ');
             if (space <= 0 || space == line.Length - 1 || line.IndexOf(' ', space + 1) >= 0)
                 throw new UltraMemException($"'{path}' line {lineNumber}: expected two tokens separated by one space, got '{line}'.");
@@ -149,7 +172,9 @@ public static class BpeModelFiles
             foreach (string part in (string[])[merge.Left, merge.Right, merge.Result])
             {
                 if (!ids.ContainsKey(part))
-                    throw new UltraMemException($"'{path}' line {lineNumber}: token '{part}' of merge '{merge}' is not in {VocabFileName}.");
+                    throw new UltraMemException(
+                        $"'{path}' line {lineNumber}: token '{part}' of merge '{merge}' is not in {VocabFileName}."
+                    );
             }
             if (!firstLine.TryAdd(merge, lineNumber))
                 throw new UltraMemException($"'{path}' line {lineNumber}: merge '{merge}' repeats line {firstLine[merge]}.");
@@ -160,7 +185,8 @@ public static class BpeModelFiles
 
     static byte[] ReadFile(string path)
     {
-        if (!File.Exists(path)) throw new UltraMemException($"Tokenizer file '{path}' is missing.");
+        if (!File.Exists(path))
+            throw new UltraMemException($"Tokenizer file '{path}' is missing.");
         try
         {
             return File.ReadAllBytes(path);

@@ -30,15 +30,15 @@ public sealed class BpeTrainer
     }
 
     /// <summary>Trains on <paramref name="documents"/>; <paramref name="progress"/> gets fractions 0..1.</summary>
-    public BpeModel Train(IEnumerable<string> documents, IProgress<double>? progress = null)
-        => Core(documents, progress).Model;
+    public BpeModel Train(IEnumerable<string> documents, IProgress<double>? progress = null) => Core(documents, progress).Model;
 
     /// <summary>Trains and also returns the final segmentation (token ids) of every distinct training piece.</summary>
     internal (BpeModel Model, Dictionary<string, int[]> Segmentation) TrainWithSegmentation(IEnumerable<string> documents)
     {
         var (model, loop, pieces) = Core(documents, null);
         var segmentation = new Dictionary<string, int[]>(pieces.Length, StringComparer.Ordinal);
-        for (int w = 0; w < pieces.Length; w++) segmentation[pieces[w]] = loop.Segmentation(w);
+        for (int w = 0; w < pieces.Length; w++)
+            segmentation[pieces[w]] = loop.Segmentation(w);
         return (model, segmentation);
     }
 
@@ -62,7 +62,8 @@ public sealed class BpeTrainer
                 progress.Report(percent / 100.0);
             }
         }
-        if (progress is not null && reported < 100) progress.Report(1);
+        if (progress is not null && reported < 100)
+            progress.Report(1);
         return (new BpeModel(loop.Tokens.Append(BpeModel.EndOfText), loop.Merges), loop, pieces);
     }
 }

@@ -22,7 +22,8 @@ public static class ByteLevelAlphabet
     public static string Encode(ReadOnlySpan<byte> bytes)
     {
         Span<char> chars = bytes.Length <= 256 ? stackalloc char[bytes.Length] : new char[bytes.Length];
-        for (int i = 0; i < bytes.Length; i++) chars[i] = ByteToChar[bytes[i]];
+        for (int i = 0; i < bytes.Length; i++)
+            chars[i] = ByteToChar[bytes[i]];
         return new string(chars);
     }
 
@@ -35,7 +36,8 @@ public static class ByteLevelAlphabet
         var bytes = new byte[symbols.Length];
         for (int i = 0; i < symbols.Length; i++)
         {
-            if (!CharToByte.TryGetValue(symbols[i], out bytes[i])) return null;
+            if (!CharToByte.TryGetValue(symbols[i], out bytes[i]))
+                return null;
         }
         return bytes;
     }
@@ -55,7 +57,8 @@ public static class ByteLevelAlphabet
     static Dictionary<char, byte> BuildInverse()
     {
         var inverse = new Dictionary<char, byte>(256);
-        for (int b = 0; b < 256; b++) inverse.Add(ByteToChar[b], (byte)b);
+        for (int b = 0; b < 256; b++)
+            inverse.Add(ByteToChar[b], (byte)b);
         return inverse;
     }
 }

@@ -35,7 +35,8 @@ internal sealed class PairMergeLoop
     /// <param name="reserved">Token strings that merges must never produce (special tokens).</param>
     public PairMergeLoop(IReadOnlyList<string> words, IReadOnlyList<long> frequencies, IEnumerable<string> reserved)
     {
-        for (int b = 0; b < 256; b++) _tokens.Add(ByteLevelAlphabet.ToChar((byte)b).ToString());
+        for (int b = 0; b < 256; b++)
+            _tokens.Add(ByteLevelAlphabet.ToChar((byte)b).ToString());
         _known.UnionWith(_tokens);
         _known.UnionWith(reserved);
 
@@ -46,13 +47,16 @@ internal sealed class PairMergeLoop
         {
             byte[] bytes = Encoding.UTF8.GetBytes(words[w]);
             var symbols = new int[bytes.Length];
-            for (int i = 0; i < bytes.Length; i++) symbols[i] = bytes[i];
+            for (int i = 0; i < bytes.Length; i++)
+                symbols[i] = bytes[i];
             _words[w] = symbols;
             _lengths[w] = symbols.Length;
             _frequencies[w] = frequencies[w];
-            for (int i = 0; i + 1 < symbols.Length; i++) AddToPair(Key(symbols[i], symbols[i + 1]), frequencies[w], w);
+            for (int i = 0; i + 1 < symbols.Length; i++)
+                AddToPair(Key(symbols[i], symbols[i + 1]), frequencies[w], w);
         }
-        foreach (var (pair, count) in _pairCounts) _queue.Enqueue(pair, (count, pair));
+        foreach (var (pair, count) in _pairCounts)
+            _queue.Enqueue(pair, (count, pair));
         _raised.Clear();
     }
 
@@ -67,27 +71,33 @@ internal sealed class PairMergeLoop
             long count = _pairCounts.GetValueOrDefault(pair);
             if (count != queued.Count)
             {
-                if (count > 0) _queue.Enqueue(pair, (count, pair));
+                if (count > 0)
+                    _queue.Enqueue(pair, (count, pair));
                 continue;
             }
-            if (count < minFrequency) return false;
+            if (count < minFrequency)
+                return false;
 
-            int left = (int)(pair >> 32), right = (int)(pair & 0xFFFF_FFFF);
+            int left = (int)(pair >> 32),
+                right = (int)(pair & 0xFFFF_FFFF);
             _pairCounts.Remove(pair);
             _pairWords.Remove(pair, out HashSet<int>? words);
             string merged = _tokens[left] + _tokens[right];
-            if (!_known.Add(merged)) continue;
+            if (!_known.Add(merged))
+                continue;
 
             int id = _tokens.Count;
             _tokens.Add(merged);
             _merges.Add(new BpeMerge(_tokens[left], _tokens[right]));
             if (words is not null)
             {
-                foreach (int w in words) MergeInWord(w, left, right, id, pair);
+                foreach (int w in words)
+                    MergeInWord(w, left, right, id, pair);
             }
             foreach (long raised in _raised)
             {
-                if (_pairCounts.TryGetValue(raised, out long now)) _queue.Enqueue(raised, (now, raised));
+                if (_pairCounts.TryGetValue(raised, out long now))
+                    _queue.Enqueue(raised, (now, raised));
             }
             _raised.Clear();
             return true;
@@ -104,7 +114,8 @@ internal sealed class PairMergeLoop
         int[] symbols = _words[w];
         int length = _lengths[w];
         long f = _frequencies[w];
-        int write = 0, read = 0;
+        int write = 0,
+            read = 0;
         while (read < length)
         {
             if (read + 1 < length && symbols[read] == left && symbols[read + 1] == right)
@@ -134,7 +145,8 @@ internal sealed class PairMergeLoop
 
     void AddToPair(long key, long delta, int w, long skip = -1)
     {
-        if (key == skip) return;
+        if (key == skip)
+            return;
         ref long count = ref CollectionsMarshal.GetValueRefOrAddDefault(_pairCounts, key, out _);
         count += delta;
         if (delta > 0)

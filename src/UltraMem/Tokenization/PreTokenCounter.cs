@@ -22,19 +22,28 @@ internal static class PreTokenCounter
             () => new Dictionary<string, long>(StringComparer.Ordinal),
             (document, state, local) =>
             {
-                if (document is null) { sawNull = true; state.Stop(); return local; }
+                if (document is null)
+                {
+                    sawNull = true;
+                    state.Stop();
+                    return local;
+                }
                 CountInto(document, local);
                 return local;
             },
-            partials.Add);
-        if (sawNull) throw new ArgumentException("A document is null.", nameof(documents));
+            partials.Add
+        );
+        if (sawNull)
+            throw new ArgumentException("A document is null.", nameof(documents));
 
         var tables = partials.OrderByDescending(t => t.Count).ToList();
-        if (tables.Count == 0) return new Dictionary<string, long>(StringComparer.Ordinal);
+        if (tables.Count == 0)
+            return new Dictionary<string, long>(StringComparer.Ordinal);
         Dictionary<string, long> total = tables[0];
         for (int i = 1; i < tables.Count; i++)
         {
-            foreach (var (piece, count) in tables[i]) CollectionsMarshal.GetValueRefOrAddDefault(total, piece, out _) += count;
+            foreach (var (piece, count) in tables[i])
+                CollectionsMarshal.GetValueRefOrAddDefault(total, piece, out _) += count;
         }
         return total;
     }

@@ -41,22 +41,28 @@ public sealed class TextTokenizer
             string token = model.Tokens[id];
             _tokenBytes[id] = id == model.EndOfTextId ? Encoding.UTF8.GetBytes(token) : ByteLevelAlphabet.Decode(token)!;
         }
-        _bpe = BpeTokenizer.Create(new BpeOptions(model.Tokens.Select((token, id) => new KeyValuePair<string, int>(token, id)))
-        {
-            Merges = model.Merges.Select(m => m.ToString()),
-            ByteLevel = true,
-            PreTokenizer = new RegexPreTokenizer(Gpt2PreTokenizer.Regex, null),
-        });
+        _bpe = BpeTokenizer.Create(
+            new BpeOptions(model.Tokens.Select((token, id) => new KeyValuePair<string, int>(token, id)))
+            {
+                Merges = model.Merges.Select(m => m.ToString()),
+                ByteLevel = true,
+                PreTokenizer = new RegexPreTokenizer(Gpt2PreTokenizer.Regex, null),
+            }
+        );
         byte[] vocab = Encoding.UTF8.GetBytes(BpeModelFiles.FormatVocab(model));
         byte[] merges = Encoding.UTF8.GetBytes(BpeModelFiles.FormatMerges(model));
         Fingerprint = Convert.ToHexStringLower(SHA256.HashData([.. vocab, .. merges]));
     }
 
     /// <summary>Trains a tokenizer with <paramref name="vocabSize"/> ids (see <see cref="BpeTrainer"/>).</summary>
-    public static TextTokenizer Train(IEnumerable<string> documents, int vocabSize = BpeTrainer.DefaultVocabSize, IProgress<double>? progress = null)
-        => new(new BpeTrainer(vocabSize).Train(documents, progress));
+    public static TextTokenizer Train(
+        IEnumerable<string> documents,
+        int vocabSize = BpeTrainer.DefaultVocabSize,
+        IProgress<double>? progress = null
+    ) => new(new BpeTrainer(vocabSize).Train(documents, progress));
 
-    /// <summary>Loads vocab.json and merges.txt from <paramref name="directory"/>; problems throw <see cref="UltraMemException"/>.</summary>
+    /// <summary>Loads vocab.json and merges.txt from <paramref name="directory"/>; problems throw <see
+    /// cref="UltraMemException"/>.</summary>
     public static TextTokenizer Load(string directory) => new(BpeModelFiles.Read(directory));
 
     /// <summary>Writes vocab.json and merges.txt into <paramref name="directory"/>, each atomically.</summary>
@@ -69,10 +75,12 @@ public sealed class TextTokenizer
     public int[] Encode(string text)
     {
         ArgumentNullException.ThrowIfNull(text);
-        if (text.Length == 0) return [];
+        if (text.Length == 0)
+            return [];
         IReadOnlyList<int> ids = _bpe.EncodeToIds(ReplaceLoneSurrogates(text), considerPreTokenization: true, considerNormalization: false);
         var result = new int[ids.Count];
-        for (int i = 0; i < result.Length; i++) result[i] = ids[i];
+        for (int i = 0; i < result.Length; i++)
+            result[i] = ids[i];
         return result;
     }
 
@@ -102,9 +110,11 @@ public sealed class TextTokenizer
     static string ReplaceLoneSurrogates(string text)
     {
         int bad = FindLoneSurrogate(text, 0);
-        if (bad < 0) return text;
+        if (bad < 0)
+            return text;
         char[] chars = text.ToCharArray();
-        for (; bad >= 0; bad = FindLoneSurrogate(text, bad + 1)) chars[bad] = '\uFFFD';
+        for (; bad >= 0; bad = FindLoneSurrogate(text, bad + 1))
+            chars[bad] = '\uFFFD';
         return new string(chars);
     }
 
@@ -113,8 +123,13 @@ public sealed class TextTokenizer
         for (int i = start; i < text.Length; i++)
         {
             char c = text[i];
-            if (!char.IsSurrogate(c)) continue;
-            if (char.IsHighSurrogate(c) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1])) { i++; continue; }
+            if (!char.IsSurrogate(c))
+                continue;
+            if (char.IsHighSurrogate(c) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1]))
+            {
+                i++;
+                continue;
+            }
             return i;
         }
         return -1;

@@ -28,6 +28,7 @@ public sealed class AdamW : IDisposable
     public double Beta1 { get; }
     public double Beta2 { get; }
     public double Eps { get; }
+
     /// <summary>Updates done so far (t in the bias corrections).</summary>
     public long StepCount { get; private set; }
 
@@ -39,23 +40,36 @@ public sealed class AdamW : IDisposable
     /// Each must also be a member of one of <paramref name="groups"/> (its lr multiplier and weight decay apply).
     /// Whether a table takes the lazy path is read from <see cref="RowSparseGradient.Enabled"/> at every step.
     /// </param>
-    public AdamW(IReadOnlyList<ParameterGroup> groups, double beta1 = 0.9, double beta2 = 0.95, double eps = 1e-8,
-                 IEnumerable<(string Name, RowSparseGradient Gradient)>? rowSparse = null)
+    public AdamW(
+        IReadOnlyList<ParameterGroup> groups,
+        double beta1 = 0.9,
+        double beta2 = 0.95,
+        double eps = 1e-8,
+        IEnumerable<(string Name, RowSparseGradient Gradient)>? rowSparse = null
+    )
     {
-        Groups = groups; Beta1 = beta1; Beta2 = beta2; Eps = eps;
+        Groups = groups;
+        Beta1 = beta1;
+        Beta2 = beta2;
+        Eps = eps;
         var members = new Dictionary<string, Parameter>(StringComparer.Ordinal);
         foreach (var g in groups)
-            foreach (var (name, p) in g.Parameters)
-                if (!members.TryAdd(name, p)) throw new ArgumentException($"parameter {name} is in two groups");
+        foreach (var (name, p) in g.Parameters)
+            if (!members.TryAdd(name, p))
+                throw new ArgumentException($"parameter {name} is in two groups");
         foreach (var (name, rs) in rowSparse ?? Enumerable.Empty<(string, RowSparseGradient)>())
         {
             if (!members.TryGetValue(name, out var p))
                 throw new UltraMemException($"row-sparse table {name} is not in any optimizer parameter group");
             if (!p.shape.SequenceEqual(rs.Table.shape) || p.dtype != rs.Table.dtype)
-                throw new UltraMemException($"row-sparse table {name} is [{string.Join(", ", rs.Table.shape)}] {rs.Table.dtype}, " +
-                                            $"but the group parameter of that name is [{string.Join(", ", p.shape)}] {p.dtype}");
-            if (p.dim() < 1) throw new UltraMemException($"row-sparse table {name} must have at least one dimension (rows)");
-            if (!_rowSparse.TryAdd(name, rs)) throw new UltraMemException($"row-sparse table {name} is given twice");
+                throw new UltraMemException(
+                    $"row-sparse table {name} is [{string.Join(", ", rs.Table.shape)}] {rs.Table.dtype}, "
+                        + $"but the group parameter of that name is [{string.Join(", ", p.shape)}] {p.dtype}"
+                );
+            if (p.dim() < 1)
+                throw new UltraMemException($"row-sparse table {name} must have at least one dimension (rows)");
+            if (!_rowSparse.TryAdd(name, rs))
+                throw new UltraMemException($"row-sparse table {name} is given twice");
         }
     }
 
@@ -68,17 +82,21 @@ public sealed class AdamW : IDisposable
         // contract checks first, so a violation leaves every parameter untouched
         foreach (var (name, rs) in _rowSparse)
         {
-            using var denseGrad = rs.Enabled ? rs.Table.grad : null;   // a handle to check, disposed here
+            using var denseGrad = rs.Enabled ? rs.Table.grad : null; // a handle to check, disposed here
             if (denseGrad is not null)
-                throw new UltraMemException($"{name} is trained row-sparsely (value_updates row_sparse) but also has a dense gradient; " +
-                                            "while enabled, the layer must read it only through RowSparseGradient.Gather");
+                throw new UltraMemException(
+                    $"{name} is trained row-sparsely (value_updates row_sparse) but also has a dense gradient; "
+                        + "while enabled, the layer must read it only through RowSparseGradient.Gather"
+                );
             if (!rs.Enabled && rs.HasPending)
-                throw new UltraMemException($"{name} has gathered row-sparse rows but row-sparse updates are not enabled for it; " +
-                                            "their gradients would be lost");
+                throw new UltraMemException(
+                    $"{name} has gathered row-sparse rows but row-sparse updates are not enabled for it; " + "their gradients would be lost"
+                );
         }
         using var _ = no_grad();
         long t = ++StepCount;
-        double bc1 = 1 - Math.Pow(Beta1, t), bc2Sqrt = Math.Sqrt(1 - Math.Pow(Beta2, t));
+        double bc1 = 1 - Math.Pow(Beta1, t),
+            bc2Sqrt = Math.Sqrt(1 - Math.Pow(Beta2, t));
         foreach (var g in Groups)
         {
             double glr = g.FixedLearningRate ?? lr * g.LearningRateMultiplier(t - 1);
@@ -87,11 +105,13 @@ public sealed class AdamW : IDisposable
             {
                 if (_rowSparse.TryGetValue(name, out var rs) && rs.Enabled)
                 {
-                    if (rs.Coalesce() is { } c) SparseStep(name, p, c.Rows, c.Grad, glr, g.WeightDecay, bc1, bc2Sqrt);
-                    continue;   // enabled but no rows this step: nothing to do (lazy)
+                    if (rs.Coalesce() is { } c)
+                        SparseStep(name, p, c.Rows, c.Grad, glr, g.WeightDecay, bc1, bc2Sqrt);
+                    continue; // enabled but no rows this step: nothing to do (lazy)
                 }
                 var grad = p.grad;
-                if (grad is null) continue;
+                if (grad is null)
+                    continue;
                 var s = StateFor(name, p);
                 Update(p, s.ExpAvg, s.ExpAvgSq, grad, glr, g.WeightDecay, bc1, bc2Sqrt);
             }
@@ -106,8 +126,10 @@ public sealed class AdamW : IDisposable
     void SparseStep(string name, Parameter p, Tensor rows, Tensor grad, double glr, double weightDecay, double bc1, double bc2Sqrt)
     {
         if (grad.shape[0] != rows.shape[0] || !grad.shape.Skip(1).SequenceEqual(p.shape.Skip(1)))
-            throw new UltraMemException($"row-sparse gradient of {name} is [{string.Join(", ", grad.shape)}] for {rows.shape[0]} rows; table is [{string.Join(", ", p.shape)}]");
-        var s = StateFor(name, p);   // full size even here: checkpoints store them like dense moments
+            throw new UltraMemException(
+                $"row-sparse gradient of {name} is [{string.Join(", ", grad.shape)}] for {rows.shape[0]} rows; table is [{string.Join(", ", p.shape)}]"
+            );
+        var s = StateFor(name, p); // full size even here: checkpoints store them like dense moments
         using var scope = NewDisposeScope();
         var m = s.ExpAvg.index_select(0, rows);
         var v = s.ExpAvgSq.index_select(0, rows);
@@ -118,7 +140,8 @@ public sealed class AdamW : IDisposable
         p.index_copy_(0, rows, pr);
     }
 
-    /// <summary>The moments of <paramref name="name"/>, allocated (zeros, full size) on first use; they outlive any caller's dispose scope.</summary>
+    /// <summary>The moments of <paramref name="name"/>, allocated (zeros, full size) on first use; they outlive any caller's dispose
+    /// scope.</summary>
     (Tensor ExpAvg, Tensor ExpAvgSq) StateFor(string name, Parameter p)
     {
         if (!_state.TryGetValue(name, out var s))
@@ -132,7 +155,8 @@ public sealed class AdamW : IDisposable
     /// </summary>
     void Update(Tensor p, Tensor m, Tensor v, Tensor grad, double glr, double weightDecay, double bc1, double bc2Sqrt)
     {
-        if (weightDecay != 0) p.mul_(1 - glr * weightDecay);
+        if (weightDecay != 0)
+            p.mul_(1 - glr * weightDecay);
         m.lerp_(grad, 1 - Beta1);
         v.mul_(Beta2).addcmul_(grad, grad, 1 - Beta2);
         using var denom = v.sqrt();
@@ -144,9 +168,13 @@ public sealed class AdamW : IDisposable
     public void ZeroGrad()
     {
         foreach (var g in Groups)
-            foreach (var (_, p) in g.Parameters)
-                if (p.grad is { } grad) { grad.zero_(); }
-        foreach (var rs in _rowSparse.Values) rs.Clear();
+        foreach (var (_, p) in g.Parameters)
+            if (p.grad is { } grad)
+            {
+                grad.zero_();
+            }
+        foreach (var rs in _rowSparse.Values)
+            rs.Clear();
     }
 
     /// <summary>The moments as named tensors (<c>exp_avg.NAME</c>, <c>exp_avg_sq.NAME</c>), for checkpoints.</summary>
@@ -165,19 +193,32 @@ public sealed class AdamW : IDisposable
         var byName = Groups.SelectMany(g => g.Parameters).ToDictionary(p => p.Name, p => p.Param);
         foreach (var key in tensors.Keys)
         {
-            string name = key.StartsWith("exp_avg_sq.") ? key["exp_avg_sq.".Length..] : key.StartsWith("exp_avg.") ? key["exp_avg.".Length..] : "";
-            if (!byName.ContainsKey(name)) throw new UltraMemException($"{source}: optimizer state '{key}' matches no model parameter");
+            string name =
+                key.StartsWith("exp_avg_sq.") ? key["exp_avg_sq.".Length..]
+                : key.StartsWith("exp_avg.") ? key["exp_avg.".Length..]
+                : "";
+            if (!byName.ContainsKey(name))
+                throw new UltraMemException($"{source}: optimizer state '{key}' matches no model parameter");
         }
-        foreach (var s in _state.Values) { s.ExpAvg.Dispose(); s.ExpAvgSq.Dispose(); }
+        foreach (var s in _state.Values)
+        {
+            s.ExpAvg.Dispose();
+            s.ExpAvgSq.Dispose();
+        }
         _state.Clear();
         foreach (var (name, p) in byName)
         {
-            bool hasAvg = tensors.TryGetValue($"exp_avg.{name}", out var m), hasSq = tensors.TryGetValue($"exp_avg_sq.{name}", out var v);
-            if (hasAvg != hasSq) throw new UltraMemException($"{source}: optimizer state for {name} is incomplete");
-            if (!hasAvg) continue;
+            bool hasAvg = tensors.TryGetValue($"exp_avg.{name}", out var m),
+                hasSq = tensors.TryGetValue($"exp_avg_sq.{name}", out var v);
+            if (hasAvg != hasSq)
+                throw new UltraMemException($"{source}: optimizer state for {name} is incomplete");
+            if (!hasAvg)
+                continue;
             foreach (var x in new[] { m!, v! })
                 if (!x.shape.SequenceEqual(p.shape) || x.dtype != p.dtype)
-                    throw new UltraMemException($"{source}: optimizer state for {name} has shape [{string.Join(", ", x.shape)}] {x.dtype}, parameter is [{string.Join(", ", p.shape)}] {p.dtype}");
+                    throw new UltraMemException(
+                        $"{source}: optimizer state for {name} has shape [{string.Join(", ", x.shape)}] {x.dtype}, parameter is [{string.Join(", ", p.shape)}] {p.dtype}"
+                    );
             _state[name] = (m!.clone().DetachFromDisposeScope(), v!.clone().DetachFromDisposeScope());
         }
         StepCount = stepCount;
@@ -185,7 +226,11 @@ public sealed class AdamW : IDisposable
 
     public void Dispose()
     {
-        foreach (var s in _state.Values) { s.ExpAvg.Dispose(); s.ExpAvgSq.Dispose(); }
+        foreach (var s in _state.Values)
+        {
+            s.ExpAvg.Dispose();
+            s.ExpAvgSq.Dispose();
+        }
         _state.Clear();
     }
 }

@@ -18,8 +18,11 @@ namespace UltraMem.Training;
 /// </summary>
 public sealed class Checkpoint
 {
-    public const string ModelFile = "model.safetensors", OptimizerFile = "optimizer.safetensors";
-    public const string ModelConfigFile = "model_config.json", TrainConfigFile = "train_config.json", StateFile = "trainer_state.json";
+    public const string ModelFile = "model.safetensors",
+        OptimizerFile = "optimizer.safetensors";
+    public const string ModelConfigFile = "model_config.json",
+        TrainConfigFile = "train_config.json",
+        StateFile = "trainer_state.json";
     public const string LatestPointer = "latest";
 
     public required string Directory { get; init; }
@@ -28,7 +31,15 @@ public sealed class Checkpoint
     public required TrainerState State { get; init; }
 
     /// <summary>Writes a checkpoint under <c>runDir/checkpoints</c> and prunes all but the newest <paramref name="keep"/>.</summary>
-    public static string Save(string runDir, TransformerLM model, AdamW optimizer, TrainConfig train, TrainerState state, TextTokenizer tokenizer, int keep)
+    public static string Save(
+        string runDir,
+        TransformerLM model,
+        AdamW optimizer,
+        TrainConfig train,
+        TrainerState state,
+        TextTokenizer tokenizer,
+        int keep
+    )
     {
         string root = Path.Combine(runDir, "checkpoints");
         System.IO.Directory.CreateDirectory(root);
@@ -38,10 +49,22 @@ public sealed class Checkpoint
         System.IO.Directory.CreateDirectory(tmp);
         try
         {
-            var meta = new Dictionary<string, string> { ["format"] = "pt", ["producer"] = "UltraMem.NET", ["step"] = state.Step.ToString() };
-            SafeTensors.Save(Path.Combine(tmp, ModelFile), model.state_dict().Select(kv => new KeyValuePair<string, Tensor>(kv.Key, kv.Value)), meta);
-            SafeTensors.Save(Path.Combine(tmp, OptimizerFile), optimizer.StateTensors(),
-                new Dictionary<string, string> { ["optimizer"] = "adamw", ["step_count"] = optimizer.StepCount.ToString() });
+            var meta = new Dictionary<string, string>
+            {
+                ["format"] = "pt",
+                ["producer"] = "UltraMem.NET",
+                ["step"] = state.Step.ToString(),
+            };
+            SafeTensors.Save(
+                Path.Combine(tmp, ModelFile),
+                model.state_dict().Select(kv => new KeyValuePair<string, Tensor>(kv.Key, kv.Value)),
+                meta
+            );
+            SafeTensors.Save(
+                Path.Combine(tmp, OptimizerFile),
+                optimizer.StateTensors(),
+                new Dictionary<string, string> { ["optimizer"] = "adamw", ["step_count"] = optimizer.StepCount.ToString() }
+            );
             AtomicFile.WriteAllText(Path.Combine(tmp, ModelConfigFile), model.Config.ToJson());
             AtomicFile.WriteAllText(Path.Combine(tmp, TrainConfigFile), train.ToJson());
             AtomicFile.WriteAllText(Path.Combine(tmp, StateFile), JsonSerializer.Serialize(state, ModelConfig.Json));
@@ -54,15 +77,22 @@ public sealed class Checkpoint
                 System.IO.Directory.Move(tmp, final);
                 System.IO.Directory.Delete(old, recursive: true);
             }
-            else System.IO.Directory.Move(tmp, final);
+            else
+                System.IO.Directory.Move(tmp, final);
         }
         catch
         {
-            if (System.IO.Directory.Exists(tmp)) System.IO.Directory.Delete(tmp, recursive: true);
+            if (System.IO.Directory.Exists(tmp))
+                System.IO.Directory.Delete(tmp, recursive: true);
             throw;
         }
         AtomicFile.WriteAllText(Path.Combine(root, LatestPointer), name + "\n");
-        var all = System.IO.Directory.GetDirectories(root, "step-*").Select(Path.GetFileName).OfType<string>().OrderBy(n => n, StringComparer.Ordinal).ToList();
+        var all = System
+            .IO.Directory.GetDirectories(root, "step-*")
+            .Select(Path.GetFileName)
+            .OfType<string>()
+            .OrderBy(n => n, StringComparer.Ordinal)
+            .ToList();
         foreach (var stale in all.Where(n => n != name).Take(Math.Max(0, all.Count - keep)))
             System.IO.Directory.Delete(Path.Combine(root, stale), recursive: true);
         return final;
@@ -77,32 +107,51 @@ public sealed class Checkpoint
         string Read(string file)
         {
             string p = Path.Combine(dir, file);
-            if (!File.Exists(p)) throw new UltraMemException($"checkpoint {dir} is incomplete: {file} is missing");
+            if (!File.Exists(p))
+                throw new UltraMemException($"checkpoint {dir} is incomplete: {file} is missing");
             return File.ReadAllText(p);
         }
         var modelConfig = ModelConfig.FromJson(Read(ModelConfigFile), Path.Combine(dir, ModelConfigFile));
         var trainConfig = TrainConfig.FromJson(Read(TrainConfigFile), Path.Combine(dir, TrainConfigFile));
         TrainerState state;
-        try { state = JsonSerializer.Deserialize<TrainerState>(Read(StateFile), ModelConfig.Json) ?? throw new JsonException("empty"); }
-        catch (JsonException e) { throw new UltraMemException($"{Path.Combine(dir, StateFile)}: invalid trainer state ({e.Message})", e); }
+        try
+        {
+            state = JsonSerializer.Deserialize<TrainerState>(Read(StateFile), ModelConfig.Json) ?? throw new JsonException("empty");
+        }
+        catch (JsonException e)
+        {
+            throw new UltraMemException($"{Path.Combine(dir, StateFile)}: invalid trainer state ({e.Message})", e);
+        }
         foreach (var f in new[] { ModelFile, "vocab.json", "merges.txt" })
-            if (!File.Exists(Path.Combine(dir, f))) throw new UltraMemException($"checkpoint {dir} is incomplete: {f} is missing");
-        return new Checkpoint { Directory = dir, ModelConfig = modelConfig, TrainConfig = trainConfig, State = state };
+            if (!File.Exists(Path.Combine(dir, f)))
+                throw new UltraMemException($"checkpoint {dir} is incomplete: {f} is missing");
+        return new Checkpoint
+        {
+            Directory = dir,
+            ModelConfig = modelConfig,
+            TrainConfig = trainConfig,
+            State = state,
+        };
     }
 
     static string Resolve(string path)
     {
-        if (File.Exists(path) && Path.GetFileName(path) == ModelFile) path = Path.GetDirectoryName(Path.GetFullPath(path))!;
-        if (!System.IO.Directory.Exists(path)) throw new UltraMemException($"checkpoint not found: {path}");
-        if (File.Exists(Path.Combine(path, ModelFile))) return path;
+        if (File.Exists(path) && Path.GetFileName(path) == ModelFile)
+            path = Path.GetDirectoryName(Path.GetFullPath(path))!;
+        if (!System.IO.Directory.Exists(path))
+            throw new UltraMemException($"checkpoint not found: {path}");
+        if (File.Exists(Path.Combine(path, ModelFile)))
+            return path;
         string root = System.IO.Directory.Exists(Path.Combine(path, "checkpoints")) ? Path.Combine(path, "checkpoints") : path;
         string pointer = Path.Combine(root, LatestPointer);
-        if (!File.Exists(pointer)) throw new UltraMemException($"no checkpoint in {path} (expected {ModelConfigFile} or checkpoints/{LatestPointer})");
+        if (!File.Exists(pointer))
+            throw new UltraMemException($"no checkpoint in {path} (expected {ModelConfigFile} or checkpoints/{LatestPointer})");
         string name = File.ReadAllText(pointer).Trim();
         if (name.Length == 0 || name.IndexOfAny(Path.GetInvalidFileNameChars()) >= 0 || name.Contains(".."))
             throw new UltraMemException($"{pointer}: corrupt pointer '{name}'");
         string dir = Path.Combine(root, name);
-        if (!System.IO.Directory.Exists(dir)) throw new UltraMemException($"{pointer} points to {name}, which does not exist");
+        if (!System.IO.Directory.Exists(dir))
+            throw new UltraMemException($"{pointer} points to {name}, which does not exist");
         return dir;
     }
 
@@ -112,25 +161,35 @@ public sealed class Checkpoint
     public TransformerLM LoadModel()
     {
         var model = new TransformerLM(ModelConfig);
-        try { LoadWeights(model, Path.Combine(Directory, ModelFile)); }
-        catch { model.Dispose(); throw; }
+        try
+        {
+            LoadWeights(model, Path.Combine(Directory, ModelFile));
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
         return model;
     }
 
-    /// <summary>Copies weights from a safetensors file into <paramref name="model"/>; every state-dict entry must be present with its shape.</summary>
+    /// <summary>Copies weights from a safetensors file into <paramref name="model"/>; every state-dict entry must be present with its
+    /// shape.</summary>
     public static void LoadWeights(TransformerLM model, string path)
     {
         var expected = model.state_dict().ToDictionary(kv => kv.Key, kv => (kv.Value.dtype, kv.Value.shape));
         using var file = SafeTensors.Load(path);
         file.Header.EnsureMatches(expected);
         using var _ = no_grad();
-        foreach (var (name, t) in model.state_dict()) t.copy_(file.Tensors[name]);
+        foreach (var (name, t) in model.state_dict())
+            t.copy_(file.Tensors[name]);
     }
 
     public void LoadOptimizer(AdamW optimizer)
     {
         string path = Path.Combine(Directory, OptimizerFile);
-        if (!File.Exists(path)) throw new UltraMemException($"checkpoint {Directory} has no {OptimizerFile}; it cannot be resumed");
+        if (!File.Exists(path))
+            throw new UltraMemException($"checkpoint {Directory} has no {OptimizerFile}; it cannot be resumed");
         using var file = SafeTensors.Load(path);
         if (!file.Metadata.TryGetValue("step_count", out var sc) || !long.TryParse(sc, out long stepCount))
             throw new UltraMemException($"{path}: missing step_count metadata");

@@ -18,20 +18,25 @@ public static class GradientClipping
     /// <returns>The total norm before clipping (0 when there is no gradient at all).</returns>
     public static double ClipGlobalNorm(IEnumerable<Parameter> dense, IEnumerable<RowSparseGradient> sparse, double maxNorm)
     {
-        if (!(maxNorm > 0)) throw new UltraMemException($"gradient clipping needs a positive max norm (got {maxNorm})");
+        if (!(maxNorm > 0))
+            throw new UltraMemException($"gradient clipping needs a positive max norm (got {maxNorm})");
         using var _ = no_grad();
         using var scope = NewDisposeScope();
         var grads = new List<Tensor>();
         foreach (var p in dense)
-            if (p.grad is { } g) grads.Add(g);
+            if (p.grad is { } g)
+                grads.Add(g);
         foreach (var rs in sparse)
-            if (rs.Coalesce() is { } c) grads.Add(c.Grad);
-        if (grads.Count == 0) return 0.0;
+            if (rs.Coalesce() is { } c)
+                grads.Add(c.Grad);
+        if (grads.Count == 0)
+            return 0.0;
         // per-tensor norms, then the norm of those, in float32 (as torch does for float32 gradients)
         var total = stack(grads.Select(g => g.norm().to(ScalarType.Float32)).ToArray()).norm();
         var coef = maxNorm / (total + 1e-6);
         if (coef.item<float>() < 1)
-            foreach (var g in grads) g.mul_(coef);
+            foreach (var g in grads)
+                g.mul_(coef);
         return total.item<float>();
     }
 }

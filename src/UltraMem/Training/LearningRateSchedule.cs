@@ -5,7 +5,8 @@ public sealed record LearningRateSchedule(double Peak, long WarmupSteps, long To
 {
     public double At(long step)
     {
-        if (step < WarmupSteps) return Peak * (step + 1) / WarmupSteps;
+        if (step < WarmupSteps)
+            return Peak * (step + 1) / WarmupSteps;
         double span = Math.Max(1, TotalSteps - WarmupSteps);
         double progress = Math.Clamp((step - WarmupSteps) / span, 0, 1);
         double min = Peak * MinRatio;

@@ -17,14 +17,21 @@ public static class ParameterGroups
         var members = rules.ToDictionary(r => r.Group, _ => new List<(string, Parameter)>());
         foreach (var (name, p) in model.named_parameters())
         {
-            if (!p.requires_grad) continue;
+            if (!p.requires_grad)
+                continue;
             members[rules.First(r => r.Matches(name, p)).Group].Add((name, p));
         }
-        return rules.Where(r => members[r.Group].Count > 0).Select(r => new ParameterGroup
-        {
-            Name = r.Group, Parameters = members[r.Group], WeightDecay = r.WeightDecay,
-            LearningRateMultiplier = r.Multiplier ?? (_ => 1.0), FixedLearningRate = r.FixedLearningRate,
-        }).ToList();
+        return rules
+            .Where(r => members[r.Group].Count > 0)
+            .Select(r => new ParameterGroup
+            {
+                Name = r.Group,
+                Parameters = members[r.Group],
+                WeightDecay = r.WeightDecay,
+                LearningRateMultiplier = r.Multiplier ?? (_ => 1.0),
+                FixedLearningRate = r.FixedLearningRate,
+            })
+            .ToList();
     }
 
     /// <summary>
@@ -34,12 +41,19 @@ public static class ParameterGroups
     /// </summary>
     public static List<ParameterGroup> ForModel(Model.TransformerLM model, double weightDecay, long maxSteps)
     {
-        var rules = model.ValueGroups().Select(v =>
-        {
-            var names = v.Parameters.ToHashSet();
-            return new GroupRule(v.Name, (name, _) => names.Contains(name), weightDecay,
-                ValueLearningRate.LinearDecay(v.Group.Kappa, v.Group.DecaySteps ?? maxSteps), v.Group.FixedLearningRate);
-        });
+        var rules = model
+            .ValueGroups()
+            .Select(v =>
+            {
+                var names = v.Parameters.ToHashSet();
+                return new GroupRule(
+                    v.Name,
+                    (name, _) => names.Contains(name),
+                    weightDecay,
+                    ValueLearningRate.LinearDecay(v.Group.Kappa, v.Group.DecaySteps ?? maxSteps),
+                    v.Group.FixedLearningRate
+                );
+            });
         return Build(model, weightDecay, rules);
     }
 }

@@ -28,11 +28,20 @@ public sealed record RunDifference(string Config, string Field, string Run, stri
         {
             var a = run.ModelConfig.Resolve();
             var b = (model with { VocabSize = a.VocabSize }).Resolve();
-            list.AddRange(JsonDiff.Fields(JsonSerializer.SerializeToNode(a, ModelConfig.Json), JsonSerializer.SerializeToNode(b, ModelConfig.Json))
-                .Select(d => new RunDifference("model", d.Path, d.A, d.B)));
+            list.AddRange(
+                JsonDiff
+                    .Fields(JsonSerializer.SerializeToNode(a, ModelConfig.Json), JsonSerializer.SerializeToNode(b, ModelConfig.Json))
+                    .Select(d => new RunDifference("model", d.Path, d.A, d.B))
+            );
         }
-        list.AddRange(JsonDiff.Fields(JsonSerializer.SerializeToNode(run.TrainConfig, ModelConfig.Json), JsonSerializer.SerializeToNode(train, ModelConfig.Json))
-            .Select(d => new RunDifference("train", d.Path, d.A, d.B)));
+        list.AddRange(
+            JsonDiff
+                .Fields(
+                    JsonSerializer.SerializeToNode(run.TrainConfig, ModelConfig.Json),
+                    JsonSerializer.SerializeToNode(train, ModelConfig.Json)
+                )
+                .Select(d => new RunDifference("train", d.Path, d.A, d.B))
+        );
         return list;
     }
 }

@@ -10,11 +10,13 @@ public sealed record TrainRequest
     public required TrainConfig Train { get; init; }
     public required string CacheDir { get; init; }
     public bool Resume { get; init; }
+
     /// <summary>Stop (with a checkpoint) after this many steps even if max_steps is larger — for tests and time-boxed runs.</summary>
     public long? StopAfterStep { get; init; }
     public CancellationToken Cancel { get; init; }
     public Action<string> Log { get; init; } = Console.Error.WriteLine;
     public bool ShowProgress { get; init; } = true;
+
     /// <summary>Label in front of the progress bar (e.g. a comparison's "run 3/21 moe seed 2").</summary>
     public string ProgressLabel { get; init; } = "train";
 }

@@ -20,14 +20,26 @@ public static class Trainer
     public static TrainResult Run(TrainRequest req)
     {
         Checkpoint? resumeFrom = null;
-        if (req.Resume) resumeFrom = Checkpoint.Open(req.RunDir);
-        else if (System.IO.Directory.Exists(Path.Combine(req.RunDir, "checkpoints")) || File.Exists(Path.Combine(req.RunDir, "metrics.jsonl")))
-            throw new UltraMemException($"{req.RunDir} already holds a training run; pass --resume to continue it or choose another --out folder");
+        if (req.Resume)
+            resumeFrom = Checkpoint.Open(req.RunDir);
+        else if (
+            System.IO.Directory.Exists(Path.Combine(req.RunDir, "checkpoints")) || File.Exists(Path.Combine(req.RunDir, "metrics.jsonl"))
+        )
+            throw new UltraMemException(
+                $"{req.RunDir} already holds a training run; pass --resume to continue it or choose another --out folder"
+            );
 
         var train = resumeFrom?.TrainConfig ?? req.Train;
         set_num_threads(train.Threads ?? Environment.ProcessorCount);
         TextTokenizer? tokenizer = resumeFrom?.LoadTokenizer();
-        using var data = PreparedData.Prepare(train.Corpus, train.TokenizerVocabSize, train.ValidationFraction, req.CacheDir, tokenizer, req.Log);
+        using var data = PreparedData.Prepare(
+            train.Corpus,
+            train.TokenizerVocabSize,
+            train.ValidationFraction,
+            req.CacheDir,
+            tokenizer,
+            req.Log
+        );
         tokenizer = data.Tokenizer;
         if (resumeFrom is not null && resumeFrom.State.TokenizerFingerprint != tokenizer.Fingerprint)
             throw new UltraMemException($"the tokenizer in {resumeFrom.Directory} does not match the one recorded in its trainer state");
@@ -45,15 +57,19 @@ public static class Trainer
         // value_updates: the layers read their value tables row-sparsely (and AdamW updates them lazily) or densely;
         // set on every run, resumed ones included (the checkpoint's train config decides)
         var rowSparseTables = model.RowSparseTables();
-        foreach (var (_, table) in rowSparseTables) table.Enabled = train.ValueUpdates == ValueUpdates.RowSparse;
+        foreach (var (_, table) in rowSparseTables)
+            table.Enabled = train.ValueUpdates == ValueUpdates.RowSparse;
         using var optimizer = new AdamW(groups, train.Beta1, train.Beta2, train.Eps, rowSparse: rowSparseTables);
-        long step = 0, tokensSeen = 0;
+        long step = 0,
+            tokensSeen = 0;
         double elapsedBefore = 0;
         var metrics = new MetricsLog(req.RunDir);
         if (resumeFrom is not null)
         {
             resumeFrom.LoadOptimizer(optimizer);
-            step = resumeFrom.State.Step; tokensSeen = resumeFrom.State.TokensSeen; elapsedBefore = resumeFrom.State.ElapsedSeconds;
+            step = resumeFrom.State.Step;
+            tokensSeen = resumeFrom.State.TokensSeen;
+            elapsedBefore = resumeFrom.State.ElapsedSeconds;
             metrics.TruncateAfter(step);
             req.Log($"resuming {req.RunDir} at step {step} from {resumeFrom.Directory}");
         }
@@ -74,22 +90,33 @@ public static class Trainer
         var rate = new RateMeter();
         bool interrupted = false;
 
-        TrainerState State() => new()
-        {
-            Step = step, TokensSeen = tokensSeen, ElapsedSeconds = elapsedBefore + clock.Elapsed.TotalSeconds,
-            TokenizerFingerprint = tokenizer.Fingerprint, LastValidationLoss = lastVal,
-        };
-        void SaveCheckpoint() => lastCheckpoint = Checkpoint.Save(req.RunDir, model, optimizer, train, State(), tokenizer, train.KeepCheckpoints);
+        TrainerState State() =>
+            new()
+            {
+                Step = step,
+                TokensSeen = tokensSeen,
+                ElapsedSeconds = elapsedBefore + clock.Elapsed.TotalSeconds,
+                TokenizerFingerprint = tokenizer.Fingerprint,
+                LastValidationLoss = lastVal,
+            };
+        void SaveCheckpoint() =>
+            lastCheckpoint = Checkpoint.Save(req.RunDir, model, optimizer, train, State(), tokenizer, train.KeepCheckpoints);
 
-        req.Log($"model: {Format.Count(model.parameters().Sum(p => p.numel()))} parameters; {data.Describe()}; {tokensPerStep} tokens/step");
+        req.Log(
+            $"model: {Format.Count(model.parameters().Sum(p => p.numel()))} parameters; {data.Describe()}; {tokensPerStep} tokens/step"
+        );
         using (var bar = req.ShowProgress ? new ProgressBar(req.ProgressLabel, train.MaxSteps, step) : null)
         {
             model.train();
             while (step < stopAt)
             {
-                if (req.Cancel.IsCancellationRequested) { interrupted = true; break; }
+                if (req.Cancel.IsCancellationRequested)
+                {
+                    interrupted = true;
+                    break;
+                }
                 double lr = schedule.At(step);
-                manual_seed(unchecked((long)(train.Seed * 1_000_003UL + (ulong)step)));   // dropout masks: a function of the step
+                manual_seed(unchecked((long)(train.Seed * 1_000_003UL + (ulong)step))); // dropout masks: a function of the step
                 double lossSum = 0;
                 for (int micro = 0; micro < train.GradAccum; micro++)
                 {
@@ -101,8 +128,10 @@ public static class Trainer
                     var total = model.AuxiliaryLoss() is { } aux ? loss + aux : loss;
                     (total / train.GradAccum).backward();
                 }
-                double gradNorm = train.GradClip > 0
-                    ? GradientClipping.ClipGlobalNorm(parameters, rowSparseTables.Select(t => t.Gradient), train.GradClip) : double.NaN;
+                double gradNorm =
+                    train.GradClip > 0
+                        ? GradientClipping.ClipGlobalNorm(parameters, rowSparseTables.Select(t => t.Gradient), train.GradClip)
+                        : double.NaN;
                 optimizer.Step(lr);
                 optimizer.ZeroGrad();
                 model.AfterOptimizerStep();
@@ -110,38 +139,72 @@ public static class Trainer
                 tokensSeen += tokensPerStep;
                 double trainLoss = lossSum / train.GradAccum;
                 if (!double.IsFinite(trainLoss))
-                    throw new UltraMemException($"training diverged at step {step} (loss {trainLoss}); lower the learning rate (now {train.LearningRate})");
+                    throw new UltraMemException(
+                        $"training diverged at step {step} (loss {trainLoss}); lower the learning rate (now {train.LearningRate})"
+                    );
                 double tps = rate.Add(tokensPerStep, clock.Elapsed.TotalSeconds);
-                metrics.Append(new MetricRecord(step, "train", new Dictionary<string, double>
-                {
-                    ["loss"] = trainLoss, ["lr"] = lr, ["grad_norm"] = gradNorm, ["tokens_per_s"] = tps,
-                    ["tokens"] = tokensSeen, ["elapsed_s"] = elapsedBefore + clock.Elapsed.TotalSeconds,
-                }));
-                bar?.Report(step, $"loss {trainLoss:F3}" + (lastVal is { } lv ? $" val {lv:F3}" : "") + $" | {Format.Count((long)tps)} tok/s");
+                metrics.Append(
+                    new MetricRecord(
+                        step,
+                        "train",
+                        new Dictionary<string, double>
+                        {
+                            ["loss"] = trainLoss,
+                            ["lr"] = lr,
+                            ["grad_norm"] = gradNorm,
+                            ["tokens_per_s"] = tps,
+                            ["tokens"] = tokensSeen,
+                            ["elapsed_s"] = elapsedBefore + clock.Elapsed.TotalSeconds,
+                        }
+                    )
+                );
+                bar?.Report(
+                    step,
+                    $"loss {trainLoss:F3}" + (lastVal is { } lv ? $" val {lv:F3}" : "") + $" | {Format.Count((long)tps)} tok/s"
+                );
 
                 bool last = step == train.MaxSteps;
                 if (step % train.EvalInterval == 0 || last)
                 {
                     // memory-layer diagnostics: the training window since the last evaluation, then the evaluation pass
-                    if (model.Diagnostics(reset: true) is { Count: > 0 } trainDiag) metrics.Append(new MetricRecord(step, "mem_train", trainDiag));
+                    if (model.Diagnostics(reset: true) is { Count: > 0 } trainDiag)
+                        metrics.Append(new MetricRecord(step, "mem_train", trainDiag));
                     var val = Evaluate(model, data, train.BatchSize, seqLen, last ? null : train.EvalBatches);
-                    if (model.Diagnostics(reset: true) is { Count: > 0 } valDiag) metrics.Append(new MetricRecord(step, "mem_val", valDiag));
+                    if (model.Diagnostics(reset: true) is { Count: > 0 } valDiag)
+                        metrics.Append(new MetricRecord(step, "mem_val", valDiag));
                     lastVal = val;
-                    metrics.Append(new MetricRecord(step, "val", new Dictionary<string, double>
-                    {
-                        ["loss"] = val, ["ppl"] = Math.Exp(val), ["tokens"] = tokensSeen, ["elapsed_s"] = elapsedBefore + clock.Elapsed.TotalSeconds,
-                    }));
-                    bar?.WriteLine($"step {step,6}  train {trainLoss:F4}  val {val:F4}  ppl {Math.Exp(val):F1}  lr {lr:E2}");
+                    metrics.Append(
+                        new MetricRecord(
+                            step,
+                            "val",
+                            new Dictionary<string, double>
+                            {
+                                ["loss"] = val,
+                                ["ppl"] = Math.Exp(val),
+                                ["tokens"] = tokensSeen,
+                                ["elapsed_s"] = elapsedBefore + clock.Elapsed.TotalSeconds,
+                            }
+                        )
+                    );
+                    bar?.WriteLine($"step {step, 6}  train {trainLoss:F4}  val {val:F4}  ppl {Math.Exp(val):F1}  lr {lr:E2}");
                     model.train();
                 }
-                if (step % train.CheckpointInterval == 0 || last) SaveCheckpoint();
+                if (step % train.CheckpointInterval == 0 || last)
+                    SaveCheckpoint();
             }
-            if (interrupted || (step == stopAt && lastCheckpoint != CheckpointDirFor(req.RunDir, step))) SaveCheckpoint();
+            if (interrupted || (step == stopAt && lastCheckpoint != CheckpointDirFor(req.RunDir, step)))
+                SaveCheckpoint();
         }
         var all = metrics.ReadAll();
-        LossPlot.Save(Path.Combine(req.RunDir, "loss.png"), all, $"{Path.GetFileName(Path.GetFullPath(req.RunDir))}: {Format.Count(model.parameters().Sum(p => p.numel()))} params",
-            data.UnigramEntropy, $"unigram entropy {data.UnigramEntropy:F2}");
-        if (interrupted) req.Log($"interrupted: saved {lastCheckpoint}; continue with --resume");
+        LossPlot.Save(
+            Path.Combine(req.RunDir, "loss.png"),
+            all,
+            $"{Path.GetFileName(Path.GetFullPath(req.RunDir))}: {Format.Count(model.parameters().Sum(p => p.numel()))} params",
+            data.UnigramEntropy,
+            $"unigram entropy {data.UnigramEntropy:F2}"
+        );
+        if (interrupted)
+            req.Log($"interrupted: saved {lastCheckpoint}; continue with --resume");
         return new TrainResult(req.RunDir, lastCheckpoint, step, interrupted, lastVal, data.UnigramEntropy, rate.Overall, all);
     }
 
@@ -152,15 +215,20 @@ public static class Trainer
     {
         model.eval();
         using var _ = no_grad();
-        double sum = 0; long n = 0;
+        double sum = 0;
+        long n = 0;
         foreach (var (x, y) in data.ValidationBatches(batchSize, seqLen, maxBatches))
         {
             using var scope = NewDisposeScope();
             var loss = TransformerLM.CrossEntropy(model.forward(x), y);
             long count = y.numel();
-            sum += loss.item<float>() * count; n += count;
+            sum += loss.item<float>() * count;
+            n += count;
         }
-        if (n == 0) throw new UltraMemException($"the validation split has fewer than {seqLen + 1} tokens; lower seq_len or raise validation_fraction");
+        if (n == 0)
+            throw new UltraMemException(
+                $"the validation split has fewer than {seqLen + 1} tokens; lower seq_len or raise validation_fraction"
+            );
         return sum / n;
     }
 
@@ -168,14 +236,20 @@ public static class Trainer
     sealed class RateMeter
     {
         readonly Queue<(double Time, long Tokens)> _window = new();
-        long _total; double _start = double.NaN, _last;
+        long _total;
+        double _start = double.NaN,
+            _last;
         public double Overall => _last > _start ? _total / (_last - _start) : 0;
+
         public double Add(long tokens, double now)
         {
-            if (double.IsNaN(_start)) _start = 0;
-            _total += tokens; _last = now;
+            if (double.IsNaN(_start))
+                _start = 0;
+            _total += tokens;
+            _last = now;
             _window.Enqueue((now, tokens));
-            while (_window.Count > 20) _window.Dequeue();
+            while (_window.Count > 20)
+                _window.Dequeue();
             double span = now - (_window.Count > 1 ? _window.Peek().Time : 0);
             long sum = _window.Skip(_window.Count > 1 ? 1 : 0).Sum(w => w.Tokens);
             return span > 0 ? sum / span : 0;

@@ -1,7 +1,8 @@
 namespace UltraMem.Training;
 
 /// <summary>
-/// UltraMem's value learning-rate multiplier (UltraMem, arXiv:2411.12364; docs/memory-layers.md, "Value learning-rate decay"): mult(step) = 1 + (κ − 1)·max(0, 1 − step/T),
+/// UltraMem's value learning-rate multiplier (UltraMem, arXiv:2411.12364; docs/memory-layers.md, "Value learning-rate decay"): mult(step) =
+/// 1 + (κ − 1)·max(0, 1 − step/T),
 /// applied on top of the base schedule to the value-table group.
 /// </summary>
 public static class ValueLearningRate

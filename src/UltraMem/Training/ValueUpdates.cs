@@ -9,7 +9,10 @@ namespace UltraMem.Training;
 public enum ValueUpdates
 {
     /// <summary>Exact AdamW on a dense gradient, as in the papers.</summary>
-    [JsonStringEnumMemberName("dense")] Dense,
+    [JsonStringEnumMemberName("dense")]
+    Dense,
+
     /// <summary>Only the rows a step selected: row-sparse gradient and lazy AdamW, cost independent of the table size.</summary>
-    [JsonStringEnumMemberName("row_sparse")] RowSparse,
+    [JsonStringEnumMemberName("row_sparse")]
+    RowSparse,
 }

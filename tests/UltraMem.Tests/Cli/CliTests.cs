@@ -18,34 +18,74 @@ public sealed class CliFixture : IDisposable
         Corpus = TestData.CorpusFolder(Root, 10);
         Cache = Path.Combine(Root, "cache");
         Run = Path.Combine(Root, "run");
-        Trainer.Run(new TrainRequest
-        {
-            RunDir = Run, CacheDir = Cache, ShowProgress = false, Log = _ => { },
-            Model = new ModelConfig { DModel = 32, NLayers = 2, NHeads = 2, MaxSeqLen = 32 },
-            Train = new TrainConfig { Corpus = Corpus, TokenizerVocabSize = 300, ValidationFraction = 0.2, BatchSize = 4, SeqLen = 32, MaxSteps = 3, EvalInterval = 3, CheckpointInterval = 3, Threads = 1 },
-        });
+        Trainer.Run(
+            new TrainRequest
+            {
+                RunDir = Run,
+                CacheDir = Cache,
+                ShowProgress = false,
+                Log = _ => { },
+                Model = new ModelConfig
+                {
+                    DModel = 32,
+                    NLayers = 2,
+                    NHeads = 2,
+                    MaxSeqLen = 32,
+                },
+                Train = new TrainConfig
+                {
+                    Corpus = Corpus,
+                    TokenizerVocabSize = 300,
+                    ValidationFraction = 0.2,
+                    BatchSize = 4,
+                    SeqLen = 32,
+                    MaxSteps = 3,
+                    EvalInterval = 3,
+                    CheckpointInterval = 3,
+                    Threads = 1,
+                },
+            }
+        );
     }
 
     public (int Code, string Out, string Err) Invoke(params string[] args)
     {
         string dll = Path.Combine(AppContext.BaseDirectory, "UltraMem.Cli.dll");
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        var psi = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
         psi.ArgumentList.Add(dll);
-        foreach (var a in args) psi.ArgumentList.Add(a);
+        foreach (var a in args)
+            psi.ArgumentList.Add(a);
         psi.Environment["ULTRAMEM_CACHE"] = Cache;
         using var p = Process.Start(psi)!;
         var stdout = p.StandardOutput.ReadToEndAsync();
         var stderr = p.StandardError.ReadToEndAsync();
-        if (!p.WaitForExit(120_000)) { p.Kill(true); throw new TimeoutException(string.Join(" ", args)); }
+        if (!p.WaitForExit(120_000))
+        {
+            p.Kill(true);
+            throw new TimeoutException(string.Join(" ", args));
+        }
         return (p.ExitCode, stdout.Result, stderr.Result);
     }
 
-    public void Dispose() { try { Directory.Delete(Root, true); } catch (IOException) { } }
+    public void Dispose()
+    {
+        try
+        {
+            Directory.Delete(Root, true);
+        }
+        catch (IOException) { }
+    }
 }
 
 public class CliTests : IClassFixture<CliFixture>
 {
     readonly CliFixture _f;
+
     public CliTests(CliFixture f) => _f = f;
 
     void AssertOneLineError((int Code, string Out, string Err) r, string expected)
@@ -55,7 +95,7 @@ public class CliTests : IClassFixture<CliFixture>
         Assert.True(lines.Length >= 1, "no error printed");
         Assert.StartsWith("ultramem: error: ", lines[^1]);
         Assert.Contains(expected, lines[^1]);
-        Assert.DoesNotContain("   at ", r.Err);   // no stack trace
+        Assert.DoesNotContain("   at ", r.Err); // no stack trace
     }
 
     [Fact]
@@ -74,9 +114,15 @@ public class CliTests : IClassFixture<CliFixture>
     {
         string folder = Path.Combine(_f.Root, "cmp");
         AssertOneLineError(_f.Invoke("compare", "--archs", "dense,gpt5", "--out", folder), "unknown architecture 'gpt5'");
-        AssertOneLineError(_f.Invoke("compare", "--ladder", "--archs", "pkm,dense", "--out", folder), "'dense' is not a rung of the ablation ladder");
+        AssertOneLineError(
+            _f.Invoke("compare", "--ladder", "--archs", "pkm,dense", "--out", folder),
+            "'dense' is not a rung of the ablation ladder"
+        );
         AssertOneLineError(_f.Invoke("compare", "--tokens", "lots", "--out", folder), "--tokens: 'lots' is not a positive token count");
-        AssertOneLineError(_f.Invoke("compare", "--tokens", "1M", "--steps", "5", "--out", folder), "--tokens and --steps both set the budget");
+        AssertOneLineError(
+            _f.Invoke("compare", "--tokens", "1M", "--steps", "5", "--out", folder),
+            "--tokens and --steps both set the budget"
+        );
         AssertOneLineError(_f.Invoke("compare", "--seeds", "0", "--out", folder), "--seeds must be at least 1");
         AssertOneLineError(_f.Invoke("compare", "--report-only", "--out", folder), "holds no comparison");
         Assert.False(Directory.Exists(folder));
@@ -87,12 +133,16 @@ public class CliTests : IClassFixture<CliFixture>
     {
         var r = _f.Invoke("match", "--preset", "tiny");
         Assert.Equal(0, r.Code);
-        foreach (var arch in Families.Members) Assert.Contains(arch, r.Out);
+        foreach (var arch in Families.Members)
+            Assert.Contains(arch, r.Out);
         var info = _f.Invoke("info", "--preset", "tiny", "--arch", "moe");
         Assert.Equal(0, info.Code);
         Assert.Matches(@"matched family 'tiny': FLOPs/token (0\.99[5-9]|1\.00[0-5])x .*total parameters (0\.9[89]|1\.0[0-2])\dx", info.Out);
         AssertOneLineError(_f.Invoke("info", "--preset", "tiny", "--arch", "gpt5"), "unknown architecture 'gpt5'");
-        AssertOneLineError(_f.Invoke("match", "--reference", Path.Combine(_f.Root, "missing.json"), "--arch", "moe"), "reference config not found");
+        AssertOneLineError(
+            _f.Invoke("match", "--reference", Path.Combine(_f.Root, "missing.json"), "--arch", "moe"),
+            "reference config not found"
+        );
     }
 
     [Fact]
@@ -108,11 +158,29 @@ public class CliTests : IClassFixture<CliFixture>
         AssertOneLineError(_f.Invoke("info", "--config", cfg), "invalid model config JSON");
         AssertOneLineError(_f.Invoke("info", "--memory", "swiglu@7:2"), "memory_layers[0]");
         AssertOneLineError(_f.Invoke("info", "--config", Path.Combine(_f.Root, "nope.json")), "model config not found");
-        AssertOneLineError(_f.Invoke("train", "--steps", "-5", "--out", Path.Combine(_f.Root, "neg"), "--corpus", _f.Corpus, "--vocab-size", "300"), "max_steps must be positive");
+        AssertOneLineError(
+            _f.Invoke("train", "--steps", "-5", "--out", Path.Combine(_f.Root, "neg"), "--corpus", _f.Corpus, "--vocab-size", "300"),
+            "max_steps must be positive"
+        );
         Assert.False(Directory.Exists(Path.Combine(_f.Root, "neg", "checkpoints")));
-        AssertOneLineError(_f.Invoke("train", "--value-updates", "sparse", "--out", Path.Combine(_f.Root, "vu"), "--corpus", _f.Corpus, "--vocab-size", "300"),
-            "value_updates must be one of \"dense\", \"row_sparse\"");
-        AssertOneLineError(_f.Invoke("train", "--out", _f.Run, "--resume", "--value-updates", "row_sparse"), "--value-updates cannot change it");
+        AssertOneLineError(
+            _f.Invoke(
+                "train",
+                "--value-updates",
+                "sparse",
+                "--out",
+                Path.Combine(_f.Root, "vu"),
+                "--corpus",
+                _f.Corpus,
+                "--vocab-size",
+                "300"
+            ),
+            "value_updates must be one of \"dense\", \"row_sparse\""
+        );
+        AssertOneLineError(
+            _f.Invoke("train", "--out", _f.Run, "--resume", "--value-updates", "row_sparse"),
+            "--value-updates cannot change it"
+        );
     }
 
     [Fact]
@@ -132,8 +200,10 @@ public class CliTests : IClassFixture<CliFixture>
         AssertOneLineError(_f.Invoke("bench", "scaling", "--set", "d_model=wide"), "d_model takes an integer (got \"wide\")");
         // train: --set wins over the flags and is validated before anything is written
         string neg = Path.Combine(_f.Root, "set-neg");
-        AssertOneLineError(_f.Invoke("train", "--lr", "1e-3", "--set", "learning_rate=-1", "--corpus", _f.Corpus, "--vocab-size", "300",
-            "--out", neg), "learning_rate must be positive (got -1)");
+        AssertOneLineError(
+            _f.Invoke("train", "--lr", "1e-3", "--set", "learning_rate=-1", "--corpus", _f.Corpus, "--vocab-size", "300", "--out", neg),
+            "learning_rate must be positive (got -1)"
+        );
         Assert.False(Directory.Exists(neg));
         AssertOneLineError(_f.Invoke("train", "--out", _f.Run, "--resume", "--set", "seed=3"), "--set cannot change it");
     }
@@ -142,23 +212,30 @@ public class CliTests : IClassFixture<CliFixture>
     public void MissingAndCorruptFilesFailWithoutTouchingData()
     {
         AssertOneLineError(_f.Invoke("eval", "--checkpoint", Path.Combine(_f.Root, "missing")), "checkpoint not found");
-        AssertOneLineError(_f.Invoke("train", "--corpus", Path.Combine(_f.Root, "no-such-corpus.txt"), "--out", Path.Combine(_f.Root, "x")), "no-such-corpus.txt");
+        AssertOneLineError(
+            _f.Invoke("train", "--corpus", Path.Combine(_f.Root, "no-such-corpus.txt"), "--out", Path.Combine(_f.Root, "x")),
+            "no-such-corpus.txt"
+        );
 
         // a copy of the checkpoint with a truncated weights file
         string src = Checkpoint.Open(_f.Run).Directory;
         string bad = Path.Combine(_f.Root, "corrupt-ckpt");
         Directory.CreateDirectory(bad);
-        foreach (var f in Directory.GetFiles(src)) File.Copy(f, Path.Combine(bad, Path.GetFileName(f)));
+        foreach (var f in Directory.GetFiles(src))
+            File.Copy(f, Path.Combine(bad, Path.GetFileName(f)));
         string weights = Path.Combine(bad, Checkpoint.ModelFile);
         var bytes = File.ReadAllBytes(weights);
         File.WriteAllBytes(weights, bytes[..(bytes.Length / 2)]);
         var r = _f.Invoke("generate", "--checkpoint", bad, "--max-tokens", "3");
         AssertOneLineError(r, Checkpoint.ModelFile);
-        Assert.Equal(bytes.Length / 2, new FileInfo(weights).Length);   // untouched
+        Assert.Equal(bytes.Length / 2, new FileInfo(weights).Length); // untouched
 
         // training into an existing run without --resume leaves it alone
         string latest = File.ReadAllText(Path.Combine(_f.Run, "checkpoints", "latest"));
-        AssertOneLineError(_f.Invoke("train", "--out", _f.Run, "--corpus", _f.Corpus, "--vocab-size", "300"), "already holds a training run");
+        AssertOneLineError(
+            _f.Invoke("train", "--out", _f.Run, "--corpus", _f.Corpus, "--vocab-size", "300"),
+            "already holds a training run"
+        );
         Assert.Equal(latest, File.ReadAllText(Path.Combine(_f.Run, "checkpoints", "latest")));
     }
 
@@ -166,7 +243,12 @@ public class CliTests : IClassFixture<CliFixture>
     public void ATokenizerThatDoesNotMatchTheCheckpointIsRejected()
     {
         string other = Path.Combine(_f.Root, "other-tokenizer");
-        UltraMem.Tokenization.TextTokenizer.Train(new[] { "completely different text, with other words entirely. " + TestData.Paragraph[..80] }, 280).Save(other);
+        UltraMem
+            .Tokenization.TextTokenizer.Train(
+                new[] { "completely different text, with other words entirely. " + TestData.Paragraph[..80] },
+                280
+            )
+            .Save(other);
         AssertOneLineError(_f.Invoke("eval", "--checkpoint", _f.Run, "--tokenizer", other), "does not match the checkpoint");
     }
 
@@ -189,16 +271,57 @@ public class CliTests : IClassFixture<CliFixture>
     public void BenchDecodeAndScalingWriteTheirTablesAndPlots()
     {
         string outDir = Path.Combine(_f.Root, "bench");
-        var d = _f.Invoke("bench", "decode", "--preset", "tiny", "--archs", "dense,moe,ultramem", "--batches", "1,2", "--profile-batches", "2",
-                          "--kv", "8", "--warmup", "0", "--reps", "1", "--threads", "1", "--out", outDir);
+        var d = _f.Invoke(
+            "bench",
+            "decode",
+            "--preset",
+            "tiny",
+            "--archs",
+            "dense,moe,ultramem",
+            "--batches",
+            "1,2",
+            "--profile-batches",
+            "2",
+            "--kv",
+            "8",
+            "--warmup",
+            "0",
+            "--reps",
+            "1",
+            "--threads",
+            "1",
+            "--out",
+            outDir
+        );
         Assert.True(d.Code == 0, d.Err);
         Assert.Contains("moe / ultramem", d.Out);
         Assert.Contains("Where the time goes", d.Out);
-        foreach (var f in new[] { "decode.md", "decode.csv", "decode-time.png", "decode-bytes.png" }) Assert.True(File.Exists(Path.Combine(outDir, f)), f);
+        foreach (var f in new[] { "decode.md", "decode.csv", "decode-time.png", "decode-bytes.png" })
+            Assert.True(File.Exists(Path.Combine(outDir, f)), f);
         Assert.Equal(1 + 3 * 2, File.ReadAllLines(Path.Combine(outDir, "decode.csv")).Length);
 
-        var s = _f.Invoke("bench", "scaling", "--preset", "tiny", "--archs", "dense,moe", "--scales", "1,2", "--batch", "2",
-                          "--kv", "8", "--warmup", "0", "--reps", "1", "--threads", "1", "--out", outDir);
+        var s = _f.Invoke(
+            "bench",
+            "scaling",
+            "--preset",
+            "tiny",
+            "--archs",
+            "dense,moe",
+            "--scales",
+            "1,2",
+            "--batch",
+            "2",
+            "--kv",
+            "8",
+            "--warmup",
+            "0",
+            "--reps",
+            "1",
+            "--threads",
+            "1",
+            "--out",
+            outDir
+        );
         Assert.True(s.Code == 0, s.Err);
         Assert.Contains("moe x2", File.ReadAllText(Path.Combine(outDir, "scaling.csv")));
         Assert.True(File.Exists(Path.Combine(outDir, "scaling.png")));

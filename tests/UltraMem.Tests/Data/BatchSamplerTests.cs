@@ -22,17 +22,18 @@ public class BatchSamplerTests : IDisposable
     {
         var (s, tokens) = Stream(5000);
         using var _ = s;
-        const int B = 6, T = 32;
+        const int B = 6,
+            T = 32;
         var (x, y) = BatchSampler.Sample(s, B, T, seed: 11, step: 5, microStep: 1);
         long[] starts = BatchSampler.Starts(s.Count, B, T, 11, 5, 1);
         Assert.Equal(B * T, x.Length);
         Assert.Equal(B * T, y.Length);
         for (int r = 0; r < B; r++)
-            for (int t = 0; t < T; t++)
-            {
-                Assert.Equal(tokens[starts[r] + t], x[r * T + t]);
-                Assert.Equal(tokens[starts[r] + t + 1], y[r * T + t]);
-            }
+        for (int t = 0; t < T; t++)
+        {
+            Assert.Equal(tokens[starts[r] + t], x[r * T + t]);
+            Assert.Equal(tokens[starts[r] + t + 1], y[r * T + t]);
+        }
     }
 
     [Fact]
@@ -43,12 +44,12 @@ public class BatchSamplerTests : IDisposable
         // An uninterrupted run: steps 0..9, two micro-steps each.
         var run = new Dictionary<(long, int), long[]>();
         for (long step = 0; step < 10; step++)
-            for (int micro = 0; micro < 2; micro++)
-                run[(step, micro)] = BatchSampler.Sample(s, 4, 16, 7, step, micro).Inputs;
+        for (int micro = 0; micro < 2; micro++)
+            run[(step, micro)] = BatchSampler.Sample(s, 4, 16, 7, step, micro).Inputs;
         // A resumed run starting at step 6 sees the same batches.
         for (long step = 6; step < 10; step++)
-            for (int micro = 0; micro < 2; micro++)
-                Assert.Equal(run[(step, micro)], BatchSampler.Sample(s, 4, 16, 7, step, micro).Inputs);
+        for (int micro = 0; micro < 2; micro++)
+            Assert.Equal(run[(step, micro)], BatchSampler.Sample(s, 4, 16, 7, step, micro).Inputs);
         Assert.Equal(run.Count, run.Values.Select(v => string.Join(',', v)).Distinct().Count());
         Assert.NotEqual(run[(3, 0)], BatchSampler.Sample(s, 4, 16, 8, 3, 0).Inputs);
     }
@@ -65,7 +66,7 @@ public class BatchSamplerTests : IDisposable
                 Assert.InRange(start, 0, count - T - 1);
                 seen.Add(start);
             }
-        Assert.Equal(count - T, seen.Count);   // 0 … 89: the last window's target is the last token
+        Assert.Equal(count - T, seen.Count); // 0 … 89: the last window's target is the last token
     }
 
     [Fact]
@@ -73,9 +74,10 @@ public class BatchSamplerTests : IDisposable
     {
         var (s, tokens) = Stream(1000);
         using var _ = s;
-        const int B = 4, T = 37;
+        const int B = 4,
+            T = 37;
         var batches = BatchSampler.Sequential(s, B, T).ToList();
-        long windows = (s.Count - 1) / T;   // 27
+        long windows = (s.Count - 1) / T; // 27
         Assert.Equal(windows, BatchSampler.SequentialWindowCount(s.Count, T));
         Assert.Equal((windows + B - 1) / B, batches.Count);
         Assert.All(batches.SkipLast(1), b => Assert.Equal(B * T, b.Inputs.Length));
@@ -84,7 +86,7 @@ public class BatchSamplerTests : IDisposable
         long[] targets = batches.SelectMany(b => b.Targets).ToArray();
         Assert.Equal(tokens[..(int)(windows * T)], inputs);
         Assert.Equal(tokens[1..(int)(windows * T + 1)], targets);
-        Assert.True(s.Count - 1 - windows * T < T);   // what is left out is less than one window
+        Assert.True(s.Count - 1 - windows * T < T); // what is left out is less than one window
     }
 
     [Fact]

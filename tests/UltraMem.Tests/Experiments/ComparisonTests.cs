@@ -18,39 +18,74 @@ public sealed class ComparisonFixture : IDisposable
         Cache = Path.Combine(Root, "cache");
     }
 
-    /// <summary>A micro comparison: D = 64, 4 layers (the smallest backbone every family member can be matched on), 4×32 tokens a step.</summary>
-    public CompareSettings Settings(long steps = 4, string kind = CompareSettings.FamilyKind) => new()
-    {
-        Kind = kind, ModelName = "micro",
-        BaseModel = new ModelConfig { VocabSize = 300, DModel = 64, NLayers = 4, NHeads = 4, MaxSeqLen = 32, Dropout = 0 },
-        Train = new TrainConfig
+    /// <summary>A micro comparison: D = 64, 4 layers (the smallest backbone every family member can be matched on), 4×32 tokens a
+    /// step.</summary>
+    public CompareSettings Settings(long steps = 4, string kind = CompareSettings.FamilyKind) =>
+        new()
         {
-            Corpus = Corpus, TokenizerVocabSize = 300, ValidationFraction = 0.2, BatchSize = 4, SeqLen = 32, MaxSteps = steps,
-            EvalInterval = 2, EvalBatches = 2, CheckpointInterval = 2, KeepCheckpoints = 1, Threads = 1,
-        },
-    };
+            Kind = kind,
+            ModelName = "micro",
+            BaseModel = new ModelConfig
+            {
+                VocabSize = 300,
+                DModel = 64,
+                NLayers = 4,
+                NHeads = 4,
+                MaxSeqLen = 32,
+                Dropout = 0,
+            },
+            Train = new TrainConfig
+            {
+                Corpus = Corpus,
+                TokenizerVocabSize = 300,
+                ValidationFraction = 0.2,
+                BatchSize = 4,
+                SeqLen = 32,
+                MaxSteps = steps,
+                EvalInterval = 2,
+                EvalBatches = 2,
+                CheckpointInterval = 2,
+                KeepCheckpoints = 1,
+                Threads = 1,
+            },
+        };
 
-    public CompareRequest Request(string folder, CompareSettings settings, string[] archs, ulong[] seeds, long? stopAfter = null) => new()
-    {
-        OutDir = folder, Settings = settings, Archs = archs, Seeds = seeds, CacheDir = Cache, Log = _ => { }, ShowProgress = false,
-        StopAfterStep = stopAfter,
-    };
+    public CompareRequest Request(string folder, CompareSettings settings, string[] archs, ulong[] seeds, long? stopAfter = null) =>
+        new()
+        {
+            OutDir = folder,
+            Settings = settings,
+            Archs = archs,
+            Seeds = seeds,
+            CacheDir = Cache,
+            Log = _ => { },
+            ShowProgress = false,
+            StopAfterStep = stopAfter,
+        };
 
     public string Folder(string name) => Path.Combine(Root, name);
 
-    public void Dispose() { try { Directory.Delete(Root, true); } catch (IOException) { } }
+    public void Dispose()
+    {
+        try
+        {
+            Directory.Delete(Root, true);
+        }
+        catch (IOException) { }
+    }
 }
 
 public class ComparisonTests : IClassFixture<ComparisonFixture>
 {
     readonly ComparisonFixture _f;
+
     public ComparisonTests(ComparisonFixture f) => _f = f;
 
     [Fact]
     public void SummaryStatisticsOnKnownNumbers()
     {
         Assert.Equal(2.5, Stats.Mean(new[] { 1.0, 2, 3, 4 }), 12);
-        Assert.Equal(Math.Sqrt(5.0 / 3), Stats.SampleStd(new[] { 1.0, 2, 3, 4 }), 12);   // n − 1 in the denominator
+        Assert.Equal(Math.Sqrt(5.0 / 3), Stats.SampleStd(new[] { 1.0, 2, 3, 4 }), 12); // n − 1 in the denominator
         Assert.Equal(0.0, Stats.SampleStd(new[] { 2.0, 2.0 }));
         Assert.True(double.IsNaN(Stats.SampleStd(new[] { 3.0 })));
 
@@ -58,11 +93,14 @@ public class ComparisonTests : IClassFixture<ComparisonFixture>
         // step over 3× the median (a resumed session's first step) are left out: the remaining steps take 0.5 s each
         var m = new List<MetricRecord>();
         double t = 0;
-        foreach (var (step, dt) in new[] { (1L, 9.0), (2L, 0.5), (3L, 4.0), (4L, 0.5), (5L, 2.0), (6L, 0.5), (7L, 0.5), (8L, 6.0), (9L, 0.5) })
+        foreach (
+            var (step, dt) in new[] { (1L, 9.0), (2L, 0.5), (3L, 4.0), (4L, 0.5), (5L, 2.0), (6L, 0.5), (7L, 0.5), (8L, 6.0), (9L, 0.5) }
+        )
         {
             t += dt;
             m.Add(new MetricRecord(step, "train", new Dictionary<string, double> { ["loss"] = 1, ["elapsed_s"] = t }));
-            if (step == 2) m.Add(new MetricRecord(step, "val", new Dictionary<string, double> { ["loss"] = 1 }));
+            if (step == 2)
+                m.Add(new MetricRecord(step, "val", new Dictionary<string, double> { ["loss"] = 1 }));
         }
         Assert.Equal(1000.0 / 0.5, Stats.TrainingTokensPerSecond(m, 1000, checkpointInterval: 4), 6);
     }
@@ -79,12 +117,26 @@ public class ComparisonTests : IClassFixture<ComparisonFixture>
         string settingsBefore = File.ReadAllText(Path.Combine(folder, Comparison.SettingsFile));
 
         // another token budget in the same folder: refused, naming the field, and nothing is touched
-        var e = Assert.Throws<UltraMemException>(() => Comparison.Run(_f.Request(folder, _f.Settings(steps: 6), new[] { "dense" }, new ulong[] { 1 })));
+        var e = Assert.Throws<UltraMemException>(() =>
+            Comparison.Run(_f.Request(folder, _f.Settings(steps: 6), new[] { "dense" }, new ulong[] { 1 }))
+        );
         Assert.Contains("train.max_steps: 4 recorded, 6 now", e.Message);
         Assert.Contains("another --out", e.Message);
         Assert.Equal(before, File.ReadAllText(results));
         Assert.Equal(settingsBefore, File.ReadAllText(Path.Combine(folder, Comparison.SettingsFile)));
-        var lr = Assert.Throws<UltraMemException>(() => Comparison.Run(_f.Request(folder, _f.Settings() with { Train = _f.Settings().Train with { LearningRate = 1e-3 } }, new[] { "dense" }, new ulong[] { 1 })));
+        var lr = Assert.Throws<UltraMemException>(() =>
+            Comparison.Run(
+                _f.Request(
+                    folder,
+                    _f.Settings() with
+                    {
+                        Train = _f.Settings().Train with { LearningRate = 1e-3 },
+                    },
+                    new[] { "dense" },
+                    new ulong[] { 1 }
+                )
+            )
+        );
         Assert.Contains("train.learning_rate", lr.Message);
 
         // the same settings with one more seed: the old line stays as it was, one line is appended
@@ -96,14 +148,25 @@ public class ComparisonTests : IClassFixture<ComparisonFixture>
         Assert.Equal(2, after.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length);
         var recs = new ResultsLog(folder).ReadAll();
         Assert.Equal(new ulong[] { 1, 2 }, recs.Select(r => r.Seed));
-        Assert.All(recs, r => Assert.True(r.Steps == 4 && r.Tokens == 4 * 4 * 32 && double.IsFinite(r.FinalValLoss) && r.TotalParams > 0 && r.FlopsPerToken > 0));
-        Assert.NotEqual(recs[0].FinalValLoss, recs[1].FinalValLoss);   // seeds differ
+        Assert.All(
+            recs,
+            r =>
+                Assert.True(
+                    r.Steps == 4 && r.Tokens == 4 * 4 * 32 && double.IsFinite(r.FinalValLoss) && r.TotalParams > 0 && r.FlopsPerToken > 0
+                )
+        );
+        Assert.NotEqual(recs[0].FinalValLoss, recs[1].FinalValLoss); // seeds differ
 
         // a folder that holds something else is not adopted
         string other = _f.Folder("not-a-comparison");
         Directory.CreateDirectory(other);
         File.WriteAllText(Path.Combine(other, "notes.txt"), "mine");
-        Assert.Contains("holds no comparison", Assert.Throws<UltraMemException>(() => Comparison.Run(_f.Request(other, _f.Settings(), new[] { "dense" }, new ulong[] { 1 }))).Message);
+        Assert.Contains(
+            "holds no comparison",
+            Assert
+                .Throws<UltraMemException>(() => Comparison.Run(_f.Request(other, _f.Settings(), new[] { "dense" }, new ulong[] { 1 })))
+                .Message
+        );
     }
 
     /// <summary>
@@ -121,11 +184,19 @@ public class ComparisonTests : IClassFixture<ComparisonFixture>
         string line = File.ReadAllText(results);
         var old = new ResultsLog(folder).ReadAll().Single();
         File.WriteAllText(results, line.Replace(old.ModelSha, "0123456789abcdef"));
-        foreach (var cfg in Directory.GetFiles(Path.Combine(folder, "dense", "seed-1", "checkpoints"), "model_config.json", SearchOption.AllDirectories))
+        foreach (
+            var cfg in Directory.GetFiles(
+                Path.Combine(folder, "dense", "seed-1", "checkpoints"),
+                "model_config.json",
+                SearchOption.AllDirectories
+            )
+        )
             File.WriteAllText(cfg, File.ReadAllText(cfg).Replace("\"rope_theta\": 10000", "\"rope_theta\": 5000"));
         string before = File.ReadAllText(results);
 
-        var e = Assert.Throws<UltraMemException>(() => Comparison.Run(_f.Request(folder, _f.Settings(), new[] { "dense" }, new ulong[] { 1 })));
+        var e = Assert.Throws<UltraMemException>(() =>
+            Comparison.Run(_f.Request(folder, _f.Settings(), new[] { "dense" }, new ulong[] { 1 }))
+        );
         Assert.Contains("dense seed 1", e.Message);
         Assert.Contains("rope_theta: 5000 recorded, 10000 now", e.Message);
         Assert.Contains("--retrain-stale", e.Message);
@@ -134,12 +205,15 @@ public class ComparisonTests : IClassFixture<ComparisonFixture>
         var again = Comparison.Run(_f.Request(folder, _f.Settings(), new[] { "dense" }, new ulong[] { 1 }) with { RetrainStale = true });
         Assert.Equal(1, again.Trained);
         Assert.True(File.Exists(Path.Combine(folder, "stale", "dense", "seed-1", "model_config.json")));
-        Assert.StartsWith(before, File.ReadAllText(results));                     // the old line stays; the new one supersedes it
+        Assert.StartsWith(before, File.ReadAllText(results)); // the old line stays; the new one supersedes it
         var recs = new ResultsLog(folder).ReadAll();
         Assert.Equal(2, recs.Count);
-        Assert.Equal(old.FinalValLoss, recs[1].FinalValLoss);                     // the same model, seed and data: the same loss
+        Assert.Equal(old.FinalValLoss, recs[1].FinalValLoss); // the same model, seed and data: the same loss
         Assert.Equal(old.ModelSha, recs[1].ModelSha);
-        Assert.Contains(again.Report.Notes, n => n.StartsWith("1 earlier line of results.jsonl is superseded") && n.Contains("dense seed 1"));
+        Assert.Contains(
+            again.Report.Notes,
+            n => n.StartsWith("1 earlier line of results.jsonl is superseded") && n.Contains("dense seed 1")
+        );
         Assert.Equal(1, Comparison.Run(_f.Request(folder, _f.Settings(), new[] { "dense" }, new ulong[] { 1 })).Skipped);
     }
 
@@ -165,7 +239,11 @@ public class ComparisonTests : IClassFixture<ComparisonFixture>
         Assert.Equal(2, resumed.Trained);
         var recs = new ResultsLog(folder).ReadAll();
         Assert.Equal(archs, recs.Select(r => r.Arch));
-        var steps = new MetricsLog(Path.Combine(folder, "dense", "seed-1")).ReadAll().Where(m => m.Split == "train").Select(m => m.Step).ToList();
+        var steps = new MetricsLog(Path.Combine(folder, "dense", "seed-1"))
+            .ReadAll()
+            .Where(m => m.Split == "train")
+            .Select(m => m.Step)
+            .ToList();
         Assert.Equal(new long[] { 1, 2, 3, 4 }, steps);
         // the optimizer state of a recorded run is dropped, its weights kept
         var ckpt = Checkpoint.Open(Path.Combine(folder, "dense", "seed-1"));
@@ -201,7 +279,7 @@ public class ComparisonTests : IClassFixture<ComparisonFixture>
         Assert.Equal("0 (+2 failed)", outcome.Report.Rows[0][1]);
         Assert.Contains(outcome.Report.Notes, n => n.StartsWith("dense seed 1 failed"));
         var again = Comparison.Run(_f.Request(folder, s, new[] { "dense" }, new ulong[] { 1, 2 }));
-        Assert.Equal((0, 2), (again.Trained, again.Skipped));   // not retried
+        Assert.Equal((0, 2), (again.Trained, again.Skipped)); // not retried
     }
 
     [Fact]
@@ -211,7 +289,9 @@ public class ComparisonTests : IClassFixture<ComparisonFixture>
         Comparison.OpenFolder(folder, _f.Settings(), "test");
         using (new FileStream(Path.Combine(folder, ".lock"), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None))
         {
-            var e = Assert.Throws<UltraMemException>(() => Comparison.Run(_f.Request(folder, _f.Settings(), new[] { "dense" }, new ulong[] { 1 })));
+            var e = Assert.Throws<UltraMemException>(() =>
+                Comparison.Run(_f.Request(folder, _f.Settings(), new[] { "dense" }, new ulong[] { 1 }))
+            );
             Assert.Contains("another `ultramem compare` is working in", e.Message);
         }
         Assert.False(Directory.Exists(Path.Combine(folder, "dense")));
@@ -227,14 +307,27 @@ public class ComparisonTests : IClassFixture<ComparisonFixture>
         void Add(string arch, params double[] losses)
         {
             for (int i = 0; i < losses.Length; i++)
-                log.Append(new RunRecord { Arch = arch, Seed = (ulong)i + 1, FinalValLoss = losses[i], Fingerprint = s.Fingerprint, RunDir = Comparison.RunFolder(arch, (ulong)i + 1),
-                    TrainTokensPerS = 1000, TotalParams = 10, ActivatedParams = 5, FlopsPerToken = 20, Settings = s.Identity() });
+                log.Append(
+                    new RunRecord
+                    {
+                        Arch = arch,
+                        Seed = (ulong)i + 1,
+                        FinalValLoss = losses[i],
+                        Fingerprint = s.Fingerprint,
+                        RunDir = Comparison.RunFolder(arch, (ulong)i + 1),
+                        TrainTokensPerS = 1000,
+                        TotalParams = 10,
+                        ActivatedParams = 5,
+                        FlopsPerToken = 20,
+                        Settings = s.Identity(),
+                    }
+                );
         }
         Add("ultramem", 5.00, 5.01, 5.02);
         Add("pkm", 5.20, 5.21, 5.22);
         Add("pkm+rm_softmax", 5.18, 5.19, 5.20);
         var report = ComparisonReport.Write(folder);
-        Assert.Equal(new[] { "pkm", "pkm+rm_softmax", "ultramem" }, report.Archs.Select(a => a.Arch));   // ladder order
+        Assert.Equal(new[] { "pkm", "pkm+rm_softmax", "ultramem" }, report.Archs.Select(a => a.Arch)); // ladder order
         int col(string h) => report.Headers.ToList().IndexOf(h);
         var rm = report.Rows[1];
         Assert.Equal("5.1900", rm[col("val loss mean")]);
@@ -242,10 +335,10 @@ public class ComparisonTests : IClassFixture<ComparisonFixture>
         Assert.Equal("-0.0200", rm[col("Δ prev")]);
         Assert.Equal("-0.006", rm[col("paper Δ prev")]);
         var um = report.Rows[2];
-        Assert.Equal("-0.086", um[col("paper Δ prev")]);                    // 2.736 − 2.822: the previous rung in the table
-        Assert.Equal("-0.092", um[col("paper Δ vs pkm")]);                  // the paper's whole ladder
+        Assert.Equal("-0.086", um[col("paper Δ prev")]); // 2.736 − 2.822: the previous rung in the table
+        Assert.Equal("-0.092", um[col("paper Δ vs pkm")]); // the paper's whole ladder
         Assert.Equal("-0.2000", um[col("Δ vs pkm")]);
-        Assert.True(report.UltraMemBeatsPkmBeyondSpread);                   // 0.2 > 3 × 0.01
+        Assert.True(report.UltraMemBeatsPkmBeyondSpread); // 0.2 > 3 × 0.01
         string md = File.ReadAllText(report.MarkdownPath);
         Assert.Contains("arXiv 2411.12364", md);
         Assert.Contains("MORE than 3× the seed-to-seed spread", md);

@@ -34,7 +34,10 @@ public class SafeTensorsRejectionTests : IDisposable
         ["header length u64 max"] = ([.. Le64(ulong.MaxValue), .. "{}"u8], "exceeds the 100000000-byte limit"),
         ["header longer than file"] = ([.. Le64(1000), .. "{}      "u8], "runs past the end"),
         ["zero-length header"] = (Le64(0), "does not start with '{'"),
-        ["invalid UTF-8"] = (File([(byte)'{', (byte)'"', (byte)'a', 0xFF, (byte)'"', (byte)':', (byte)'{', (byte)'}', (byte)'}'], []), "not valid UTF-8"),
+        ["invalid UTF-8"] = (
+            File([(byte)'{', (byte)'"', (byte)'a', 0xFF, (byte)'"', (byte)':', (byte)'{', (byte)'}', (byte)'}'], []),
+            "not valid UTF-8"
+        ),
         ["overlong UTF-8"] = (File([(byte)'{', (byte)'"', 0xC0, 0xAF, (byte)'"', (byte)':', (byte)'1', (byte)'}'], []), "not valid UTF-8"),
         ["BOM before header"] = (File([0xEF, 0xBB, 0xBF, .. "{}"u8], []), "does not start with '{'"),
         ["header is an array"] = (File("[1,2]", 0), "does not start with '{'"),
@@ -60,29 +63,50 @@ public class SafeTensorsRejectionTests : IDisposable
         ["shape beyond int64"] = (File("{" + F32("a", "[18446744073709551615]", "[0,4]") + "}", 4), "non-negative integers"),
         ["shape product overflows"] = (File("{" + F32("a", "[4611686018427387904,4]", "[0,4]") + "}", 4), "overflows"),
         ["byte size overflows"] = (File("{" + F32("a", "[4611686018427387904]", "[0,4]") + "}", 4), "overflows"),
-        ["huge shape small file"] = (File("{" + F32("a", "[1000000000,1000]", "[0,4000000000000]") + "}", 4), "beyond the 4-byte data buffer"),
+        ["huge shape small file"] = (
+            File("{" + F32("a", "[1000000000,1000]", "[0,4000000000000]") + "}", 4),
+            "beyond the 4-byte data buffer"
+        ),
         ["one offset"] = (File("{" + F32("a", "[1]", "[4]") + "}", 4), "two integers [begin, end], found 1"),
         ["three offsets"] = (File("{" + F32("a", "[1]", "[0,4,4]") + "}", 4), "two integers [begin, end], found 3"),
-        ["offsets not numbers"] = (File("{" + F32("a", "[1]", "[\"0\",\"4\"]") + "}", 4), "data_offsets entries must be non-negative integers"),
+        ["offsets not numbers"] = (
+            File("{" + F32("a", "[1]", "[\"0\",\"4\"]") + "}", 4),
+            "data_offsets entries must be non-negative integers"
+        ),
         ["negative offset"] = (File("{" + F32("a", "[1]", "[-4,0]") + "}", 4), "found -4"),
         ["begin after end"] = (File("{" + F32("a", "[0]", "[4,0]") + "}", 4), "begin > end"),
         ["end beyond buffer"] = (File("{" + F32("a", "[2]", "[0,8]") + "}", 4), "end 8 is beyond the 4-byte data buffer"),
         ["length mismatch"] = (File("{" + F32("a", "[3]", "[0,8]") + "}", 8), "span 8 bytes but F32 [3] needs 12"),
-        ["overlap"] = (File("{" + F32("a", "[2]", "[0,8]") + "," + F32("b", "[2]", "[4,12]") + "}", 12), "tensor 'b' [4, 12] overlaps tensor 'a' [0, 8]"),
+        ["overlap"] = (
+            File("{" + F32("a", "[2]", "[0,8]") + "," + F32("b", "[2]", "[4,12]") + "}", 12),
+            "tensor 'b' [4, 12] overlaps tensor 'a' [0, 8]"
+        ),
         ["same range twice"] = (File("{" + F32("a", "[1]", "[0,4]") + "," + F32("b", "[1]", "[0,4]") + "}", 4), "overlaps"),
-        ["empty tensor inside another"] = (File("{" + F32("a", "[2]", "[0,8]") + "," + F32("z", "[0]", "[4,4]") + "}", 8), "tensor 'z' [4, 4] overlaps"),
-        ["gap"] = (File("{" + F32("a", "[1]", "[0,4]") + "," + F32("b", "[1]", "[8,12]") + "}", 12), "gap of 4 bytes in the data buffer before tensor 'b'"),
+        ["empty tensor inside another"] = (
+            File("{" + F32("a", "[2]", "[0,8]") + "," + F32("z", "[0]", "[4,4]") + "}", 8),
+            "tensor 'z' [4, 4] overlaps"
+        ),
+        ["gap"] = (
+            File("{" + F32("a", "[1]", "[0,4]") + "," + F32("b", "[1]", "[8,12]") + "}", 12),
+            "gap of 4 bytes in the data buffer before tensor 'b'"
+        ),
         ["gap at start"] = (File("{" + F32("a", "[1]", "[4,8]") + "}", 8), "gap of 4 bytes"),
         ["trailing bytes"] = (File("{" + F32("a", "[2]", "[0,8]") + "}", 12), "4 trailing bytes after the last tensor"),
         ["data but no tensors"] = (File("{}", 3), "3 trailing bytes"),
         ["duplicate tensor"] = (File("{" + F32("a", "[1]", "[0,4]") + "," + F32("a", "[1]", "[4,8]") + "}", 8), "duplicate key 'a'"),
         ["duplicate metadata section"] = (File("{\"__metadata__\":{},\"__metadata__\":{}}", 0), "duplicate key '__metadata__'"),
         ["duplicate metadata key"] = (File("{\"__metadata__\":{\"k\":\"1\",\"k\":\"2\"}}", 0), "duplicate metadata key 'k'"),
-        ["duplicate field"] = (File("{\"a\":{\"dtype\":\"F32\",\"dtype\":\"F32\",\"shape\":[],\"data_offsets\":[0,4]}}", 4), "duplicate field 'dtype'"),
+        ["duplicate field"] = (
+            File("{\"a\":{\"dtype\":\"F32\",\"dtype\":\"F32\",\"shape\":[],\"data_offsets\":[0,4]}}", 4),
+            "duplicate field 'dtype'"
+        ),
         ["metadata value a number"] = (File("{\"__metadata__\":{\"step\":7}}", 0), "metadata value of 'step' is Number, not a string"),
         ["metadata value an object"] = (File("{\"__metadata__\":{\"cfg\":{\"a\":\"b\"}}}", 0), "metadata value of 'cfg' is StartObject"),
         ["metadata not an object"] = (File("{\"__metadata__\":[\"a\"]}", 0), "must be an object of strings"),
-        ["BOOL byte not 0 or 1"] = (File("{\"f\":{\"dtype\":\"BOOL\",\"shape\":[3],\"data_offsets\":[0,3]}}"u8.ToArray(), [1, 0, 7]), "BOOL data holds a byte other than 0 or 1"),
+        ["BOOL byte not 0 or 1"] = (
+            File("{\"f\":{\"dtype\":\"BOOL\",\"shape\":[3],\"data_offsets\":[0,3]}}"u8.ToArray(), [1, 0, 7]),
+            "BOOL data holds a byte other than 0 or 1"
+        ),
     };
 
     public static IEnumerable<object[]> CaseNames => Cases.Keys.Select(k => new object[] { k });
@@ -95,11 +119,14 @@ public class SafeTensorsRejectionTests : IDisposable
         string path = _dir.File("bad.safetensors");
         System.IO.File.WriteAllBytes(path, bytes);
 
-        var ex = Assert.Throws<UltraMemException>(() => { using var f = SafeTensors.Load(path); });
+        var ex = Assert.Throws<UltraMemException>(() =>
+        {
+            using var f = SafeTensors.Load(path);
+        });
         Assert.Contains($"'{path}'", ex.Message);
         Assert.Contains(message, ex.Message);
 
-        if (!name.StartsWith("BOOL", StringComparison.Ordinal))   // everything but data checks fails on the header alone
+        if (!name.StartsWith("BOOL", StringComparison.Ordinal)) // everything but data checks fails on the header alone
         {
             var hex = Assert.Throws<UltraMemException>(() => SafeTensors.ReadHeader(path));
             Assert.Equal(ex.Message, hex.Message);
@@ -129,7 +156,10 @@ public class SafeTensorsRejectionTests : IDisposable
     {
         // Sanity check of the builders: the same construction with valid values loads.
         string path = _dir.File("good.safetensors");
-        System.IO.File.WriteAllBytes(path, File("{\"__metadata__\":{\"k\":\"v\"}," + F32("a", "[2]", "[0,8]") + "," + F32("b", "[1]", "[8,12]") + "}", 12));
+        System.IO.File.WriteAllBytes(
+            path,
+            File("{\"__metadata__\":{\"k\":\"v\"}," + F32("a", "[2]", "[0,8]") + "," + F32("b", "[1]", "[8,12]") + "}", 12)
+        );
         using var f = SafeTensors.Load(path);
         Assert.Equal(2, f.Tensors.Count);
         Assert.Equal("v", f.Metadata["k"]);

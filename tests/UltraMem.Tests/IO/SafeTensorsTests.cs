@@ -14,19 +14,29 @@ public class SafeTensorsTests : IDisposable
 
     static readonly ScalarType[] AllDTypes =
     [
-        ScalarType.Float64, ScalarType.Float32, ScalarType.Float16, ScalarType.BFloat16, ScalarType.Int64,
-        ScalarType.Int32, ScalarType.Int16, ScalarType.Int8, ScalarType.Byte, ScalarType.Bool,
+        ScalarType.Float64,
+        ScalarType.Float32,
+        ScalarType.Float16,
+        ScalarType.BFloat16,
+        ScalarType.Int64,
+        ScalarType.Int32,
+        ScalarType.Int16,
+        ScalarType.Int8,
+        ScalarType.Byte,
+        ScalarType.Bool,
     ];
 
     /// <summary>A tensor filled with random bytes (0/1 for Bool), so floats include NaN/Inf patterns.</summary>
     static Tensor RandomTensor(ScalarType dtype, long[] shape, Random rng)
     {
         var t = torch.empty(shape, dtype: dtype);
-        if (t.numel() == 0) return t;
+        if (t.numel() == 0)
+            return t;
         var bytes = t.bytes;
         rng.NextBytes(bytes);
         if (dtype == ScalarType.Bool)
-            for (int i = 0; i < bytes.Length; i++) bytes[i] &= 1;
+            for (int i = 0; i < bytes.Length; i++)
+                bytes[i] &= 1;
         return t;
     }
 
@@ -52,7 +62,7 @@ public class SafeTensorsTests : IDisposable
 
     [Theory]
     [InlineData(SafeTensors.DefaultChunkBytes)]
-    [InlineData(7L)]   // tiny chunks: one to three elements per read/write, exercising chunk boundaries
+    [InlineData(7L)] // tiny chunks: one to three elements per read/write, exercising chunk boundaries
     public void EveryDTypeRoundTripsBitwiseIncludingScalarsEmptyAndNonContiguous(long chunkBytes)
     {
         var rng = new Random(1234);
@@ -88,7 +98,8 @@ public class SafeTensorsTests : IDisposable
             AssertBitwiseEqual(t, l);
         }
         Assert.Equal("pt", loaded.Metadata["format"]);
-        foreach (var t in tensors.Values.Concat(views)) t.Dispose();
+        foreach (var t in tensors.Values.Concat(views))
+            t.Dispose();
     }
 
     [Fact]
@@ -99,7 +110,7 @@ public class SafeTensorsTests : IDisposable
         SafeTensors.Save(path, [new("w", t)], null, chunkBytes: 4096 + 12);
         using var loaded = SafeTensors.Load(path, null, chunkBytes: 1000);
         AssertBitwiseEqual(t, loaded.Tensors["w"]);
-        Assert.Equal(8 + 64 + 400_012, new FileInfo(path).Length);   // the 64-byte JSON header needs no padding
+        Assert.Equal(8 + 64 + 400_012, new FileInfo(path).Length); // the 64-byte JSON header needs no padding
     }
 
     [Fact]
@@ -109,13 +120,28 @@ public class SafeTensorsTests : IDisposable
         using var x = torch.tensor(new float[] { 1f, 2f });
         SafeTensors.Save(path, [new("x", x)]);
 
-        const string json = "{\"x\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}";   // 54 bytes
+        const string json = "{\"x\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}"; // 54 bytes
         byte[] expected =
         [
-            56, 0, 0, 0, 0, 0, 0, 0,                       // header length: 54 + 2 spaces of padding
-            .. Encoding.ASCII.GetBytes(json), (byte)' ', (byte)' ',
-            0x00, 0x00, 0x80, 0x3F,                        // 1.0f little-endian
-            0x00, 0x00, 0x00, 0x40,                        // 2.0f
+            56,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0, // header length: 54 + 2 spaces of padding
+            .. Encoding.ASCII.GetBytes(json),
+            (byte)' ',
+            (byte)' ',
+            0x00,
+            0x00,
+            0x80,
+            0x3F, // 1.0f little-endian
+            0x00,
+            0x00,
+            0x00,
+            0x40, // 2.0f
         ];
         Assert.Equal(expected, File.ReadAllBytes(path));
     }
@@ -128,9 +154,10 @@ public class SafeTensorsTests : IDisposable
         using var a = torch.tensor(new byte[] { 1, 2 });
         SafeTensors.Save(path, [new("b", b), new("a", a)], new Dictionary<string, string> { ["format"] = "pt" });
 
-        const string json = "{\"__metadata__\":{\"format\":\"pt\"},"
+        const string json =
+            "{\"__metadata__\":{\"format\":\"pt\"},"
             + "\"a\":{\"dtype\":\"U8\",\"shape\":[2],\"data_offsets\":[0,2]},"
-            + "\"b\":{\"dtype\":\"I8\",\"shape\":[1],\"data_offsets\":[2,3]}}";   // 136 bytes: already aligned
+            + "\"b\":{\"dtype\":\"I8\",\"shape\":[1],\"data_offsets\":[2,3]}}"; // 136 bytes: already aligned
         byte[] expected = [136, 0, 0, 0, 0, 0, 0, 0, .. Encoding.ASCII.GetBytes(json), 1, 2, 0xFF];
         Assert.Equal(expected, File.ReadAllBytes(path));
     }
@@ -162,7 +189,8 @@ public class SafeTensorsTests : IDisposable
             long n = (long)BinaryPrimitives.ReadUInt64LittleEndian(bytes);
             Assert.Equal(0, n % 8);
             Assert.Equal((byte)'{', bytes[8]);
-            string header = Encoding.UTF8.GetString(bytes, 8, (int)n), json = header.TrimEnd(' ');
+            string header = Encoding.UTF8.GetString(bytes, 8, (int)n),
+                json = header.TrimEnd(' ');
             Assert.EndsWith("}", json);
             Assert.InRange(header.Length - json.Length, 0, 7);
             Assert.Equal(8 + n + 1, bytes.Length);
@@ -177,15 +205,21 @@ public class SafeTensorsTests : IDisposable
         using var t2 = torch.tensor(new byte[] { 2 });
         using var t3 = torch.tensor(new byte[] { 3 });
         // UTF-16 order would put U+1F600 (surrogates D83D..) before U+FF5E; UTF-8 order (F0.. vs EF..) is the reverse.
-        SafeTensors.Save(path, [new("\U0001F600", t1), new("\uFF5E", t2), new("q\"b\\\n\u0001/é", t3)],
-            new Dictionary<string, string> { ["k\t"] = "v\r\b\f\u001f" });
+        SafeTensors.Save(
+            path,
+            [new("\U0001F600", t1), new("\uFF5E", t2), new("q\"b\\\n\u0001/é", t3)],
+            new Dictionary<string, string> { ["k\t"] = "v\r\b\f\u001f" }
+        );
         byte[] bytes = File.ReadAllBytes(path);
         int n = (int)BinaryPrimitives.ReadUInt64LittleEndian(bytes);
         string header = Encoding.UTF8.GetString(bytes, 8, n).TrimEnd(' ');
-        Assert.Equal("{\"__metadata__\":{\"k\\t\":\"v\\r\\b\\f\\u001f\"},"
-            + "\"q\\\"b\\\\\\n\\u0001/é\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]},"
-            + "\"\uFF5E\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[1,2]},"
-            + "\"\U0001F600\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[2,3]}}", header);
+        Assert.Equal(
+            "{\"__metadata__\":{\"k\\t\":\"v\\r\\b\\f\\u001f\"},"
+                + "\"q\\\"b\\\\\\n\\u0001/é\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]},"
+                + "\"\uFF5E\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[1,2]},"
+                + "\"\U0001F600\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[2,3]}}",
+            header
+        );
         Assert.Equal(new byte[] { 3, 2, 1 }, bytes[^3..]);
 
         using var f = SafeTensors.Load(path);
@@ -209,13 +243,14 @@ public class SafeTensorsTests : IDisposable
     public void ReadHeaderGivesNamesDTypesShapesAndOffsetsWithoutReadingData()
     {
         // Invalid BOOL data (byte 2) proves the header path does not touch the buffer; Load does.
-        const string json = "{\"__metadata__\":{\"step\":\"7\"},\"flags\":{\"dtype\":\"BOOL\",\"shape\":[2],\"data_offsets\":[8,10]},"
+        const string json =
+            "{\"__metadata__\":{\"step\":\"7\"},\"flags\":{\"dtype\":\"BOOL\",\"shape\":[2],\"data_offsets\":[8,10]},"
             + "\"w\":{\"dtype\":\"BF16\",\"shape\":[2,2],\"data_offsets\":[0,8]}}";
         string path = _dir.File("h.safetensors");
         File.WriteAllBytes(path, [.. Le64((ulong)json.Length), .. Encoding.ASCII.GetBytes(json), .. new byte[8], 1, 2]);
 
         var h = SafeTensors.ReadHeader(path);
-        Assert.Equal(["w", "flags"], h.Tensors.Select(t => t.Name));   // file order
+        Assert.Equal(["w", "flags"], h.Tensors.Select(t => t.Name)); // file order
         Assert.Equal(ScalarType.BFloat16, h["w"].DType);
         Assert.Equal("BF16", h["w"].DTypeName);
         Assert.Equal([2L, 2L], h["w"].Shape);
@@ -249,16 +284,21 @@ public class SafeTensorsTests : IDisposable
 
         var header = SafeTensors.ReadHeader(path);
         Assert.Equal(
-        [
-            "missing 1 tensor: head.weight",
-            "unexpected 1 tensor: extra",
-            "embed.weight has dtype F32 expected BF16",
-            "layers.3.mlp.up_proj.weight has shape [4, 8] expected [8, 8]",
-        ], header.FindMismatches(expected));
+            [
+                "missing 1 tensor: head.weight",
+                "unexpected 1 tensor: extra",
+                "embed.weight has dtype F32 expected BF16",
+                "layers.3.mlp.up_proj.weight has shape [4, 8] expected [8, 8]",
+            ],
+            header.FindMismatches(expected)
+        );
 
         var ex = Assert.Throws<UltraMemException>(() => SafeTensors.Load(path, expected));
-        Assert.Equal($"checkpoint '{path}' does not match config: missing 1 tensor: head.weight; unexpected 1 tensor: extra; "
-            + "embed.weight has dtype F32 expected BF16; layers.3.mlp.up_proj.weight has shape [4, 8] expected [8, 8]", ex.Message);
+        Assert.Equal(
+            $"checkpoint '{path}' does not match config: missing 1 tensor: head.weight; unexpected 1 tensor: extra; "
+                + "embed.weight has dtype F32 expected BF16; layers.3.mlp.up_proj.weight has shape [4, 8] expected [8, 8]",
+            ex.Message
+        );
 
         var exact = new Dictionary<string, (ScalarType, long[])>
         {
@@ -290,13 +330,20 @@ public class SafeTensorsTests : IDisposable
         var disposed = torch.zeros(2);
         disposed.Dispose();
 
-        Assert.Contains("duplicate tensor name 'a'", Assert.Throws<UltraMemException>(() => SafeTensors.Save(path, [new("a", a), new("a", a)])).Message);
+        Assert.Contains(
+            "duplicate tensor name 'a'",
+            Assert.Throws<UltraMemException>(() => SafeTensors.Save(path, [new("a", a), new("a", a)])).Message
+        );
         Assert.Contains("reserved", Assert.Throws<UltraMemException>(() => SafeTensors.Save(path, [new("__metadata__", a)])).Message);
         Assert.Contains("unsupported dtype", Assert.Throws<UltraMemException>(() => SafeTensors.Save(path, [new("c", c)])).Message);
         Assert.Contains("disposed", Assert.Throws<UltraMemException>(() => SafeTensors.Save(path, [new("d", disposed)])).Message);
         Assert.Contains("lone surrogate", Assert.Throws<UltraMemException>(() => SafeTensors.Save(path, [new("x\uD800", a)])).Message);
-        Assert.Contains("null", Assert.Throws<UltraMemException>(() =>
-            SafeTensors.Save(path, [new("a", a)], new Dictionary<string, string> { ["k"] = null! })).Message);
+        Assert.Contains(
+            "null",
+            Assert
+                .Throws<UltraMemException>(() => SafeTensors.Save(path, [new("a", a)], new Dictionary<string, string> { ["k"] = null! }))
+                .Message
+        );
         var ex = Assert.Throws<UltraMemException>(() => SafeTensors.Save(_dir.File("no/such/dir/x.safetensors"), [new("a", a)]));
         Assert.Contains("no/such/dir/x.safetensors", ex.Message);
         Assert.Empty(_dir.Entries());

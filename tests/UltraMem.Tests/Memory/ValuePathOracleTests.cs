@@ -11,19 +11,25 @@ public class ValuePathOracleTests
     /// <summary>Naive reference: per token, per selected item, per chunk, add w_c · V[row][chunk c] into its group's slot.</summary>
     static Tensor NaivePool(Tensor values, Tensor rows, Tensor? groups, Tensor weights, int expansion)
     {
-        long n = rows.shape[0], s = rows.shape[1], h = weights.shape[2], dv = values.shape[1], w = dv / h;
+        long n = rows.shape[0],
+            s = rows.shape[1],
+            h = weights.shape[2],
+            dv = values.shape[1],
+            w = dv / h;
         var v = values.to(ScalarType.Float64).data<double>().ToArray();
-        var r = rows.data<long>().ToArray(); var g = groups?.data<long>().ToArray();
+        var r = rows.data<long>().ToArray();
+        var g = groups?.data<long>().ToArray();
         var wt = weights.to(ScalarType.Float64).data<double>().ToArray();
         var o = new double[n * expansion * dv];
         for (long t = 0; t < n; t++)
-            for (long i = 0; i < s; i++)
-            {
-                long row = r[t * s + i], grp = g?[t * s + i] ?? 0;
-                for (long c = 0; c < h; c++)
-                    for (long k = c * w; k < (c + 1) * w; k++)
-                        o[(t * expansion + grp) * dv + k] += wt[(t * s + i) * h + c] * v[row * dv + k];
-            }
+        for (long i = 0; i < s; i++)
+        {
+            long row = r[t * s + i],
+                grp = g?[t * s + i] ?? 0;
+            for (long c = 0; c < h; c++)
+            for (long k = c * w; k < (c + 1) * w; k++)
+                o[(t * expansion + grp) * dv + k] += wt[(t * s + i) * h + c] * v[row * dv + k];
+        }
         return tensor(o, new[] { n, expansion * dv }).to(ScalarType.Float32);
     }
 
@@ -39,7 +45,7 @@ public class ValuePathOracleTests
         using var _ = no_grad();
         table.weight.normal_();
         var rows = randint(0, 30, new long[] { 5, 7 });
-        rows[0, 1] = rows[0, 0];                                       // a repeated row within a token
+        rows[0, 1] = rows[0, 0]; // a repeated row within a token
         var groups = expansion > 1 ? randint(0, expansion, new long[] { 5, 7 }) : null;
         var weights = randn(5, 7, cores);
         var fast = table.Pool(rows, groups, weights, expansion);
@@ -50,17 +56,27 @@ public class ValuePathOracleTests
     public void ImplicitValueExpansionEqualsALookupInTheMaterialisedVirtualTable()
     {
         manual_seed(21);
-        var config = new MemoryConfig { NKeys = 5, Heads = 2, TopM = 4, KeyDim = 8, Expansion = 4, ValueDim = 6, Softmax = false };
+        var config = new MemoryConfig
+        {
+            NKeys = 5,
+            Heads = 2,
+            TopM = 4,
+            KeyDim = 8,
+            Expansion = 4,
+            ValueDim = 6,
+            Softmax = false,
+        };
         using var layer = new MemoryLayer(D, config);
         using var _ = no_grad();
         var x = randn(2, 3, D);
         var output = layer.forward(x).reshape(-1, D);
         using var sel = layer.Retrieve(x);
         // Ṽ = [V W_1; …; V W_E]: rows g·N + p hold V[p] projected by group g's slice of value_proj
-        long n = config.Rows, dv = 6;
-        var w = layer.value_proj!.weight!;                                       // [D, E·Dv]
-        var virt = cat(Enumerable.Range(0, 4).Select(g => layer.Values.weight.matmul(w.narrow(1, g * dv, dv).t())).ToArray(), 0);   // [E·N, D]
-        var pi = layer.ive!.permutation.index_select(0, sel.Addresses.flatten());   // π(v) = g·N + p
+        long n = config.Rows,
+            dv = 6;
+        var w = layer.value_proj!.weight!; // [D, E·Dv]
+        var virt = cat(Enumerable.Range(0, 4).Select(g => layer.Values.weight.matmul(w.narrow(1, g * dv, dv).t())).ToArray(), 0); // [E·N, D]
+        var pi = layer.ive!.permutation.index_select(0, sel.Addresses.flatten()); // π(v) = g·N + p
         var rowsOfVirt = virt.index_select(0, pi).view(6, 2 * 4, D);
         var expected = (rowsOfVirt * sel.Scores.reshape(6, 8, 1)).sum(1);
         Assert.True(TestData.MaxAbsDiff(output, expected) < 1e-5f, $"max diff {TestData.MaxAbsDiff(output, expected)}");
@@ -73,17 +89,25 @@ public class ValuePathOracleTests
         manual_seed(22);
         var config = new MemoryConfig
         {
-            NKeys = 6, Heads = 2, TopM = 5, KeyDim = 8, ValueDim = 12, Retrieval = Retrieval.Tucker, TuckerRank = 2, TuckerCores = 3,
-            Softmax = false, ValueProjection = false,
+            NKeys = 6,
+            Heads = 2,
+            TopM = 5,
+            KeyDim = 8,
+            ValueDim = 12,
+            Retrieval = Retrieval.Tucker,
+            TuckerRank = 2,
+            TuckerCores = 3,
+            Softmax = false,
+            ValueProjection = false,
         };
         using var layer = new MemoryLayer(D, config);
         using var _ = no_grad();
         var x = randn(2, 4, D);
         var output = layer.forward(x).reshape(-1, D);
-        using var sel = layer.Retrieve(x);                                        // scores [N, H, m, h]
+        using var sel = layer.Retrieve(x); // scores [N, H, m, h]
         var v = layer.Values.weight;
         var rows = v.index_select(0, sel.Addresses.flatten()).view(8, 10, 3, 4); // [N, H·m, h, Dv/h]
-        var expected = (rows * sel.Scores.reshape(8, 10, 3, 1)).sum(1).reshape(8, 12);   // chunk c: Σ_i s_i^(c) V[i][chunk c]
+        var expected = (rows * sel.Scores.reshape(8, 10, 3, 1)).sum(1).reshape(8, 12); // chunk c: Σ_i s_i^(c) V[i][chunk c]
         Assert.True(TestData.MaxAbsDiff(output, expected) < 1e-5f);
     }
 
@@ -91,7 +115,14 @@ public class ValuePathOracleTests
     public void SoftmaxSwitchNormalisesEachHeadsScores()
     {
         manual_seed(23);
-        var config = new MemoryConfig { NKeys = 6, Heads = 2, TopM = 4, KeyDim = 8, Softmax = true };
+        var config = new MemoryConfig
+        {
+            NKeys = 6,
+            Heads = 2,
+            TopM = 4,
+            KeyDim = 8,
+            Softmax = true,
+        };
         using var layer = new MemoryLayer(D, config);
         using var _ = no_grad();
         var x = randn(1, 3, D);
@@ -106,7 +137,17 @@ public class ValuePathOracleTests
     public void RowSparseGradientEqualsTheDenseGradientOnTheSelectedRows()
     {
         manual_seed(24);
-        var config = new MemoryConfig { NKeys = 7, Heads = 2, TopM = 5, KeyDim = 8, Expansion = 4, ValueDim = 6, Retrieval = Retrieval.Tucker, TuckerCores = 2 };
+        var config = new MemoryConfig
+        {
+            NKeys = 7,
+            Heads = 2,
+            TopM = 5,
+            KeyDim = 8,
+            Expansion = 4,
+            ValueDim = 6,
+            Retrieval = Retrieval.Tucker,
+            TuckerCores = 2,
+        };
         using var layer = new MemoryLayer(D, config);
         layer.train();
         var x = randn(2, 6, D);
@@ -116,7 +157,7 @@ public class ValuePathOracleTests
         layer.zero_grad();
         layer.Values.Sparse.Enabled = true;
         (layer.forward(x) * probe).sum().backward();
-        Assert.Null(layer.Values.weight.grad is { } g && g.abs().sum().item<float>() > 0 ? g : null);   // no dense gradient
+        Assert.Null(layer.Values.weight.grad is { } g && g.abs().sum().item<float>() > 0 ? g : null); // no dense gradient
         var (rows, grad) = layer.Values.Sparse.Coalesce()!.Value;
         var scattered = zeros_like(dense).index_put_(grad, new[] { rows });
         Assert.True(TestData.MaxAbsDiff(scattered, dense) < 1e-6f);

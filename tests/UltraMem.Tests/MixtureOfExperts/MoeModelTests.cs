@@ -8,18 +8,25 @@ namespace UltraMem.Tests.Moe;
 /// <summary>MoE layers inside the language model: decoding, accounting, config validation, training through the trainer.</summary>
 public class MoeModelTests
 {
-    static readonly MoeConfig Small = new() { Experts = 4, TopK = 2, ExpertHidden = 24, ZLoss = 1e-3 };
+    static readonly MoeConfig Small = new()
+    {
+        Experts = 4,
+        TopK = 2,
+        ExpertHidden = 24,
+        ZLoss = 1e-3,
+    };
 
     static ModelConfig Tiny(params SlotPlacement[] slots) => TestData.TinyModel(4, slots);
 
     static SlotPlacement Moe(string spec) => SlotPlacement.Parse(spec, "moe") with { Moe = Small };
 
-    public static IEnumerable<object[]> Placements() => new[]
-    {
-        new object[] { "parallel", new[] { "1" } },
-        new object[] { "replace", new[] { "1!", "3!" } },
-        new object[] { "skip", new[] { "0:2" } },
-    };
+    public static IEnumerable<object[]> Placements() =>
+        new[]
+        {
+            new object[] { "parallel", new[] { "1" } },
+            new object[] { "replace", new[] { "1!", "3!" } },
+            new object[] { "skip", new[] { "0:2" } },
+        };
 
     [Theory, MemberData(nameof(Placements))]
     public void KvCacheDecodingEqualsTheFullForwardPass(string name, string[] specs)
@@ -30,8 +37,11 @@ public class MoeModelTests
         using var _ = no_grad();
         var tokens = randint(0, 97, new long[] { 3, 16 });
         var moe = (MixtureOfExperts)model.memory_layers[0];
-        var (full, incremental) = TestData.DecodeInPieces(model, tokens,
-            () => Assert.InRange(moe.LastDistinctExperts, 1, Math.Min(3 * Small.TopK, Small.Experts)));   // batch of 3 tokens, top-2
+        var (full, incremental) = TestData.DecodeInPieces(
+            model,
+            tokens,
+            () => Assert.InRange(moe.LastDistinctExperts, 1, Math.Min(3 * Small.TopK, Small.Experts))
+        ); // batch of 3 tokens, top-2
         Assert.True(TestData.MaxAbsDiff(full, incremental) < 1e-4f, $"{name}: max diff {TestData.MaxAbsDiff(full, incremental)}");
         Assert.True(full.abs().max().item<float>() > 0);
     }
@@ -40,12 +50,12 @@ public class MoeModelTests
     public void AMoeModelBackPropagatesCountsItsParametersAndRoundTripsThroughJson()
     {
         manual_seed(52);
-        var config = Tiny(Moe("1!"), SlotPlacement.Parse("2", "moe"));            // the second uses the defaults
+        var config = Tiny(Moe("1!"), SlotPlacement.Parse("2", "moe")); // the second uses the defaults
         Assert.Equal(config.ToJson(), ModelConfig.FromJson(config.ToJson()).ToJson());
         Assert.Contains("\"moe\": {", config.ToJson());
         Assert.Contains("\"top_k\": 2", config.ToJson());
         using var model = new TransformerLM(config);
-        Assert.Null(model.layers[1].mlp);                                              // replaced
+        Assert.Null(model.layers[1].mlp); // replaced
         var defaults = (MixtureOfExperts)model.memory_layers[1];
         Assert.Equal(8, defaults.experts.Count);
         Assert.Equal(config.FfnHiddenResolved / 2, defaults.ExpertHidden);
@@ -61,7 +71,8 @@ public class MoeModelTests
         Assert.True(aux!.item<float>() > 0);
         (loss + aux).backward();
         foreach (var (pname, p) in model.named_parameters())
-            if (!pname.Contains(".experts.")) Assert.True(p.grad is not null, $"{pname} has no gradient");
+            if (!pname.Contains(".experts."))
+                Assert.True(p.grad is not null, $"{pname} has no gradient");
         Assert.NotNull(((MixtureOfExperts)model.memory_layers[0]).gate.weight!.grad);
 
         var report = model.ParameterReport();
@@ -92,8 +103,9 @@ public class MoeModelTests
         Bad(ok with { ZLoss = double.NaN }, "z_loss");
         var e = Assert.Throws<UltraMemException>(() => Tiny(SlotPlacement.Parse("1", "pkm") with { Moe = ok }).Validate());
         Assert.Contains("cannot take a 'moe' block", e.Message);
-        e = Assert.Throws<UltraMemException>(() => ModelConfig.FromJson(
-            """{"memory_layers":[{"kind":"moe","read_at":0,"add_after":0,"moe":{"expertz":8}}]}""", "cfg.json"));
+        e = Assert.Throws<UltraMemException>(() =>
+            ModelConfig.FromJson("""{"memory_layers":[{"kind":"moe","read_at":0,"add_after":0,"moe":{"expertz":8}}]}""", "cfg.json")
+        );
         Assert.Contains("expertz", e.Message);
     }
 
@@ -104,23 +116,56 @@ public class MoeModelTests
         string corpus = TestData.CorpusFolder(root);
         var model = new ModelConfig
         {
-            DModel = 32, NLayers = 2, NHeads = 2, MaxSeqLen = 32, Dropout = 0.1,
-            MemoryLayers = { SlotPlacement.Parse("0!", "moe") with { Moe = Small }, SlotPlacement.Parse("1", "moe") with { Moe = Small with { ZLoss = 0 } } },
+            DModel = 32,
+            NLayers = 2,
+            NHeads = 2,
+            MaxSeqLen = 32,
+            Dropout = 0.1,
+            MemoryLayers =
+            {
+                SlotPlacement.Parse("0!", "moe") with
+                {
+                    Moe = Small,
+                },
+                SlotPlacement.Parse("1", "moe") with
+                {
+                    Moe = Small with { ZLoss = 0 },
+                },
+            },
         };
         var train = new TrainConfig
         {
-            Corpus = corpus, TokenizerVocabSize = 320, ValidationFraction = 0.2, BatchSize = 4, SeqLen = 32, MaxSteps = 8, GradAccum = 2,
-            LearningRate = 3e-3, EvalInterval = 4, EvalBatches = 2, CheckpointInterval = 100, Seed = 6, Threads = 1,
+            Corpus = corpus,
+            TokenizerVocabSize = 320,
+            ValidationFraction = 0.2,
+            BatchSize = 4,
+            SeqLen = 32,
+            MaxSteps = 8,
+            GradAccum = 2,
+            LearningRate = 3e-3,
+            EvalInterval = 4,
+            EvalBatches = 2,
+            CheckpointInterval = 100,
+            Seed = 6,
+            Threads = 1,
         };
-        TrainRequest Request(string run, bool resume = false, long? stop = null) => new()
-        {
-            RunDir = Path.Combine(root, run), Model = model, Train = train, CacheDir = Path.Combine(root, "cache"),
-            Resume = resume, StopAfterStep = stop, ShowProgress = false, Log = _ => { },
-        };
+        TrainRequest Request(string run, bool resume = false, long? stop = null) =>
+            new()
+            {
+                RunDir = Path.Combine(root, run),
+                Model = model,
+                Train = train,
+                CacheDir = Path.Combine(root, "cache"),
+                Resume = resume,
+                StopAfterStep = stop,
+                ShowProgress = false,
+                Log = _ => { },
+            };
         var straight = Trainer.Run(Request("a"));
         Trainer.Run(Request("b", stop: 3));
         var resumed = Trainer.Run(Request("b", resume: true));
-        var losses = (TrainResult r) => r.Metrics.Where(m => m.Split is "train" or "val").Select(m => (m.Step, m.Split, m.Values["loss"])).ToList();
+        var losses = (TrainResult r) =>
+            r.Metrics.Where(m => m.Split is "train" or "val").Select(m => (m.Step, m.Split, m.Values["loss"])).ToList();
         Assert.Equal(losses(straight), losses(resumed));
         var trainLosses = straight.Metrics.Where(m => m.Split == "train").Select(m => m.Values["loss"]).ToList();
         Assert.All(trainLosses, l => Assert.True(double.IsFinite(l)));
@@ -129,8 +174,8 @@ public class MoeModelTests
         var diag = straight.Metrics.Where(m => m.Split == "mem_train").ToList();
         Assert.Equal(2, diag.Count);
         foreach (var key in new[] { "max_load", "min_load", "usage_entropy", "unused", "balance", "router_z", "distinct_experts" })
-            foreach (int j in new[] { 0, 1 })
-                Assert.True(diag[0].Values.ContainsKey($"mem{j}.{key}"), $"mem{j}.{key} missing");
+        foreach (int j in new[] { 0, 1 })
+            Assert.True(diag[0].Values.ContainsKey($"mem{j}.{key}"), $"mem{j}.{key} missing");
         Assert.InRange(diag[0].Values["mem0.max_load"], 1.0, Small.Experts / (double)Small.TopK);
         Assert.InRange(diag[0].Values["mem0.usage_entropy"], 0.0, 1.0);
         Assert.InRange(diag[0].Values["mem0.balance"], 0.5, 4.0);

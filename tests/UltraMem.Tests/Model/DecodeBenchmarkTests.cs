@@ -53,7 +53,11 @@ public class DecodeBenchmarkTests
                 Assert.Equal(layer.values.Rows, values.TableRows);
                 Assert.Equal(16, values.RowParameters);
                 Assert.InRange(values.RowsRead, 1, Math.Min(values.TableRows, batch * 3L * 16));
-                if (j == 1) Assert.Equal(RowsWithGradient(layer.pre_values!.weight), reads.Tables.Single(t => t.Table == "memory_layers.1.pre_values").RowsRead);
+                if (j == 1)
+                    Assert.Equal(
+                        RowsWithGradient(layer.pre_values!.weight),
+                        reads.Tables.Single(t => t.Table == "memory_layers.1.pre_values").RowsRead
+                    );
             }
             long tables = model.memory_layers.Cast<MemoryLayer>().Sum(l => l.values!.weight.numel() + (l.pre_values?.weight.numel() ?? 0));
             Assert.Equal(model.parameters().Sum(p => p.numel()), reads.TotalParameters);
@@ -65,9 +69,27 @@ public class DecodeBenchmarkTests
     [Fact]
     public void CountedExpertsAreTheExpertsThatGotAGradient()
     {
-        var moe = new MoeConfig { Experts = 6, TopK = 2, ExpertHidden = 12, BalanceLoss = 0 };
-        var config = TestData.TinyModel(2, Slot("moe", "0") with { ReplaceFfn = true, Moe = moe }, Slot("moe", "1") with { ReplaceFfn = true, Moe = moe });
-        var (model, _) = Run(config, 1);   // one token: exactly top-2 experts per layer
+        var moe = new MoeConfig
+        {
+            Experts = 6,
+            TopK = 2,
+            ExpertHidden = 12,
+            BalanceLoss = 0,
+        };
+        var config = TestData.TinyModel(
+            2,
+            Slot("moe", "0") with
+            {
+                ReplaceFfn = true,
+                Moe = moe,
+            },
+            Slot("moe", "1") with
+            {
+                ReplaceFfn = true,
+                Moe = moe,
+            }
+        );
+        var (model, _) = Run(config, 1); // one token: exactly top-2 experts per layer
         using (model)
         {
             var reads = ParameterReads.Of(model);
@@ -88,14 +110,26 @@ public class DecodeBenchmarkTests
     [Fact]
     public void CountedPeerExpertsAreTheRowsThatGotAGradient()
     {
-        var peer = new PeerConfig { NKeys = 8, Heads = 2, TopK = 4, KeyDim = 8 };
+        var peer = new PeerConfig
+        {
+            NKeys = 8,
+            Heads = 2,
+            TopK = 4,
+            KeyDim = 8,
+        };
         var (model, _) = Run(TestData.TinyModel(2, Slot("peer", "1") with { Peer = peer }), 3, 2);
         using (model)
         {
             var layer = (PeerLayer)model.memory_layers[0];
             var reads = ParameterReads.Of(model);
-            Assert.Equal(RowsWithGradient(layer.expert_down.weight), reads.Tables.Single(t => t.Table == "memory_layers.0.expert_down").RowsRead);
-            Assert.Equal(RowsWithGradient(layer.expert_up.weight), reads.Tables.Single(t => t.Table == "memory_layers.0.expert_up").RowsRead);
+            Assert.Equal(
+                RowsWithGradient(layer.expert_down.weight),
+                reads.Tables.Single(t => t.Table == "memory_layers.0.expert_down").RowsRead
+            );
+            Assert.Equal(
+                RowsWithGradient(layer.expert_up.weight),
+                reads.Tables.Single(t => t.Table == "memory_layers.0.expert_up").RowsRead
+            );
         }
     }
 
@@ -110,16 +144,23 @@ public class DecodeBenchmarkTests
     [Fact]
     public void CostModelFollowsSpecSection6()
     {
-        var moe = new MoeConfig { Experts = 10, TopK = 2, ExpertHidden = 12 };
+        var moe = new MoeConfig
+        {
+            Experts = 10,
+            TopK = 2,
+            ExpertHidden = 12,
+        };
         var c = TestData.TinyModel(2, Slot("moe", "0") with { ReplaceFfn = true, Moe = moe });
         long expert = 3L * 32 * 12;
         Assert.Equal(2 * expert, DecodeBenchmark.SparseCost(c, 1, false));
         Assert.Equal(8 * expert, DecodeBenchmark.SparseCost(c, 4, false));
-        Assert.Equal(10 * expert, DecodeBenchmark.SparseCost(c, 64, false));            // min(2B, N): every expert
+        Assert.Equal(10 * expert, DecodeBenchmark.SparseCost(c, 64, false)); // min(2B, N): every expert
         Assert.Equal((long)Math.Round(10 * (1 - Math.Pow(0.8, 4)) * expert), DecodeBenchmark.SparseCost(c, 4, true));
 
         var m = TestData.TinyModel(2, Slot("ultramem", "1") with { Memory = V2 });
-        long perRow = 16 + 8, rows = 36, perToken = 4 * 4;
+        long perRow = 16 + 8,
+            rows = 36,
+            perToken = 4 * 4;
         Assert.Equal(perToken * perRow, DecodeBenchmark.SparseCost(m, 1, false));
         Assert.Equal(rows * perRow, DecodeBenchmark.SparseCost(m, 100, false));
     }
@@ -133,7 +174,10 @@ public class DecodeBenchmarkTests
         model.eval();
         using var _ = no_grad();
         var tokens = randint(0, config.VocabSize, new long[] { 2, 6 });
-        var big = Enumerable.Range(0, config.NLayers).Select(_ => new AttentionCache(5, config.NHeads, config.MaxSeqLen, config.HeadDim, ScalarType.Float32)).ToArray();
+        var big = Enumerable
+            .Range(0, config.NLayers)
+            .Select(_ => new AttentionCache(5, config.NHeads, config.MaxSeqLen, config.HeadDim, ScalarType.Float32))
+            .ToArray();
         using var own = new DecodeCache(model, 2);
         using var shared = new DecodeCache(model, big.Select(a => a.Slice(2)).ToList(), 0);
         for (int i = 0; i < 6; i++)
@@ -145,21 +189,35 @@ public class DecodeBenchmarkTests
         shared.Rewind(2);
         Assert.Equal(2, shared.Position);
         Assert.Throws<ArgumentOutOfRangeException>(() => shared.Rewind(3));
-        Assert.NotEqual(0f, big[0].Keys[1, .., 5].abs().sum().item<float>());   // the shared buffers hold the keys
-        foreach (var a in big) a.Dispose();
+        Assert.NotEqual(0f, big[0].Keys[1, .., 5].abs().sum().item<float>()); // the shared buffers hold the keys
+        foreach (var a in big)
+            a.Dispose();
     }
 
     [Fact]
     public void BenchmarkRunsEveryVariantAtEveryBatch()
     {
-        var moe = new MoeConfig { Experts = 6, TopK = 2, ExpertHidden = 12 };
+        var moe = new MoeConfig
+        {
+            Experts = 6,
+            TopK = 2,
+            ExpertHidden = 12,
+        };
         var variants = new List<DecodeVariant>
         {
             new("dense", "dense", 1, TestData.TinyModel(2)),
             new("moe", "moe", 1, TestData.TinyModel(2, Slot("moe", "0") with { ReplaceFfn = true, Moe = moe })),
             new("ultramem", "ultramem", 1, TestData.TinyModel(2, Slot("ultramem", "1") with { Memory = Ultra })),
         };
-        var s = new DecodeBenchSettings { Batches = new[] { 1, 3 }, KvLength = 30, Warmup = 1, Repetitions = 2, Threads = 1, ProfileBatches = new[] { 3 } };
+        var s = new DecodeBenchSettings
+        {
+            Batches = new[] { 1, 3 },
+            KvLength = 30,
+            Warmup = 1,
+            Repetitions = 2,
+            Threads = 1,
+            ProfileBatches = new[] { 3 },
+        };
         var run = DecodeBenchmark.Run(variants, s, _ => { }, new MachineRates(MatmulGflops: 10, ReadGbPerS: 10));
         var results = run.Steps;
         Assert.Equal(6, results.Count);
@@ -168,7 +226,7 @@ public class DecodeBenchmarkTests
             Assert.Equal(2, m.StepMs.Length);
             Assert.All(m.StepMs, t => Assert.True(t > 0));
             Assert.InRange(m.ParametersRead, m.DenseParameters, m.TotalParameters);
-            Assert.InRange(m.ParametersRead, m.DenseParameters, m.CostModelSpec);   // never more than the cost model's upper bound
+            Assert.InRange(m.ParametersRead, m.DenseParameters, m.CostModelSpec); // never more than the cost model's upper bound
         }
         var dense = results.Where(m => m.Variant.Arch == "dense").ToList();
         Assert.All(dense, m => Assert.Equal(m.TotalParameters, m.ParametersRead));
@@ -184,9 +242,9 @@ public class DecodeBenchmarkTests
         var variants = DecodeBenchmark.ScalingVariants(preset, new[] { "dense", "moe", "ultramem" }, new[] { 1, 4 });
         Assert.Equal(new[] { "dense", "moe x1", "moe x4", "ultramem x1", "ultramem x4" }, variants.Select(v => v.Name));
         Assert.Equal(Families.Matched(preset, "moe").ToJson(), variants[1].Config.ToJson());
-        long Sparse(DecodeVariant v) => DecodeBenchmark.SparseCost(v.Config, int.MaxValue / 2, uniform: false);   // every row: the tables' size
+        long Sparse(DecodeVariant v) => DecodeBenchmark.SparseCost(v.Config, int.MaxValue / 2, uniform: false); // every row: the tables' size
         Assert.Equal(4 * Sparse(variants[1]), Sparse(variants[2]));
-        Assert.Equal(4 * Sparse(variants[3]), Sparse(variants[4]));   // n_keys × 2 → rows × 4
+        Assert.Equal(4 * Sparse(variants[3]), Sparse(variants[4])); // n_keys × 2 → rows × 4
         // the activated part is unchanged: same FFN and expert widths, same top-k / top-m
         Assert.Equal(variants[1].Config.FfnHidden, variants[2].Config.FfnHidden);
         Assert.Equal(variants[1].Config.MemoryLayers[0].Moe!.ExpertHidden, variants[2].Config.MemoryLayers[0].Moe!.ExpertHidden);

@@ -19,10 +19,14 @@ public class FamilyTests
             var c = Families.Matched(b, arch);
             var s = ModelAccounting.Total(c);
             Assert.InRange(s.FlopsPerToken / (double)flops, 0.995, 1.005);
-            if (arch == "dense") { Assert.Empty(c.MemoryLayers); continue; }
+            if (arch == "dense")
+            {
+                Assert.Empty(c.MemoryLayers);
+                continue;
+            }
             // MoE moves in whole experts (≈ 1/N of the total each); the others in single keys
             Assert.InRange(s.Total / (double)total, arch == "moe" ? 0.975 : 0.995, arch == "moe" ? 1.025 : 1.005);
-            Assert.Equal(c.ToJson(), ModelConfig.FromJson(c.ToJson()).ToJson());   // presets round-trip through JSON
+            Assert.Equal(c.ToJson(), ModelConfig.FromJson(c.ToJson()).ToJson()); // presets round-trip through JSON
         }
     }
 
@@ -34,7 +38,17 @@ public class FamilyTests
         Assert.Equal(b.NLayers, Families.Matched(b, "moe").MemoryLayers.Count);
         var v2 = Families.Matched(b, "ultramemv2");
         Assert.Equal(Enumerable.Range(0, b.NLayers), v2.MemoryLayers.Select(p => p.ReadAt));
-        Assert.All(v2.MemoryLayers, p => Assert.True(p.AddAfter == p.ReadAt && !p.ReplaceFfn && p.Memory!.PreValueDim > 0 && p.Memory.SingleProjector && p.Memory.QueryPerRank));
+        Assert.All(
+            v2.MemoryLayers,
+            p =>
+                Assert.True(
+                    p.AddAfter == p.ReadAt
+                        && !p.ReplaceFfn
+                        && p.Memory!.PreValueDim > 0
+                        && p.Memory.SingleProjector
+                        && p.Memory.QueryPerRank
+                )
+        );
         var plus = Families.Matched(b, "memory_plus");
         Assert.All(plus.MemoryLayers, p => Assert.True(p.Memory!.SharedValues && p.Memory.OutputGate && p.Memory.ValueLr == 1e-3));
         Assert.Equal(plus.MemoryLayers[0].Memory!.Rows, plus.SharedValueRows);
@@ -53,7 +67,17 @@ public class FamilyTests
     [InlineData("ultramemv2+ring")]
     public void AccountingEqualsTheBuiltModel(string arch)
     {
-        var c = Families.Matched(new ModelConfig { VocabSize = 300, DModel = 64, NLayers = 4, NHeads = 4, MaxSeqLen = 32 }, arch);
+        var c = Families.Matched(
+            new ModelConfig
+            {
+                VocabSize = 300,
+                DModel = 64,
+                NLayers = 4,
+                NHeads = 4,
+                MaxSeqLen = 32,
+            },
+            arch
+        );
         using var model = new TransformerLM(c);
         Assert.Equal(model.parameters().Sum(p => p.numel()), ModelAccounting.Total(c).Total);
     }

@@ -8,21 +8,17 @@ public class TransformerTests
 {
     static ModelConfig Tiny(params SlotPlacement[] slots) => TestData.TinyModel(3, slots);
 
-    public static IEnumerable<object[]> Placements() => new[]
-    {
-        new object[] { "none" },
-        new object[] { "parallel" },
-        new object[] { "replace" },
-        new object[] { "skip" },
-    };
+    public static IEnumerable<object[]> Placements() =>
+        new[] { new object[] { "none" }, new object[] { "parallel" }, new object[] { "replace" }, new object[] { "skip" } };
 
-    static ModelConfig ConfigFor(string placement) => placement switch
-    {
-        "parallel" => Tiny(SlotPlacement.Parse("1", "swiglu")),
-        "replace" => Tiny(SlotPlacement.Parse("0!", "swiglu")),
-        "skip" => Tiny(SlotPlacement.Parse("0:2", "swiglu"), SlotPlacement.Parse("1:1", "swiglu")),
-        _ => Tiny(),
-    };
+    static ModelConfig ConfigFor(string placement) =>
+        placement switch
+        {
+            "parallel" => Tiny(SlotPlacement.Parse("1", "swiglu")),
+            "replace" => Tiny(SlotPlacement.Parse("0!", "swiglu")),
+            "skip" => Tiny(SlotPlacement.Parse("0:2", "swiglu"), SlotPlacement.Parse("1:1", "swiglu")),
+            _ => Tiny(),
+        };
 
     [Theory, MemberData(nameof(Placements))]
     public void ChangingFutureTokensLeavesPastLogitsUnchanged(string placement)
@@ -52,7 +48,8 @@ public class TransformerTests
         using var cache = new DecodeCache(model, 3);
         // a prefill of 5 tokens, one chunk of 4 (needs the offset causal mask), then single tokens
         var pieces = new List<Tensor> { model.Forward(tokens[.., ..5], cache), model.Forward(tokens[.., 5..9], cache) };
-        for (int i = 9; i < 18; i++) pieces.Add(model.Forward(tokens[.., i..(i + 1)], cache));
+        for (int i = 9; i < 18; i++)
+            pieces.Add(model.Forward(tokens[.., i..(i + 1)], cache));
         var incremental = cat(pieces, 1);
         Assert.Equal(18, cache.Position);
         Assert.True(TestData.MaxAbsDiff(full, incremental) < 1e-4f, $"max diff {TestData.MaxAbsDiff(full, incremental)}");
@@ -71,7 +68,7 @@ public class TransformerTests
         Assert.Contains("layers.1.post_attention_layernorm.weight", names);
         Assert.Contains("memory_layers.0.gate_proj.weight", names);
         Assert.Contains("norm.weight", names);
-        Assert.DoesNotContain(names, n => n.StartsWith("lm_head"));   // tied by default
+        Assert.DoesNotContain(names, n => n.StartsWith("lm_head")); // tied by default
         long counted = model.parameters().Sum(p => p.numel());
         long reported = model.ParameterReport().Sum(r => r.Count.Total);
         Assert.Equal(counted, reported);
@@ -88,9 +85,12 @@ public class TransformerTests
         // copy the backbone, zero the slot's output projection: outputs must match exactly
         var src = plain.state_dict();
         foreach (var (name, p) in withSlot.named_parameters())
-            if (src.TryGetValue(name, out var t)) p.copy_(t);
-            else if (name.EndsWith("down_proj.weight")) p.zero_();
-        plain.eval(); withSlot.eval();
+            if (src.TryGetValue(name, out var t))
+                p.copy_(t);
+            else if (name.EndsWith("down_proj.weight"))
+                p.zero_();
+        plain.eval();
+        withSlot.eval();
         var tokens = randint(0, 97, new long[] { 2, 10 });
         Assert.True(TestData.MaxAbsDiff(plain.forward(tokens), withSlot.forward(tokens)) < 1e-6f);
     }

@@ -9,13 +9,14 @@ public class PeerGradientTests
 {
     const int D = 10;
 
-    public static IEnumerable<object[]> Configs() => new[]
-    {
-        new object[] { "softmax-gelu", PeerTestData.Small("softmax", "gelu") },
-        new object[] { "sigmoid-silu-qknorm", PeerTestData.Small("sigmoid", "silu", qkNorm: true) },
-        new object[] { "relu-relu-nonorm", PeerTestData.Small("relu", "relu", queryNorm: "none") },
-        new object[] { "none-none", PeerTestData.Small("none", "none") },
-    };
+    public static IEnumerable<object[]> Configs() =>
+        new[]
+        {
+            new object[] { "softmax-gelu", PeerTestData.Small("softmax", "gelu") },
+            new object[] { "sigmoid-silu-qknorm", PeerTestData.Small("sigmoid", "silu", qkNorm: true) },
+            new object[] { "relu-relu-nonorm", PeerTestData.Small("relu", "relu", queryNorm: "none") },
+            new object[] { "none-none", PeerTestData.Small("none", "none") },
+        };
 
     [Theory, MemberData(nameof(Configs))]
     public void AnalyticGradientsMatchCentralDifferences(string name, PeerConfig config)
@@ -25,10 +26,30 @@ public class PeerGradientTests
         layer.to(ScalarType.Float64);
         layer.eval();
         layer.TrackUsage = false;
-        var named = TestData.CheckGradientsByCentralDifferences(layer, new long[] { 2, 3, D }, name, seed: 7, absTol: 1e-6, relTol: 1e-5, requireNonZeroGradient: true);
-        foreach (var required in new[] { "query.query_proj.weight", "query.query_proj.bias", "keys.row_keys", "keys.col_keys", "expert_down.weight", "expert_up.weight", "input" })
+        var named = TestData.CheckGradientsByCentralDifferences(
+            layer,
+            new long[] { 2, 3, D },
+            name,
+            seed: 7,
+            absTol: 1e-6,
+            relTol: 1e-5,
+            requireNonZeroGradient: true
+        );
+        foreach (
+            var required in new[]
+            {
+                "query.query_proj.weight",
+                "query.query_proj.bias",
+                "keys.row_keys",
+                "keys.col_keys",
+                "expert_down.weight",
+                "expert_up.weight",
+                "input",
+            }
+        )
             Assert.Contains(required, named);
-        if (config.QkNorm) Assert.True(named.Contains("keys.q_norm.weight") && named.Contains("keys.k_norm.weight"));
+        if (config.QkNorm)
+            Assert.True(named.Contains("keys.q_norm.weight") && named.Contains("keys.k_norm.weight"));
     }
 
     [Theory]
@@ -46,7 +67,8 @@ public class PeerGradientTests
         (denseOut * probe).sum().backward();
         var dense = layer.named_parameters().ToDictionary(p => p.name, p => p.parameter.grad!.clone());
         layer.zero_grad();
-        foreach (var (_, rs) in layer.RowSparseTables()) rs.Enabled = true;
+        foreach (var (_, rs) in layer.RowSparseTables())
+            rs.Enabled = true;
         var sparseOut = layer.forward(x);
         Assert.Equal(0.0, PeerTestData.MaxAbsDiff(denseOut, sparseOut));
         (sparseOut * probe).sum().backward();
@@ -55,10 +77,16 @@ public class PeerGradientTests
             Assert.True(rs.Table.grad is null || rs.Table.grad.abs().sum().item<float>() == 0, $"{name}: the dense table got a gradient");
             var (rows, grad) = rs.Coalesce()!.Value;
             var scattered = zeros_like(dense[name]).index_put_(grad, new[] { rows });
-            Assert.True(PeerTestData.MaxAbsDiff(scattered, dense[name]) < 1e-6, $"{name}: max diff {PeerTestData.MaxAbsDiff(scattered, dense[name])}");
+            Assert.True(
+                PeerTestData.MaxAbsDiff(scattered, dense[name]) < 1e-6,
+                $"{name}: max diff {PeerTestData.MaxAbsDiff(scattered, dense[name])}"
+            );
             Assert.True(rows.shape[0] < config.Experts, $"{name}: the sparse gradient should cover only the selected rows");
-            if (activation != "relu")   // a ReLU expert with a_i < 0 passes no gradient
-                Assert.True(dense[name].index_select(0, rows).abs().sum(1).min().item<float>() > 0, $"{name}: every gathered row has a dense gradient");
+            if (activation != "relu") // a ReLU expert with a_i < 0 passes no gradient
+                Assert.True(
+                    dense[name].index_select(0, rows).abs().sum(1).min().item<float>() > 0,
+                    $"{name}: every gathered row has a dense gradient"
+                );
             rs.Clear();
         }
         Assert.Equal(new[] { "expert_down.weight", "expert_up.weight" }, layer.RowSparseTables().Select(t => t.Name));

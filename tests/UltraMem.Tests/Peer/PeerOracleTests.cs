@@ -12,6 +12,7 @@ namespace UltraMem.Tests.Peer;
 public class PeerOracleTests
 {
     readonly Xunit.Abstractions.ITestOutputHelper _out;
+
     public PeerOracleTests(Xunit.Abstractions.ITestOutputHelper output) => _out = output;
 
     const int D = 10;
@@ -43,11 +44,14 @@ public class PeerOracleTests
         }
         using var sel = layer.Retrieve(x);
         double median = sel.Scores.flatten().median().to(ScalarType.Float64).item<double>();
-        for (int h = 0; h < c.Heads; h++) layer.query.query_proj.bias![h * c.KeyDim] = -median;
+        for (int h = 0; h < c.Heads; h++)
+            layer.query.query_proj.bias![h * c.KeyDim] = -median;
     }
 
     public static IEnumerable<object[]> GatesAndActivations() =>
-        from g in JsonEnum.Names(typeof(PeerGate)) from a in JsonEnum.Names(typeof(PeerActivation)) select new object[] { g, a };
+        from g in JsonEnum.Names(typeof(PeerGate))
+        from a in JsonEnum.Names(typeof(PeerActivation))
+        select new object[] { g, a };
 
     [Theory, MemberData(nameof(GatesAndActivations))]
     public void OutputEqualsTheNaivePerExpertSum(string gate, string activation)
@@ -58,15 +62,17 @@ public class PeerOracleTests
         layer.eval();
         using var _ = no_grad();
         var x = randn(new long[] { 2, 5, D }, dtype: ScalarType.Float64);
-        layer.expert_up.weight.normal_();                                  // unit-scale values and queries (the init's are tiny)
+        layer.expert_up.weight.normal_(); // unit-scale values and queries (the init's are tiny)
         layer.query.query_proj.weight!.normal_(0, 1 / Math.Sqrt(D));
         CentreScores(layer, x);
         var output = layer.forward(x).reshape(-1, D).data<double>().ToArray();
         using var sel = layer.Retrieve(x);
         var c = layer.Options;
-        long tokens = 10, h = c.Heads, k = c.TopK;
-        var idx = sel.Addresses.data<long>().ToArray();                   // [T, h, k]
-        var scores = sel.Scores.data<double>().ToArray();                 // [T, h, k, 1]
+        long tokens = 10,
+            h = c.Heads,
+            k = c.TopK;
+        var idx = sel.Addresses.data<long>().ToArray(); // [T, h, k]
+        var scores = sel.Scores.data<double>().ToArray(); // [T, h, k, 1]
         Assert.Contains(scores, s => s < 0);
         Assert.Contains(scores, s => s > 0);
         var u = layer.expert_down.weight.data<double>().ToArray();
@@ -75,20 +81,23 @@ public class PeerOracleTests
         var expected = new double[tokens * D];
         int negativePreactivations = 0;
         for (long t = 0; t < tokens; t++)
-            for (long hd = 0; hd < h; hd++)
+        for (long hd = 0; hd < h; hd++)
+        {
+            var s = Enumerable.Range(0, (int)k).Select(i => scores[(t * h + hd) * k + i]).ToArray();
+            var g = PeerTestData.Gates(gate, s);
+            for (long i = 0; i < k; i++)
             {
-                var s = Enumerable.Range(0, (int)k).Select(i => scores[(t * h + hd) * k + i]).ToArray();
-                var g = PeerTestData.Gates(gate, s);
-                for (long i = 0; i < k; i++)
-                {
-                    long e = idx[(t * h + hd) * k + i];
-                    double a = 0;
-                    for (int d = 0; d < D; d++) a += u[e * D + d] * xs[t * D + d];    // u_iᵀx
-                    if (a < 0) negativePreactivations++;
-                    double w = g[i] * PeerTestData.Activation(activation, a);
-                    for (int d = 0; d < D; d++) expected[t * D + d] += w * v[e * D + d];
-                }
+                long e = idx[(t * h + hd) * k + i];
+                double a = 0;
+                for (int d = 0; d < D; d++)
+                    a += u[e * D + d] * xs[t * D + d]; // u_iᵀx
+                if (a < 0)
+                    negativePreactivations++;
+                double w = g[i] * PeerTestData.Activation(activation, a);
+                for (int d = 0; d < D; d++)
+                    expected[t * D + d] += w * v[e * D + d];
             }
+        }
         Assert.True(negativePreactivations > 0);
         double maxDiff = output.Zip(expected, (p, q) => Math.Abs(p - q)).Max();
         Assert.True(maxDiff < 1e-12, $"{gate}/{activation}: max diff {maxDiff:E3}");
@@ -102,25 +111,38 @@ public class PeerOracleTests
     public void SelectedExpertsEqualBruteForceTopKOverAllAdditiveScores(string queryNorm, bool qkNorm)
     {
         manual_seed(62);
-        var config = new PeerConfig { NKeys = 13, Heads = 3, TopK = 7, KeyDim = 8, QueryNorm = JsonEnum.Parse<QueryNorm>(queryNorm), QkNorm = qkNorm };
+        var config = new PeerConfig
+        {
+            NKeys = 13,
+            Heads = 3,
+            TopK = 7,
+            KeyDim = 8,
+            QueryNorm = JsonEnum.Parse<QueryNorm>(queryNorm),
+            QkNorm = qkNorm,
+        };
         using var layer = new PeerLayer(D, config);
         using var _ = no_grad();
         var x = randn(3, 4, D);
         using var sel = layer.Retrieve(x);
         // the N = n² additive scores s_row[i] + s_col[j] of every expert i·n + j, from the raw parameters
         var q = layer.query.query_proj.forward(x.reshape(-1, D));
-        if (queryNorm == "layernorm") q = layer.query.layer_norm!.forward(q);
+        if (queryNorm == "layernorm")
+            q = layer.query.layer_norm!.forward(q);
         q = q.view(12, 3, 8);
-        var qRow = q.narrow(2, 0, 4); var qCol = q.narrow(2, 4, 4);
-        Tensor kRow = layer.keys.row_keys.squeeze(1), kCol = layer.keys.col_keys.squeeze(1);       // [h, n, Dk/2]
+        var qRow = q.narrow(2, 0, 4);
+        var qCol = q.narrow(2, 4, 4);
+        Tensor kRow = layer.keys.row_keys.squeeze(1),
+            kCol = layer.keys.col_keys.squeeze(1); // [h, n, Dk/2]
         if (qkNorm)
         {
-            qRow = layer.keys.q_norm!.forward(qRow); qCol = layer.keys.q_norm.forward(qCol);
-            kRow = layer.keys.k_norm!.forward(kRow); kCol = layer.keys.k_norm.forward(kCol);
+            qRow = layer.keys.q_norm!.forward(qRow);
+            qCol = layer.keys.q_norm.forward(qCol);
+            kRow = layer.keys.k_norm!.forward(kRow);
+            kCol = layer.keys.k_norm.forward(kCol);
         }
         var sRow = einsum("thd,hnd->thn", qRow, kRow);
         var sCol = einsum("thd,hnd->thn", qCol, kCol);
-        var all = (sRow.unsqueeze(-1) + sCol.unsqueeze(-2)).flatten(-2);                         // [T, h, N]
+        var all = (sRow.unsqueeze(-1) + sCol.unsqueeze(-2)).flatten(-2); // [T, h, N]
         Assert.Equal(config.Experts, all.shape[2]);
         var (top, pos) = all.topk(config.TopK, dim: -1);
         Assert.Equal(pos.data<long>().ToArray(), sel.Addresses.data<long>().ToArray());
@@ -139,7 +161,7 @@ public class PeerOracleTests
         using var sel = layer.Retrieve(x);
         var ids = sel.Addresses.data<long>().ToArray();
         Assert.Equal(ids.Distinct().LongCount(), layer.LastDistinctExperts);
-        layer.forward(x.narrow(1, 0, 1).narrow(0, 0, 1));                                     // one token: h·k distinct experts at most
+        layer.forward(x.narrow(1, 0, 1).narrow(0, 0, 1)); // one token: h·k distinct experts at most
         long one = layer.LastDistinctExperts;
         Assert.InRange(one, layer.Options.TopK, layer.Options.Heads * layer.Options.TopK);
         Assert.True(one < ids.Distinct().Count());
@@ -151,13 +173,21 @@ public class PeerOracleTests
     [InlineData("none", false)]
     public void AccountingMatchesTheParametersAndTheFormula(string queryNorm, bool qkNorm)
     {
-        var config = new PeerConfig { NKeys = 9, Heads = 2, TopK = 5, KeyDim = 6, QueryNorm = JsonEnum.Parse<QueryNorm>(queryNorm), QkNorm = qkNorm };
+        var config = new PeerConfig
+        {
+            NKeys = 9,
+            Heads = 2,
+            TopK = 5,
+            KeyDim = 6,
+            QueryNorm = JsonEnum.Parse<QueryNorm>(queryNorm),
+            QkNorm = qkNorm,
+        };
         using var layer = new PeerLayer(D, config);
         var count = layer.Count();
         Assert.Equal(count, PeerLayer.Accounting(config, D));
         Assert.Equal(layer.parameters().Sum(p => p.numel()), count.Total);
         long dense = count.Total - 2 * 81 * D;
-        Assert.Equal(dense + 2 * 5 * 2 * D, count.Activated);                                  // + h·k·2·D
+        Assert.Equal(dense + 2 * 5 * 2 * D, count.Activated); // + h·k·2·D
         long retrievalFlops = 2 * D * 2 * 6 + 2 * 2 * 2 * 9 * 3 + 2 * 5 * 5;
         Assert.Equal(retrievalFlops + 2 * 5 * 4 * D, count.FlopsPerToken);
     }
@@ -174,10 +204,14 @@ public class PeerOracleTests
         Assert.Equal(peer, Assert.IsType<PeerLayer>(lm.memory_layers[0]).Options);
     }
 
-    public static IEnumerable<object[]> InitCases() => new[]
-    {
-        new object[] { "softmax", "gelu" }, new object[] { "sigmoid", "silu" }, new object[] { "relu", "relu" }, new object[] { "none", "none" },
-    };
+    public static IEnumerable<object[]> InitCases() =>
+        new[]
+        {
+            new object[] { "softmax", "gelu" },
+            new object[] { "sigmoid", "silu" },
+            new object[] { "relu", "relu" },
+            new object[] { "none", "none" },
+        };
 
     /// <summary>
     /// The variance-matched init: at init the PEER layer's output std on unit-RMS input is within 2× of the std of the
@@ -188,7 +222,11 @@ public class PeerOracleTests
     {
         manual_seed(64);
         var model = ModelConfig.Preset("tiny", 512) with { Dropout = 0 };
-        var peer = PeerConfig.DefaultFor(model) with { Gate = JsonEnum.Parse<PeerGate>(gate), Activation = JsonEnum.Parse<PeerActivation>(activation) };
+        var peer = PeerConfig.DefaultFor(model) with
+        {
+            Gate = JsonEnum.Parse<PeerGate>(gate),
+            Activation = JsonEnum.Parse<PeerActivation>(activation),
+        };
         using var lm = new TransformerLM(model with { MemoryLayers = new() { SlotPlacement.Parse("1", "peer") with { Peer = peer } } });
         lm.eval();
         using var _ = no_grad();

@@ -27,14 +27,17 @@ public sealed class LayeringTests
 
     static int Rank(string folder)
     {
-        for (int i = 0; i < Order.Length; i++) if (Order[i].Contains(folder)) return i;
+        for (int i = 0; i < Order.Length; i++)
+            if (Order[i].Contains(folder))
+                return i;
         return -1;
     }
 
     static string SourceRoot()
     {
         for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
-            if (Directory.Exists(Path.Combine(d.FullName, "src", "UltraMem", "Layers"))) return Path.Combine(d.FullName, "src", "UltraMem");
+            if (Directory.Exists(Path.Combine(d.FullName, "src", "UltraMem", "Layers")))
+                return Path.Combine(d.FullName, "src", "UltraMem");
         throw new InvalidOperationException("src/UltraMem not found above " + AppContext.BaseDirectory);
     }
 
@@ -45,24 +48,33 @@ public sealed class LayeringTests
         var decl = new Regex(@"\b(?:class|record|struct|interface|enum)\s+(?:struct\s+|class\s+)?([A-Z]\w*)");
         foreach (var (folder, code) in files)
         {
-            if (!types.TryGetValue(folder, out var set)) types[folder] = set = new HashSet<string>();
-            foreach (Match m in decl.Matches(code)) set.Add(m.Groups[1].Value);
+            if (!types.TryGetValue(folder, out var set))
+                types[folder] = set = new HashSet<string>();
+            foreach (Match m in decl.Matches(code))
+                set.Add(m.Groups[1].Value);
         }
         return types;
     }
 
     /// <summary>Code without comments, string and character literals (so documentation may name any type).</summary>
-    public static string StripCommentsAndStrings(string code) => Regex.Replace(code,
-        @"//[^\n]*|/\*.*?\*/|@""(?:[^""]|"""")*""|\$?""(?:\\.|[^""\\\n])*""|'(?:\\.|[^'\\\n])+'", "", RegexOptions.Singleline);
+    public static string StripCommentsAndStrings(string code) =>
+        Regex.Replace(
+            code,
+            @"//[^\n]*|/\*.*?\*/|@""(?:[^""]|"""")*""|\$?""(?:\\.|[^""\\\n])*""|'(?:\\.|[^'\\\n])+'",
+            "",
+            RegexOptions.Singleline
+        );
 
     /// <summary>The top-level folders (namespaces under <c>UltraMem.</c>) a file's code uses.</summary>
     public static ISet<string> Uses(string code, IReadOnlyDictionary<string, HashSet<string>> declared)
     {
         var used = new HashSet<string>();
         code = StripCommentsAndStrings(code);
-        foreach (Match m in Regex.Matches(code, @"\bUltraMem\.([A-Z]\w*)")) used.Add(m.Groups[1].Value);
+        foreach (Match m in Regex.Matches(code, @"\bUltraMem\.([A-Z]\w*)"))
+            used.Add(m.Groups[1].Value);
         foreach (Match m in Regex.Matches(code, @"(?<![\w.])([A-Z]\w*)\.([A-Z]\w*)"))
-            if (declared.TryGetValue(m.Groups[1].Value, out var types) && types.Contains(m.Groups[2].Value)) used.Add(m.Groups[1].Value);
+            if (declared.TryGetValue(m.Groups[1].Value, out var types) && types.Contains(m.Groups[2].Value))
+                used.Add(m.Groups[1].Value);
         return used;
     }
 
@@ -76,7 +88,8 @@ public sealed class LayeringTests
         {
             int own = Rank(folder);
             foreach (var other in Uses(code, declared).Where(u => u != folder && Rank(u) >= 0).OrderBy(u => u))
-                if (own < 0 || Rank(other) >= own) found.Add($"{path}: {folder} uses {other}");
+                if (own < 0 || Rank(other) >= own)
+                    found.Add($"{path}: {folder} uses {other}");
         }
         return found;
     }
@@ -87,7 +100,8 @@ public sealed class LayeringTests
         foreach (var file in Directory.EnumerateFiles(root, "*.cs", SearchOption.AllDirectories))
         {
             string rel = Path.GetRelativePath(root, file).Replace('\\', '/');
-            if (rel.StartsWith("obj/") || rel.StartsWith("bin/") || !rel.Contains('/')) continue;   // root files: UltraMemException
+            if (rel.StartsWith("obj/") || rel.StartsWith("bin/") || !rel.Contains('/'))
+                continue; // root files: UltraMemException
             yield return (rel, rel[..rel.IndexOf('/')], File.ReadAllText(file));
         }
     }
@@ -110,16 +124,30 @@ public sealed class LayeringTests
     public void TheScanCatchesALayerThatUsesTheModel()
     {
         var model = ("Model/ModelConfig.cs", "Model", "namespace UltraMem.Model;\npublic sealed record ModelConfig { }");
-        var clean = ("Layers/Clean.cs", "Layers", "namespace UltraMem.Layers;\n/// <see cref=\"Model.ModelConfig\"/>\npublic class Clean { string s = \"Model.ModelConfig\"; }");
+        var clean = (
+            "Layers/Clean.cs",
+            "Layers",
+            "namespace UltraMem.Layers;\n/// <see cref=\"Model.ModelConfig\"/>\npublic class Clean { string s = \"Model.ModelConfig\"; }"
+        );
         Assert.Empty(Violations(new[] { model, clean }));
-        foreach (var code in new[]
-        {
-            "using UltraMem.Model;\nnamespace UltraMem.Layers;\npublic class Bad { }",
-            "namespace UltraMem.Layers;\npublic class Bad { UltraMem.Model.ModelConfig? c; }",
-            "namespace UltraMem.Layers;\npublic class Bad { void F(Model.ModelConfig c) { } }",
-        })
+        foreach (
+            var code in new[]
+            {
+                "using UltraMem.Model;\nnamespace UltraMem.Layers;\npublic class Bad { }",
+                "namespace UltraMem.Layers;\npublic class Bad { UltraMem.Model.ModelConfig? c; }",
+                "namespace UltraMem.Layers;\npublic class Bad { void F(Model.ModelConfig c) { } }",
+            }
+        )
             Assert.Equal(new[] { "Layers/Bad.cs: Layers uses Model" }, Violations(new[] { model, ("Layers/Bad.cs", "Layers", code) }));
         // a property that happens to be called Model is not the namespace
-        Assert.Empty(Violations(new[] { model, ("Tokenization/T.cs", "Tokenization", "namespace UltraMem.Tokenization;\nclass T { int N => Model.Tokens.Count; }") }));
+        Assert.Empty(
+            Violations(
+                new[]
+                {
+                    model,
+                    ("Tokenization/T.cs", "Tokenization", "namespace UltraMem.Tokenization;\nclass T { int N => Model.Tokens.Count; }"),
+                }
+            )
+        );
     }
 }

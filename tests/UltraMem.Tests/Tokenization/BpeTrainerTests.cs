@@ -58,7 +58,8 @@ public class BpeTrainerTests
         Assert.Equal(399, model.EndOfTextId);
         Assert.Equal(BpeModel.EndOfText, model.Tokens[399]);
         Assert.Equal(400 - 257, model.Merges.Count);
-        for (int b = 0; b < 256; b++) Assert.Equal(Gpt2ByteToChar[b].ToString(), model.Tokens[b]);
+        for (int b = 0; b < 256; b++)
+            Assert.Equal(Gpt2ByteToChar[b].ToString(), model.Tokens[b]);
         var known = new HashSet<string>(model.Tokens.Take(256));
         for (int rank = 0; rank < model.Merges.Count; rank++)
         {
@@ -86,11 +87,17 @@ public class BpeTrainerTests
         var pieces = new Dictionary<string, long>();
         foreach (string document in documents)
         {
-            foreach (System.Text.RegularExpressions.Match m in new System.Text.RegularExpressions.Regex(Gpt2PreTokenizer.Pattern).Matches(document))
+            foreach (
+                System.Text.RegularExpressions.Match m in new System.Text.RegularExpressions.Regex(Gpt2PreTokenizer.Pattern).Matches(
+                    document
+                )
+            )
                 pieces[m.Value] = pieces.GetValueOrDefault(m.Value) + 1;
         }
         var tokens = Enumerable.Range(0, 256).Select(b => Gpt2ByteToChar[b].ToString()).ToList();
-        var words = pieces.Select(p => (Symbols: System.Text.Encoding.UTF8.GetBytes(p.Key).Select(b => (int)b).ToList(), Count: p.Value)).ToList();
+        var words = pieces
+            .Select(p => (Symbols: System.Text.Encoding.UTF8.GetBytes(p.Key).Select(b => (int)b).ToList(), Count: p.Value))
+            .ToList();
         var result = new List<BpeMerge>();
         var excluded = new HashSet<(int, int)>();
         while (result.Count < merges)
@@ -101,9 +108,19 @@ public class BpeTrainerTests
                 for (int i = 0; i + 1 < symbols.Count; i++)
                     counts[(symbols[i], symbols[i + 1])] = counts.GetValueOrDefault((symbols[i], symbols[i + 1])) + count;
             }
-            var best = counts.Where(c => !excluded.Contains(c.Key)).OrderByDescending(c => c.Value).ThenBy(c => c.Key.Item1).ThenBy(c => c.Key.Item2).First().Key;
+            var best = counts
+                .Where(c => !excluded.Contains(c.Key))
+                .OrderByDescending(c => c.Value)
+                .ThenBy(c => c.Key.Item1)
+                .ThenBy(c => c.Key.Item2)
+                .First()
+                .Key;
             string merged = tokens[best.Item1] + tokens[best.Item2];
-            if (tokens.Contains(merged)) { excluded.Add(best); continue; }
+            if (tokens.Contains(merged))
+            {
+                excluded.Add(best);
+                continue;
+            }
             int id = tokens.Count;
             tokens.Add(merged);
             result.Add(new BpeMerge(tokens[best.Item1], tokens[best.Item2]));

@@ -7,12 +7,15 @@ namespace UltraMem.Tests.Tokenization;
 
 public sealed class TextTokenizerTests : IDisposable
 {
-    static readonly Lazy<TextTokenizer> Shared = new(() => TextTokenizer.Train(Corpus(seed: 2, documents: 60, sentencesPerDocument: 40), vocabSize: 800));
+    static readonly Lazy<TextTokenizer> Shared = new(() =>
+        TextTokenizer.Train(Corpus(seed: 2, documents: 60, sentencesPerDocument: 40), vocabSize: 800)
+    );
     readonly string _directory = Path.Combine(Path.GetTempPath(), "ultramem-tok-" + Guid.NewGuid().ToString("N"));
 
     public void Dispose()
     {
-        if (Directory.Exists(_directory)) Directory.Delete(_directory, recursive: true);
+        if (Directory.Exists(_directory))
+            Directory.Delete(_directory, recursive: true);
     }
 
     [Fact]
@@ -56,7 +59,7 @@ public sealed class TextTokenizerTests : IDisposable
         var tokenizer = TextTokenizer.Train(["plain ascii text, plain ascii text"], vocabSize: 300);
         const string text = "€😀";
         byte[] utf8 = Encoding.UTF8.GetBytes(text);
-        int[] ids = tokenizer.Encode(text);   // never seen in training: one id per byte
+        int[] ids = tokenizer.Encode(text); // never seen in training: one id per byte
         Assert.Equal(7, ids.Length);
         Assert.Equal(text, tokenizer.Decode(ids));
         for (int cut = 1; cut < ids.Length; cut++)
@@ -65,7 +68,8 @@ public sealed class TextTokenizerTests : IDisposable
             string tail = tokenizer.Decode(ids.AsSpan(cut));
             Assert.Equal(Encoding.UTF8.GetString(utf8[..cut]), head);
             Assert.Equal(Encoding.UTF8.GetString(utf8[cut..]), tail);
-            if (cut != 3) Assert.Contains('\uFFFD', head + tail);
+            if (cut != 3)
+                Assert.Contains('\uFFFD', head + tail);
         }
         Assert.Equal("", tokenizer.Decode([]));
     }
@@ -82,12 +86,22 @@ public sealed class TextTokenizerTests : IDisposable
     [Fact]
     public void EncodeFromManyThreadsGivesTheSequentialResult()
     {
-        var tokenizer = new TextTokenizer(Shared.Value.Model);   // fresh, empty word cache
+        var tokenizer = new TextTokenizer(Shared.Value.Model); // fresh, empty word cache
         var random = new Random(7);
-        List<string> texts = [.. Corpus(seed: 3, documents: 40, sentencesPerDocument: 10), .. Enumerable.Range(0, 100).Select(_ => RandomUnicode(random))];
+        List<string> texts =
+        [
+            .. Corpus(seed: 3, documents: 40, sentencesPerDocument: 10),
+            .. Enumerable.Range(0, 100).Select(_ => RandomUnicode(random)),
+        ];
         var parallel = new int[texts.Count][];
-        Parallel.For(0, texts.Count * 4, new ParallelOptions { MaxDegreeOfParallelism = 8 }, i => parallel[i % texts.Count] = tokenizer.Encode(texts[i % texts.Count]));
-        for (int i = 0; i < texts.Count; i++) Assert.Equal(ReferenceEncode(tokenizer.Model, texts[i]), parallel[i]);
+        Parallel.For(
+            0,
+            texts.Count * 4,
+            new ParallelOptions { MaxDegreeOfParallelism = 8 },
+            i => parallel[i % texts.Count] = tokenizer.Encode(texts[i % texts.Count])
+        );
+        for (int i = 0; i < texts.Count; i++)
+            Assert.Equal(ReferenceEncode(tokenizer.Model, texts[i]), parallel[i]);
     }
 
     [Fact]
@@ -120,7 +134,8 @@ public sealed class TextTokenizerTests : IDisposable
     public void SavedFilesAreIdenticalForIdenticalTraining()
     {
         List<string> corpus = Corpus(seed: 4, documents: 30, sentencesPerDocument: 20);
-        string first = Path.Combine(_directory, "first"), second = Path.Combine(_directory, "second");
+        string first = Path.Combine(_directory, "first"),
+            second = Path.Combine(_directory, "second");
         TextTokenizer.Train(corpus, vocabSize: 500).Save(first);
         TextTokenizer.Train(corpus, vocabSize: 500).Save(second);
         foreach (string file in new[] { "vocab.json", "merges.txt" })
@@ -135,14 +150,22 @@ public sealed class TextTokenizerTests : IDisposable
         TextTokenizer tokenizer = Shared.Value;
         Directory.CreateDirectory(_directory);
         // GPT-2's own layout: one line, ids in another order, non-ASCII escaped, CRLF merges.
-        var entries = tokenizer.Model.Tokens.Select((t, id) => (t, id)).Reverse()
+        var entries = tokenizer
+            .Model.Tokens.Select((t, id) => (t, id))
+            .Reverse()
             .Select(e => $"{System.Text.Json.JsonSerializer.Serialize(e.t)}: {e.id}");
         File.WriteAllText(Path.Combine(_directory, "vocab.json"), "{" + string.Join(", ", entries) + "}");
-        File.WriteAllText(Path.Combine(_directory, "merges.txt"), "#version: 0.2\r\n" + string.Join("\r\n", tokenizer.Model.Merges) + "\r\n");
+        File.WriteAllText(
+            Path.Combine(_directory, "merges.txt"),
+            "#version: 0.2\r\n" + string.Join("\r\n", tokenizer.Model.Merges) + "\r\n"
+        );
         Assert.Contains("\\u0120", File.ReadAllText(Path.Combine(_directory, "vocab.json")));
         Assert.Equal(tokenizer.Fingerprint, TextTokenizer.Load(_directory).Fingerprint);
 
-        File.WriteAllText(Path.Combine(_directory, "merges.txt"), "#version: 0.2\n" + string.Join("\n", tokenizer.Model.Merges.SkipLast(1)) + "\n");
+        File.WriteAllText(
+            Path.Combine(_directory, "merges.txt"),
+            "#version: 0.2\n" + string.Join("\n", tokenizer.Model.Merges.SkipLast(1)) + "\n"
+        );
         Assert.NotEqual(tokenizer.Fingerprint, TextTokenizer.Load(_directory).Fingerprint);
     }
 
@@ -151,11 +174,13 @@ public sealed class TextTokenizerTests : IDisposable
     {
         TextTokenizer tokenizer = Shared.Value;
         tokenizer.Save(_directory);
-        BpeTokenizer fromFiles = BpeTokenizer.Create(new BpeOptions(Path.Combine(_directory, "vocab.json"), Path.Combine(_directory, "merges.txt"))
-        {
-            ByteLevel = true,
-            PreTokenizer = new RegexPreTokenizer(new System.Text.RegularExpressions.Regex(Gpt2PreTokenizer.Pattern), null),
-        });
+        BpeTokenizer fromFiles = BpeTokenizer.Create(
+            new BpeOptions(Path.Combine(_directory, "vocab.json"), Path.Combine(_directory, "merges.txt"))
+            {
+                ByteLevel = true,
+                PreTokenizer = new RegexPreTokenizer(new System.Text.RegularExpressions.Regex(Gpt2PreTokenizer.Pattern), null),
+            }
+        );
         var random = new Random(11);
         for (int i = 0; i < 100; i++)
         {

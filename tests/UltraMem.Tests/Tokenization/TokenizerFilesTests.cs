@@ -5,12 +5,15 @@ namespace UltraMem.Tests.Tokenization;
 
 public sealed class TokenizerFilesTests : IDisposable
 {
-    static readonly Lazy<TextTokenizer> Small = new(() => TextTokenizer.Train(TokenizerTestData.Corpus(seed: 8, documents: 10, sentencesPerDocument: 10), vocabSize: 300));
+    static readonly Lazy<TextTokenizer> Small = new(() =>
+        TextTokenizer.Train(TokenizerTestData.Corpus(seed: 8, documents: 10, sentencesPerDocument: 10), vocabSize: 300)
+    );
     readonly string _directory = Path.Combine(Path.GetTempPath(), "ultramem-tokfiles-" + Guid.NewGuid().ToString("N"));
 
     public void Dispose()
     {
-        if (Directory.Exists(_directory)) Directory.Delete(_directory, recursive: true);
+        if (Directory.Exists(_directory))
+            Directory.Delete(_directory, recursive: true);
     }
 
     string VocabPath => Path.Combine(_directory, "vocab.json");
@@ -109,12 +112,14 @@ public sealed class TokenizerFilesTests : IDisposable
     [Fact]
     public void MissingEndOfText()
     {
-        var error = LoadError(() => EditVocab(t =>
-        {
-            int id = t["<|endoftext|>"].GetInt32();
-            t.Remove("<|endoftext|>");
-            t["<|other|>"] = Number(id.ToString());
-        }));
+        var error = LoadError(() =>
+            EditVocab(t =>
+            {
+                int id = t["<|endoftext|>"].GetInt32();
+                t.Remove("<|endoftext|>");
+                t["<|other|>"] = Number(id.ToString());
+            })
+        );
         Assert.Contains(VocabPath, error.Message);
         Assert.Contains("no '<|endoftext|>' token", error.Message);
     }
@@ -157,12 +162,14 @@ public sealed class TokenizerFilesTests : IDisposable
     public void MissingByteSymbol()
     {
         // Rename the symbol of byte 0x00 (a byte no merge uses) so ids stay contiguous.
-        var error = LoadError(() => EditVocab(t =>
-        {
-            JsonElement id = t["Ā"];
-            t.Remove("Ā");
-            t["ĀĀ"] = id;
-        }));
+        var error = LoadError(() =>
+            EditVocab(t =>
+            {
+                JsonElement id = t["Ā"];
+                t.Remove("Ā");
+                t["ĀĀ"] = id;
+            })
+        );
         Assert.Contains(VocabPath, error.Message);
         Assert.Contains("byte symbol 'Ā' (byte 0x00) is missing", error.Message);
     }
@@ -170,13 +177,15 @@ public sealed class TokenizerFilesTests : IDisposable
     [Fact]
     public void TokenOutsideTheByteAlphabet()
     {
-        var error = LoadError(() => EditVocab(t =>
-        {
-            JsonElement id = t["<|endoftext|>"];
-            t.Remove("<|endoftext|>");
-            t["hello world"] = id;
-            t["<|endoftext|>"] = Number(t.Count.ToString());
-        }));
+        var error = LoadError(() =>
+            EditVocab(t =>
+            {
+                JsonElement id = t["<|endoftext|>"];
+                t.Remove("<|endoftext|>");
+                t["hello world"] = id;
+                t["<|endoftext|>"] = Number(t.Count.ToString());
+            })
+        );
         Assert.Contains(VocabPath, error.Message);
         Assert.Contains("U+0020", error.Message);
     }
@@ -197,8 +206,14 @@ public sealed class TokenizerFilesTests : IDisposable
             while (!stop.IsCancellationRequested)
             {
                 string seen;
-                try { seen = File.ReadAllText(VocabPath); }
-                catch (IOException) { continue; }
+                try
+                {
+                    seen = File.ReadAllText(VocabPath);
+                }
+                catch (IOException)
+                {
+                    continue;
+                }
                 Assert.Contains(seen, complete);
                 Interlocked.Increment(ref reads);
             }

@@ -15,7 +15,12 @@ public class OptimizerTests
         var init = randn(7, 5);
         var ours = new Parameter(init.clone());
         var theirs = new Parameter(init.clone());
-        var group = new ParameterGroup { Name = "decay", Parameters = new[] { ("w", ours) }, WeightDecay = 0.1 };
+        var group = new ParameterGroup
+        {
+            Name = "decay",
+            Parameters = new[] { ("w", ours) },
+            WeightDecay = 0.1,
+        };
         using var opt = new UltraMem.Training.AdamW(new[] { group }, 0.9, 0.95, 1e-8);
         var reference = torch.optim.AdamW(new[] { theirs }, lr: 0.01, beta1: 0.9, beta2: 0.95, eps: 1e-8, weight_decay: 0.1);
         for (int step = 0; step < 6; step++)
@@ -28,7 +33,8 @@ public class OptimizerTests
             }
             opt.Step(0.01);
             reference.step();
-            opt.ZeroGrad(); reference.zero_grad();
+            opt.ZeroGrad();
+            reference.zero_grad();
         }
         float diff = (ours - theirs).abs().max().item<float>();
         Assert.True(diff < 1e-6f, $"max diff {diff}");
@@ -42,11 +48,17 @@ public class OptimizerTests
         var b = new Parameter(ones(3));
         var groups = new[]
         {
-            new ParameterGroup { Name = "values", Parameters = new[] { ("a", a) }, LearningRateMultiplier = ValueLearningRate.LinearDecay(4, 10) },
+            new ParameterGroup
+            {
+                Name = "values",
+                Parameters = new[] { ("a", a) },
+                LearningRateMultiplier = ValueLearningRate.LinearDecay(4, 10),
+            },
             new ParameterGroup { Name = "rest", Parameters = new[] { ("b", b) } },
         };
         using var opt = new UltraMem.Training.AdamW(groups);
-        a.grad = ones(3); b.grad = ones(3);
+        a.grad = ones(3);
+        b.grad = ones(3);
         opt.Step(0.1);
         // the first Adam step moves every coordinate by lr (m̂/sqrt(v̂) = 1): κ = 4 makes it 4× larger
         Assert.Equal(1 - 0.4, a[0].item<float>(), 5);
@@ -56,9 +68,15 @@ public class OptimizerTests
         using var restored = new UltraMem.Training.AdamW(groups);
         restored.LoadState(saved, opt.StepCount, "test");
         Assert.Equal(1, restored.StepCount);
-        Assert.Equal(new[] { "exp_avg.a", "exp_avg.b", "exp_avg_sq.a", "exp_avg_sq.b" }, saved.Keys.OrderBy(k => k, StringComparer.Ordinal));
+        Assert.Equal(
+            new[] { "exp_avg.a", "exp_avg.b", "exp_avg_sq.a", "exp_avg_sq.b" },
+            saved.Keys.OrderBy(k => k, StringComparer.Ordinal)
+        );
         var bad = new Dictionary<string, Tensor>(saved) { ["exp_avg.zz"] = zeros(3) };
-        Assert.Throws<UltraMemException>(() => { restored.LoadState(bad, 1, "test"); });
+        Assert.Throws<UltraMemException>(() =>
+        {
+            restored.LoadState(bad, 1, "test");
+        });
     }
 
     [Fact]
@@ -71,6 +89,9 @@ public class OptimizerTests
         Assert.Equal(0.1, s.At(110), 10);
         Assert.True(s.At(30) > s.At(31));
         var mult = ValueLearningRate.LinearDecay(4, 100);
-        Assert.Equal(4.0, mult(0), 10); Assert.Equal(2.5, mult(50), 10); Assert.Equal(1.0, mult(100), 10); Assert.Equal(1.0, mult(500), 10);
+        Assert.Equal(4.0, mult(0), 10);
+        Assert.Equal(2.5, mult(50), 10);
+        Assert.Equal(1.0, mult(100), 10);
+        Assert.Equal(1.0, mult(500), 10);
     }
 }

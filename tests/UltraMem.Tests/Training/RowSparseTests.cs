@@ -12,9 +12,12 @@ namespace UltraMem.Tests.Training;
 public class RowSparseTests
 {
     readonly Xunit.Abstractions.ITestOutputHelper _out;
+
     public RowSparseTests(Xunit.Abstractions.ITestOutputHelper output) => _out = output;
 
-    const double Beta1 = 0.9, Beta2 = 0.95, Eps = 1e-8;
+    const double Beta1 = 0.9,
+        Beta2 = 0.95,
+        Eps = 1e-8;
 
     /// <summary>The stand-in layer. Dense: looks up the table itself. Row-sparse: unique → Gather → look up the copy.</summary>
     sealed class BagLookup
@@ -30,14 +33,17 @@ public class RowSparseTests
 
         public Tensor Forward(Tensor idx, Tensor w)
         {
-            long b = idx.shape[0], k = idx.shape[1], d = Table.shape[1];
+            long b = idx.shape[0],
+                k = idx.shape[1],
+                d = Table.shape[1];
             Tensor rows;
             if (Sparse.Enabled)
             {
                 var (uniq, inverse, _) = unique(idx.flatten(), sorted: true, return_inverse: true);
                 rows = Sparse.Gather(uniq).index_select(0, inverse!);
             }
-            else rows = Table.index_select(0, idx.flatten());
+            else
+                rows = Table.index_select(0, idx.flatten());
             return (rows.view(b, k, d) * w.unsqueeze(-1)).sum(1);
         }
     }
@@ -47,7 +53,8 @@ public class RowSparseTests
         public long[] Rows => Idx.flatten().data<long>().Distinct().OrderBy(r => r).ToArray();
     }
 
-    /// <summary>A batch drawing rows from <paramref name="rows"/> (every one of them at least once when <paramref name="coverAll"/>).</summary>
+    /// <summary>A batch drawing rows from <paramref name="rows"/> (every one of them at least once when <paramref
+    /// name="coverAll"/>).</summary>
     static Batch MakeBatch(Random rng, IReadOnlyList<long> rows, int bags, int perBag, int d, bool coverAll = false)
     {
         var idx = new long[bags * perBag];
@@ -55,9 +62,11 @@ public class RowSparseTests
         if (coverAll)
         {
             Assert.True(idx.Length >= rows.Count);
-            foreach (var r in rows) idx[start++] = r;
+            foreach (var r in rows)
+                idx[start++] = r;
         }
-        for (int i = start; i < idx.Length; i++) idx[i] = rows[rng.Next(rows.Count)];
+        for (int i = start; i < idx.Length; i++)
+            idx[i] = rows[rng.Next(rows.Count)];
         idx = idx.OrderBy(_ => rng.Next()).ToArray();
         float Next(double scale) => (float)((rng.NextDouble() * 2 - 1) * scale);
         var w = Enumerable.Range(0, idx.Length).Select(_ => Next(1)).ToArray();
@@ -73,12 +82,19 @@ public class RowSparseTests
         Loss(m, b).backward();
     }
 
-    static (BagLookup Layer, UltraMem.Training.AdamW Opt) Setup(Tensor init, bool rowSparse, double weightDecay, Func<long, double>? multiplier = null)
+    static (BagLookup Layer, UltraMem.Training.AdamW Opt) Setup(
+        Tensor init,
+        bool rowSparse,
+        double weightDecay,
+        Func<long, double>? multiplier = null
+    )
     {
         var layer = new BagLookup(init, rowSparse);
         var group = new ParameterGroup
         {
-            Name = "values", Parameters = new[] { ("values", layer.Table) }, WeightDecay = weightDecay,
+            Name = "values",
+            Parameters = new[] { ("values", layer.Table) },
+            WeightDecay = weightDecay,
             LearningRateMultiplier = multiplier ?? (_ => 1.0),
         };
         // the dense run registers the table too (Enabled false): the same optimizer takes the dense path for it
@@ -87,12 +103,14 @@ public class RowSparseTests
 
     static void AdamStep(BagLookup layer, UltraMem.Training.AdamW opt, IEnumerable<Batch> micro, double lr)
     {
-        foreach (var b in micro) Backward(layer, b);
+        foreach (var b in micro)
+            Backward(layer, b);
         opt.Step(lr);
         opt.ZeroGrad();
     }
 
-    static Dictionary<string, Tensor> State(UltraMem.Training.AdamW opt) => opt.StateTensors().ToDictionary(kv => kv.Key, kv => kv.Value.clone());
+    static Dictionary<string, Tensor> State(UltraMem.Training.AdamW opt) =>
+        opt.StateTensors().ToDictionary(kv => kv.Key, kv => kv.Value.clone());
 
     static bool Same(Tensor a, Tensor b) => a.equal(b).all().item<bool>();
 
@@ -106,8 +124,16 @@ public class RowSparseTests
         // repeated rows inside a bag, across bags and across two micro-batches (gradient accumulation)
         var micro = new[]
         {
-            new Batch(tensor(new long[] { 1, 3, 3, 5, 1, 7 }).view(2, 3), tensor(new[] { 0.5f, -1f, 2f, 1.5f, 0.25f, -0.75f }).view(2, 3), randn(2, 5)),
-            new Batch(tensor(new long[] { 3, 9, 1, 0, 0, 2 }).view(2, 3), tensor(new[] { 1f, 0.3f, -2f, 0.6f, 0.9f, 1.1f }).view(2, 3), randn(2, 5)),
+            new Batch(
+                tensor(new long[] { 1, 3, 3, 5, 1, 7 }).view(2, 3),
+                tensor(new[] { 0.5f, -1f, 2f, 1.5f, 0.25f, -0.75f }).view(2, 3),
+                randn(2, 5)
+            ),
+            new Batch(
+                tensor(new long[] { 3, 9, 1, 0, 0, 2 }).view(2, 3),
+                tensor(new[] { 1f, 0.3f, -2f, 0.6f, 0.9f, 1.1f }).view(2, 3),
+                randn(2, 5)
+            ),
         };
         foreach (var b in micro)
         {
@@ -115,13 +141,16 @@ public class RowSparseTests
             Backward(dense, b);
             Backward(sparse, b);
         }
-        Assert.Null(sparse.Table.grad);   // the dense table gets no gradient at all
+        Assert.Null(sparse.Table.grad); // the dense table gets no gradient at all
         Assert.True(sparse.Sparse.HasPending);
         var (rows, grad) = sparse.Sparse.Coalesce()!.Value;
         Assert.Equal(new long[] { 0, 1, 2, 3, 5, 7, 9 }, rows.data<long>().ToArray());
         Assert.Equal(new long[] { 7, 5 }, grad.shape);
         var denseGrad = dense.Table.grad!;
-        Assert.True(TestData.MaxAbsDiff(grad, denseGrad.index_select(0, rows)) < 1e-6f, $"max diff {TestData.MaxAbsDiff(grad, denseGrad.index_select(0, rows))}");
+        Assert.True(
+            TestData.MaxAbsDiff(grad, denseGrad.index_select(0, rows)) < 1e-6f,
+            $"max diff {TestData.MaxAbsDiff(grad, denseGrad.index_select(0, rows))}"
+        );
         Assert.True(grad.abs().sum(1).min().item<float>() > 0, "every selected row has a gradient");
         var others = tensor(new long[] { 4, 6, 8, 10, 11 });
         Assert.Equal(0f, denseGrad.index_select(0, others).abs().max().item<float>());
@@ -146,7 +175,11 @@ public class RowSparseTests
         {
             var subset = all.OrderBy(_ => rng.Next()).Take(8).ToArray();
             var micro = new[] { MakeBatch(rng, subset, 3, 4, 6), MakeBatch(rng, subset, 2, 4, 6) };
-            foreach (var b in micro) { Backward(dense, b); Backward(sparse, b); }
+            foreach (var b in micro)
+            {
+                Backward(dense, b);
+                Backward(sparse, b);
+            }
             using (no_grad())
             {
                 dense.Table.add_(dense.Table.grad!, alpha: -lr);
@@ -206,7 +239,10 @@ public class RowSparseTests
         Assert.Equal(5, lazyOpt.StepCount);
 
         var never = tensor(new long[] { 6, 7, 8, 9 });
-        Assert.True(Same(lazy.Table.index_select(0, never), init.index_select(0, never)), "lazy AdamW touched a row that was never selected");
+        Assert.True(
+            Same(lazy.Table.index_select(0, never), init.index_select(0, never)),
+            "lazy AdamW touched a row that was never selected"
+        );
         var state = State(lazyOpt);
         Assert.Equal(0f, state["exp_avg.values"].index_select(0, never).abs().max().item<float>());
         Assert.Equal(0f, state["exp_avg_sq.values"].index_select(0, never).abs().max().item<float>());
@@ -214,7 +250,10 @@ public class RowSparseTests
         var expected = init.index_select(0, never) * Math.Pow(1 - 0.01 * 0.1, 4);
         Assert.True(TestData.MaxAbsDiff(dense.Table.index_select(0, never), expected) < 1e-6f);
         Assert.False(Same(dense.Table.index_select(0, never), init.index_select(0, never)));
-        Assert.True(TestData.MaxAbsDiff(lazy.Table.index_select(0, tensor(selected)), init.index_select(0, tensor(selected))) > 1e-3f, "selected rows did not move");
+        Assert.True(
+            TestData.MaxAbsDiff(lazy.Table.index_select(0, tensor(selected)), init.index_select(0, tensor(selected))) > 1e-3f,
+            "selected rows did not move"
+        );
     }
 
     /// <summary>
@@ -224,15 +263,18 @@ public class RowSparseTests
     /// </summary>
     static double DirectionBound(long t)
     {
-        double gamma = Beta1 * Beta1 / Beta2, sum = 0;
-        for (long k = 0; k < t; k++) sum += Math.Pow(gamma, k);
+        double gamma = Beta1 * Beta1 / Beta2,
+            sum = 0;
+        for (long k = 0; k < t; k++)
+            sum += Math.Pow(gamma, k);
         return (1 - Beta1) / Math.Sqrt(1 - Beta2) * Math.Sqrt(sum) * Math.Sqrt(1 - Math.Pow(Beta2, t)) / (1 - Math.Pow(Beta1, t));
     }
 
     static Tensor Direction(UltraMem.Training.AdamW opt, long t)
     {
         var s = opt.StateTensors().ToDictionary(kv => kv.Key, kv => kv.Value);
-        double bc1 = 1 - Math.Pow(Beta1, t), bc2Sqrt = Math.Sqrt(1 - Math.Pow(Beta2, t));
+        double bc1 = 1 - Math.Pow(Beta1, t),
+            bc2Sqrt = Math.Sqrt(1 - Math.Pow(Beta2, t));
         return s["exp_avg.values"] / bc1 / (s["exp_avg_sq.values"].sqrt() / bc2Sqrt + Eps);
     }
 
@@ -246,39 +288,56 @@ public class RowSparseTests
     public void PartiallySelectedRowsStayWithinTheDocumentedBound()
     {
         manual_seed(15);
-        const int n = 16, d = 4;
-        const double lr = 0.01, wd = 0.1;
+        const int n = 16,
+            d = 4;
+        const double lr = 0.01,
+            wd = 0.1;
         var init = randn(n, d);
         var (dense, denseOpt) = Setup(init, rowSparse: false, weightDecay: wd);
         var (lazy, lazyOpt) = Setup(init, rowSparse: true, weightDecay: wd);
         var rng = new Random(6);
         var all = Enumerable.Range(0, n).Select(i => (long)i).ToArray();
-        var some = all.Take(12).ToArray();      // rows 12..15: selected in step 1 only
+        var some = all.Take(12).ToArray(); // rows 12..15: selected in step 1 only
         var gone = tensor(new long[] { 12, 13, 14, 15 });
 
-        Tensor diff0 = zeros(n, d), bound = zeros(n, d), goneBound = zeros(gone.shape[0], d);
+        Tensor diff0 = zeros(n, d),
+            bound = zeros(n, d),
+            goneBound = zeros(gone.shape[0], d);
         for (long t = 1; t <= 12; t++)
         {
-            var batch = t == 1 ? MakeBatch(rng, all, 6, 4, d, coverAll: true) : MakeBatch(rng, some.OrderBy(_ => rng.Next()).Take(6).ToArray(), 3, 3, d);
+            var batch =
+                t == 1
+                    ? MakeBatch(rng, all, 6, 4, d, coverAll: true)
+                    : MakeBatch(rng, some.OrderBy(_ => rng.Next()).Take(6).ToArray(), 3, 3, d);
             var selected = zeros(n, 1);
             selected.index_fill_(0, tensor(batch.Rows), 1);
             var pD = dense.Table.detach().clone();
             var pL = lazy.Table.detach().clone();
             AdamStep(dense, denseOpt, new[] { batch }, lr);
             AdamStep(lazy, lazyOpt, new[] { batch }, lr);
-            if (t == 1) { diff0 = (dense.Table - lazy.Table).abs(); continue; }
+            if (t == 1)
+            {
+                diff0 = (dense.Table - lazy.Table).abs();
+                continue;
+            }
 
             double bt = DirectionBound(t);
             var dirD = Direction(denseOpt, t);
             var dirL = Direction(lazyOpt, t);
-            Assert.True(dirD.abs().max().item<float>() <= bt + 1e-5, $"step {t}: dense direction {dirD.abs().max().item<float>()} > B_t {bt}");
-            Assert.True(dirL.abs().max().item<float>() <= bt + 1e-5, $"step {t}: lazy direction {dirL.abs().max().item<float>()} > B_t {bt}");
+            Assert.True(
+                dirD.abs().max().item<float>() <= bt + 1e-5,
+                $"step {t}: dense direction {dirD.abs().max().item<float>()} > B_t {bt}"
+            );
+            Assert.True(
+                dirL.abs().max().item<float>() <= bt + 1e-5,
+                $"step {t}: lazy direction {dirL.abs().max().item<float>()} > B_t {bt}"
+            );
             // a dense-only update (row not selected): |Δp| ≤ lr·|m̂/(√v̂+ε)| + lr·λ·|p|
             var step = (dense.Table - pD).abs();
             var perStep = lr * dirD.abs() + lr * wd * pD.abs();
             var unselected = 1 - selected;
             float over = (step * unselected - perStep * unselected).max().item<float>();
-            Assert.True(over <= 1e-6f, $"step {t}: a dense-only update exceeds lr·(|m̂/(√v̂+ε)| + λ|p|) by {over}");   // margin: float32 rounding of p (ulp 2.4e-7 at |p| = 2)
+            Assert.True(over <= 1e-6f, $"step {t}: a dense-only update exceeds lr·(|m̂/(√v̂+ε)| + λ|p|) by {over}"); // margin: float32 rounding of p (ulp 2.4e-7 at |p| = 2)
             goneBound += perStep.index_select(0, gone);
             bound += lr * (bt + wd * pD.abs()) + selected * (lr * (bt + wd * pL.abs()));
             // the lazy run leaves unselected rows alone
@@ -292,11 +351,16 @@ public class RowSparseTests
         float goneWorst = (goneDiff - diff0.index_select(0, gone) - goneBound).max().item<float>();
         Assert.True(goneWorst <= 1e-5f, $"rows left out after step 1 exceed the dense-only bound by {goneWorst}");
         Assert.True(goneDiff.min().item<float>() > 0, "dense AdamW should keep moving rows that lazy AdamW leaves alone");
-        Assert.True(diff.index_select(0, tensor(some)).max().item<float>() > 1e-5f, "the two paths should differ on partially selected rows");
+        Assert.True(
+            diff.index_select(0, tensor(some)).max().item<float>() > 1e-5f,
+            "the two paths should differ on partially selected rows"
+        );
         float ratio = (diff / (bound + diff0 + 1e-12)).max().item<float>();
         Assert.True(ratio < 1, $"worst |dense − lazy| / bound = {ratio}");
-        _out.WriteLine($"partial selection: max |dense − lazy| {diff.max().item<float>():E3}, worst ratio to the bound {ratio:F3}, " +
-                          $"rows left out after step 1: {goneDiff.max().item<float>():E3} vs dense-only bound {goneBound.max().item<float>():E3}");
+        _out.WriteLine(
+            $"partial selection: max |dense − lazy| {diff.max().item<float>():E3}, worst ratio to the bound {ratio:F3}, "
+                + $"rows left out after step 1: {goneDiff.max().item<float>():E3} vs dense-only bound {goneBound.max().item<float>():E3}"
+        );
     }
 
     [Fact]
@@ -348,7 +412,10 @@ public class RowSparseTests
         double again = GradientClipping.ClipGlobalNorm(new[] { sparse.Table, sparseProj }, new[] { sparse.Sparse }, 100.0);
         Assert.Equal(maxNorm, again, 1e-4);
         Assert.True(Same(g0, sparse.Sparse.Coalesce()!.Value.Grad) && Same(p0, sparseProj.grad!));
-        Assert.Equal(0.0, GradientClipping.ClipGlobalNorm(Array.Empty<Parameter>(), new[] { new RowSparseGradient(new Parameter(zeros(3, 2))) }, 1.0));
+        Assert.Equal(
+            0.0,
+            GradientClipping.ClipGlobalNorm(Array.Empty<Parameter>(), new[] { new RowSparseGradient(new Parameter(zeros(3, 2))) }, 1.0)
+        );
     }
 
     [Fact]
@@ -357,16 +424,20 @@ public class RowSparseTests
         manual_seed(17);
         var init = randn(14, 3);
         var rng = new Random(8);
-        var pool = Enumerable.Range(0, 11).Select(i => (long)i).ToArray();   // rows 11..13 never selected
-        var batches = Enumerable.Range(0, 5).Select(_ => MakeBatch(rng, pool.OrderBy(_ => rng.Next()).Take(5).ToArray(), 2, 3, 3)).ToArray();
+        var pool = Enumerable.Range(0, 11).Select(i => (long)i).ToArray(); // rows 11..13 never selected
+        var batches = Enumerable
+            .Range(0, 5)
+            .Select(_ => MakeBatch(rng, pool.OrderBy(_ => rng.Next()).Take(5).ToArray(), 2, 3, 3))
+            .ToArray();
         var mult = ValueLearningRate.LinearDecay(2, 5);
         var (straight, straightOpt) = Setup(init, rowSparse: true, weightDecay: 0.1, mult);
-        for (int i = 0; i < 4; i++) AdamStep(straight, straightOpt, new[] { batches[i] }, 0.02);
+        for (int i = 0; i < 4; i++)
+            AdamStep(straight, straightOpt, new[] { batches[i] }, 0.02);
         var savedParam = straight.Table.detach().clone();
         var savedState = State(straightOpt);
         long savedSteps = straightOpt.StepCount;
         Assert.Equal(new[] { "exp_avg.values", "exp_avg_sq.values" }, savedState.Keys.OrderBy(k => k, StringComparer.Ordinal));
-        Assert.Equal(init.shape, savedState["exp_avg.values"].shape);   // full-size moments, like dense AdamW's
+        Assert.Equal(init.shape, savedState["exp_avg.values"].shape); // full-size moments, like dense AdamW's
         AdamStep(straight, straightOpt, new[] { batches[4] }, 0.02);
 
         var (resumed, resumedOpt) = Setup(savedParam, rowSparse: true, weightDecay: 0.1, mult);
@@ -374,7 +445,8 @@ public class RowSparseTests
         AdamStep(resumed, resumedOpt, new[] { batches[4] }, 0.02);
         Assert.True(Same(straight.Table, resumed.Table), "resumed parameters differ");
         var a = State(straightOpt);
-        foreach (var (name, t) in State(resumedOpt)) Assert.True(Same(t, a[name]), $"{name} differs");
+        foreach (var (name, t) in State(resumedOpt))
+            Assert.True(Same(t, a[name]), $"{name} differs");
         Assert.Equal(straightOpt.StepCount, resumedOpt.StepCount);
     }
 
@@ -384,7 +456,9 @@ public class RowSparseTests
         var init = randn(6, 2);
         var layer = new BagLookup(init, rowSparse: true);
         var group = new ParameterGroup { Name = "values", Parameters = new[] { ("values", layer.Table) } };
-        var e = Assert.Throws<UltraMemException>(() => new UltraMem.Training.AdamW(new[] { group }, rowSparse: new[] { ("other", layer.Sparse) }));
+        var e = Assert.Throws<UltraMemException>(() =>
+            new UltraMem.Training.AdamW(new[] { group }, rowSparse: new[] { ("other", layer.Sparse) })
+        );
         Assert.Contains("not in any optimizer parameter group", e.Message);
         var wrong = new RowSparseGradient(new Parameter(zeros(5, 2)));
         e = Assert.Throws<UltraMemException>(() => new UltraMem.Training.AdamW(new[] { group }, rowSparse: new[] { ("values", wrong) }));
@@ -413,6 +487,6 @@ public class RowSparseTests
         var json = new TrainConfig { ValueUpdates = TrainConfig.RowSparseValueUpdates }.ToJson();
         Assert.Contains("\"value_updates\": \"row_sparse\"", json);
         Assert.Equal(ValueUpdates.RowSparse, TrainConfig.FromJson(json, "test").Validate(64).ValueUpdates);
-        Assert.Equal(ValueUpdates.Dense, TrainConfig.FromJson("{}", "test").ValueUpdates);   // older run folders resume densely
+        Assert.Equal(ValueUpdates.Dense, TrainConfig.FromJson("{}", "test").ValueUpdates); // older run folders resume densely
     }
 }

@@ -7,13 +7,33 @@ namespace UltraMem.Tests.Training;
 
 public class TrainerTests
 {
-    static ModelConfig Micro => new() { DModel = 32, NLayers = 2, NHeads = 2, MaxSeqLen = 32, Dropout = 0.1 };
+    static ModelConfig Micro =>
+        new()
+        {
+            DModel = 32,
+            NLayers = 2,
+            NHeads = 2,
+            MaxSeqLen = 32,
+            Dropout = 0.1,
+        };
 
-    static TrainConfig MicroTrain(string corpus, long steps) => new()
-    {
-        Corpus = corpus, TokenizerVocabSize = 320, ValidationFraction = 0.2, BatchSize = 4, SeqLen = 32, MaxSteps = steps,
-        GradAccum = 2, LearningRate = 3e-3, EvalInterval = 3, EvalBatches = 2, CheckpointInterval = 4, Seed = 99, Threads = 1,
-    };
+    static TrainConfig MicroTrain(string corpus, long steps) =>
+        new()
+        {
+            Corpus = corpus,
+            TokenizerVocabSize = 320,
+            ValidationFraction = 0.2,
+            BatchSize = 4,
+            SeqLen = 32,
+            MaxSteps = steps,
+            GradAccum = 2,
+            LearningRate = 3e-3,
+            EvalInterval = 3,
+            EvalBatches = 2,
+            CheckpointInterval = 4,
+            Seed = 99,
+            Threads = 1,
+        };
 
     [Fact]
     public void ResumingFromACheckpointReproducesTheUninterruptedRun()
@@ -21,20 +41,26 @@ public class TrainerTests
         string root = TestData.TempDir();
         string corpus = TestData.CorpusFolder(root);
         string cache = Path.Combine(root, "cache");
-        TrainRequest Request(string run, bool resume = false, long? stop = null) => new()
-        {
-            RunDir = Path.Combine(root, run), Model = Micro, Train = MicroTrain(corpus, 10), CacheDir = cache,
-            Resume = resume, StopAfterStep = stop, ShowProgress = false, Log = _ => { },
-        };
+        TrainRequest Request(string run, bool resume = false, long? stop = null) =>
+            new()
+            {
+                RunDir = Path.Combine(root, run),
+                Model = Micro,
+                Train = MicroTrain(corpus, 10),
+                CacheDir = cache,
+                Resume = resume,
+                StopAfterStep = stop,
+                ShowProgress = false,
+                Log = _ => { },
+            };
         var straight = Trainer.Run(Request("a"));
-        var first = Trainer.Run(Request("b", stop: 6));            // stops mid-run (not on a checkpoint-interval step)
+        var first = Trainer.Run(Request("b", stop: 6)); // stops mid-run (not on a checkpoint-interval step)
         Assert.Equal(6, first.Step);
         var resumed = Trainer.Run(Request("b", resume: true));
         Assert.Equal(10, resumed.Step);
 
-        static List<(long, string, double)> Losses(TrainResult r) =>
-            r.Metrics.Select(m => (m.Step, m.Split, m.Values["loss"])).ToList();
-        Assert.Equal(Losses(straight), Losses(resumed));   // bitwise equal, train and validation, every step
+        static List<(long, string, double)> Losses(TrainResult r) => r.Metrics.Select(m => (m.Step, m.Split, m.Values["loss"])).ToList();
+        Assert.Equal(Losses(straight), Losses(resumed)); // bitwise equal, train and validation, every step
         Assert.Equal(straight.FinalValidationLoss, resumed.FinalValidationLoss);
 
         using var a = Checkpoint.Open(straight.RunDir).LoadModel();
@@ -53,12 +79,19 @@ public class TrainerTests
         string corpus = TestData.CorpusFolder(root, 8);
         var req = new TrainRequest
         {
-            RunDir = Path.Combine(root, "run"), Model = Micro, Train = MicroTrain(corpus, 2), CacheDir = Path.Combine(root, "cache"),
-            ShowProgress = false, Log = _ => { },
+            RunDir = Path.Combine(root, "run"),
+            Model = Micro,
+            Train = MicroTrain(corpus, 2),
+            CacheDir = Path.Combine(root, "cache"),
+            ShowProgress = false,
+            Log = _ => { },
         };
         Trainer.Run(req);
         string latest = File.ReadAllText(Path.Combine(req.RunDir, "checkpoints", "latest"));
-        var e = Assert.Throws<UltraMemException>(() => { Trainer.Run(req); });
+        var e = Assert.Throws<UltraMemException>(() =>
+        {
+            Trainer.Run(req);
+        });
         Assert.Contains("--resume", e.Message);
         Assert.Equal(latest, File.ReadAllText(Path.Combine(req.RunDir, "checkpoints", "latest")));
     }
@@ -67,10 +100,18 @@ public class TrainerTests
     public void ATinyModelOverfitsAShortText()
     {
         torch.manual_seed(0);
-        var config = new ModelConfig { VocabSize = 64, DModel = 64, NLayers = 2, NHeads = 4, MaxSeqLen = 64, Dropout = 0 };
+        var config = new ModelConfig
+        {
+            VocabSize = 64,
+            DModel = 64,
+            NLayers = 2,
+            NHeads = 4,
+            MaxSeqLen = 64,
+            Dropout = 0,
+        };
         using var model = new TransformerLM(config);
         var rng = new Random(3);
-        var seq = Enumerable.Range(0, 49).Select(_ => (long)rng.Next(64)).ToArray();   // random tokens: only memorisation helps
+        var seq = Enumerable.Range(0, 49).Select(_ => (long)rng.Next(64)).ToArray(); // random tokens: only memorisation helps
         var x = tensor(seq[..48]).unsqueeze(0);
         var y = tensor(seq[1..]).unsqueeze(0);
         using var opt = new UltraMem.Training.AdamW(ParameterGroups.Build(model, 0.0));

@@ -11,11 +11,12 @@ namespace UltraMem.Layers.Memory;
 /// </summary>
 public sealed class CausalDepthwiseConv : nn.Module
 {
-    public Parameter weight;   // [D, 1, K]
+    public Parameter weight; // [D, 1, K]
     readonly int _kernel;
     const string StateKey = "query_conv_tail";
 
-    public CausalDepthwiseConv(int channels, int kernel) : base(nameof(CausalDepthwiseConv))
+    public CausalDepthwiseConv(int channels, int kernel)
+        : base(nameof(CausalDepthwiseConv))
     {
         _kernel = kernel;
         weight = new Parameter(zeros(channels, 1, kernel));
@@ -34,19 +35,22 @@ public sealed class CausalDepthwiseConv : nn.Module
     public Tensor Forward(Tensor x, SlotState? state)
     {
         using var scope = NewDisposeScope();
-        var xt = x.transpose(1, 2);                                    // [B, D, T]
+        var xt = x.transpose(1, 2); // [B, D, T]
         Tensor padded;
-        if (_kernel == 1) padded = xt;
-        else if (state is null) padded = F.pad(xt, new long[] { _kernel - 1, 0 });
+        if (_kernel == 1)
+            padded = xt;
+        else if (state is null)
+            padded = F.pad(xt, new long[] { _kernel - 1, 0 });
         else
         {
             var tail = state.Tensors.TryGetValue(StateKey, out var t) ? t : zeros(xt.shape[0], xt.shape[1], _kernel - 1, dtype: xt.dtype);
             padded = cat(new[] { tail, xt }, 2);
             var newTail = padded.narrow(2, padded.shape[2] - (_kernel - 1), _kernel - 1).clone().DetachFromDisposeScope();
-            if (state.Tensors.TryGetValue(StateKey, out var old)) old.Dispose();
+            if (state.Tensors.TryGetValue(StateKey, out var old))
+                old.Dispose();
             state.Tensors[StateKey] = newTail;
         }
-        var y = F.conv1d(padded, weight, groups: weight.shape[0]);     // [B, D, T]
+        var y = F.conv1d(padded, weight, groups: weight.shape[0]); // [B, D, T]
         return y.transpose(1, 2).MoveToOuterDisposeScope();
     }
 }

@@ -3,7 +3,8 @@ using static TorchSharp.torch;
 namespace UltraMem.Layers.Memory;
 
 /// <summary>
-/// IVE — implicit value expansion (UltraMem, arXiv:2411.12364; docs/memory-layers.md). The key grid addresses E·N virtual values Ṽ = [V W_1; …; V W_E]
+/// IVE — implicit value expansion (UltraMem, arXiv:2411.12364; docs/memory-layers.md). The key grid addresses E·N virtual values Ṽ = [V
+/// W_1; …; V W_E]
 /// that are never materialised: a fixed random permutation π of [0, E·N) (a buffer saved with the model) maps a
 /// virtual address v to group g = π(v) / N and physical row p = π(v) mod N. The layer pools each group's
 /// selected rows separately and one Linear(E·Dv → D) applies all E projectors W_g at once.
@@ -11,10 +12,11 @@ namespace UltraMem.Layers.Memory;
 /// </summary>
 public sealed class ImplicitValueExpansion : nn.Module
 {
-    public Tensor permutation;   // [E·N] Int64 buffer
+    public Tensor permutation; // [E·N] Int64 buffer
     readonly long _rows;
 
-    public ImplicitValueExpansion(MemoryConfig c) : base(nameof(ImplicitValueExpansion))
+    public ImplicitValueExpansion(MemoryConfig c)
+        : base(nameof(ImplicitValueExpansion))
     {
         _rows = c.Rows;
         permutation = randperm(c.Rows * c.Expansion, dtype: ScalarType.Int64);

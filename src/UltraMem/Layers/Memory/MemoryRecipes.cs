@@ -27,16 +27,30 @@ public static class MemoryRecipes
     /// </summary>
     public static readonly string[] Ladder =
     {
-        "pkm", "pkm+rm_softmax", "pkm+half_vdim", "pkm+share_query", "pkm+split", "pkm+qk_norm",
-        "pkm+ive", "pkm+tdqkr", "pkm+mcs", "pkm+init", "ultramem", "ultramem+query_conv",
+        "pkm",
+        "pkm+rm_softmax",
+        "pkm+half_vdim",
+        "pkm+share_query",
+        "pkm+split",
+        "pkm+qk_norm",
+        "pkm+ive",
+        "pkm+tdqkr",
+        "pkm+mcs",
+        "pkm+init",
+        "ultramem",
+        "ultramem+query_conv",
     };
 
     /// <summary>Sparse (value-table) parameters as a multiple of the dense non-embedding parameters (the paper's "x10").</summary>
     public const double SparseMultiple = 10;
+
     /// <summary>The ladder's retrieval heads and selections per head: H·m = 64 value rows per token.</summary>
-    public const int Heads = 4, TopM = 16;
+    public const int Heads = 4,
+        TopM = 16;
+
     /// <summary>Share of the activated FLOPs per token given to the memory layers by UltraMemV2 (the paper's best, ≈ 17%).</summary>
     public const double V2ComputeShare = 0.17;
+
     /// <summary>Cap on TDQKR's coarse row/column top-m in UltraMemV2.</summary>
     public const int V2CoarseCap = 128;
 
@@ -44,7 +58,8 @@ public static class MemoryRecipes
     public static int StepOf(string rung)
     {
         int step = Array.IndexOf(Ladder, rung);
-        if (step < 0) throw new UltraMemException($"unknown ladder rung '{rung}' (known: {string.Join(", ", Ladder)})");
+        if (step < 0)
+            throw new UltraMemException($"unknown ladder rung '{rung}' (known: {string.Join(", ", Ladder)})");
         return step;
     }
 
@@ -59,13 +74,14 @@ public static class MemoryRecipes
         int d = model.DModel;
         long dense = model.DenseParameters;
         int dv = At("pkm+half_vdim") ? d / 2 : d;
-        int n = (int)Math.Round(Math.Sqrt(SparseMultiple * dense / (double)d));      // PKM's table: ≈ 10× dense params at Dv = D
-        if (At("pkm+half_vdim")) n = (int)Math.Round(n * Math.Sqrt(2));              // twice the values at half the width
+        int n = (int)Math.Round(Math.Sqrt(SparseMultiple * dense / (double)d)); // PKM's table: ≈ 10× dense params at Dv = D
+        if (At("pkm+half_vdim"))
+            n = (int)Math.Round(n * Math.Sqrt(2)); // twice the values at half the width
         return new MemoryConfig
         {
-            NKeys = (int)Math.Round(n / Math.Sqrt(layers)),                           // same total rows, split over the layers
+            NKeys = (int)Math.Round(n / Math.Sqrt(layers)), // same total rows, split over the layers
             Heads = Heads,
-            TopM = Math.Max(1, (int)Math.Round(TopM / (double)layers)),               // same selections per token in total
+            TopM = Math.Max(1, (int)Math.Round(TopM / (double)layers)), // same selections per token in total
             KeyDim = Math.Min(256, d / 2 / 2 * 2),
             ValueDim = dv,
             ValueProjection = At("pkm+half_vdim"),
@@ -96,25 +112,43 @@ public static class MemoryRecipes
         int m = Math.Max(1, (int)Math.Round(Heads * TopM / (double)l));
         MemoryConfig At(int width, int n) => V2Layer(width, n, m);
         // The key cost grows with n and n with the value width, so alternate: width for the share at this n, n for the table.
-        int n = 64, width = 6;
+        int n = 64,
+            width = 6;
         for (int k = 0; k < 4; k++)
         {
             width = SizeForComputeShare(model.DModel, w => At(w, n), l, model.BackboneFlops, computeShare);
             var probe = At(width, n);
-            double rows = SparseMultiple * model.DenseParameters / (l * (double)(probe.ValueDimResolved(model.DModel) + probe.PreValueDimResolved));
+            double rows =
+                SparseMultiple * model.DenseParameters / (l * (double)(probe.ValueDimResolved(model.DModel) + probe.PreValueDimResolved));
             n = Math.Max(MinKeys(probe), (int)Math.Round(Math.Sqrt(rows)));
         }
         width = SizeForComputeShare(model.DModel, w => At(w, n), l, model.BackboneFlops, computeShare);
         return At(width, n);
     }
 
-    static MemoryConfig V2Layer(int width, int n, int m) => new()
-    {
-        NKeys = n, Heads = 1, TopM = m, KeyDim = width, ValueDim = width, PreValueDim = Math.Max(1, width / 3),
-        ValueProjection = true, Softmax = false, QueryNorm = QueryNorm.None, QkNorm = true,
-        Retrieval = Retrieval.Tucker, TuckerRank = 2, TuckerCores = 2, QueryPerRank = true, CoarseTop = Math.Min(V2CoarseCap, m),
-        Expansion = 4, SingleProjector = true, Init = InitScheme.V2, ValueLrMultiplier = 4,
-    };
+    static MemoryConfig V2Layer(int width, int n, int m) =>
+        new()
+        {
+            NKeys = n,
+            Heads = 1,
+            TopM = m,
+            KeyDim = width,
+            ValueDim = width,
+            PreValueDim = Math.Max(1, width / 3),
+            ValueProjection = true,
+            Softmax = false,
+            QueryNorm = QueryNorm.None,
+            QkNorm = true,
+            Retrieval = Retrieval.Tucker,
+            TuckerRank = 2,
+            TuckerCores = 2,
+            QueryPerRank = true,
+            CoarseTop = Math.Min(V2CoarseCap, m),
+            Expansion = 4,
+            SingleProjector = true,
+            Init = InitScheme.V2,
+            ValueLrMultiplier = 4,
+        };
 
     /// <summary>
     /// Memory+'s layer for a model with one such layer parallel to the FFN of every other block (L/2 layers), all reading one
@@ -123,26 +157,44 @@ public static class MemoryRecipes
     /// </summary>
     public static MemoryConfig MemoryPlusLayer(SlotContext model)
     {
-        int l = model.NLayers, d = model.DModel, layers = Math.Max(1, l / 2), heads = 2;
+        int l = model.NLayers,
+            d = model.DModel,
+            layers = Math.Max(1, l / 2),
+            heads = 2;
         int dv = d / 2;
         int n = (int)Math.Round(Math.Sqrt(SparseMultiple * model.DenseParameters / (double)dv));
         return new MemoryConfig
         {
-            NKeys = n, Heads = heads, TopM = Math.Max(1, (int)Math.Round(Heads * TopM / (double)(heads * layers))),
-            KeyDim = Math.Min(256, d / 2 / 2 * 2), ValueDim = dv, ValueProjection = true, OutputGate = true,
-            Softmax = true, QueryNorm = QueryNorm.None, QkNorm = true, Init = InitScheme.Pkm, ValueLr = 1e-3, SharedValues = true,
+            NKeys = n,
+            Heads = heads,
+            TopM = Math.Max(1, (int)Math.Round(Heads * TopM / (double)(heads * layers))),
+            KeyDim = Math.Min(256, d / 2 / 2 * 2),
+            ValueDim = dv,
+            ValueProjection = true,
+            OutputGate = true,
+            Softmax = true,
+            QueryNorm = QueryNorm.None,
+            QkNorm = true,
+            Init = InitScheme.Pkm,
+            ValueLr = 1e-3,
+            SharedValues = true,
         };
     }
 
     /// <summary>Smallest n_keys a layer like <paramref name="c"/> accepts (its top-m must fit the grid).</summary>
     public static int MinKeys(MemoryConfig c) => SmallestValid(n => (c with { NKeys = n }).Validate(int.MaxValue / 4));
 
-    /// <summary>The smallest n ≥ <paramref name="from"/> for which <paramref name="validate"/> does not throw <see cref="UltraMemException"/>.</summary>
+    /// <summary>The smallest n ≥ <paramref name="from"/> for which <paramref name="validate"/> does not throw <see
+    /// cref="UltraMemException"/>.</summary>
     public static int SmallestValid(Action<int> validate, int from = 2)
     {
         for (int n = from; ; n++)
         {
-            try { validate(n); return n; }
+            try
+            {
+                validate(n);
+                return n;
+            }
             catch (UltraMemException) { }
         }
     }
@@ -154,13 +206,19 @@ public static class MemoryRecipes
     /// </summary>
     public static int SizeForComputeShare(int dModel, Func<int, MemoryConfig> layerOfWidth, int layers, long modelFlops, double share)
     {
-        if (!(share > 0 && share < 1)) throw new UltraMemException($"memory compute share must be in (0, 1) (got {share})");
-        int best = 6; double bestErr = double.MaxValue;
+        if (!(share > 0 && share < 1))
+            throw new UltraMemException($"memory compute share must be in (0, 1) (got {share})");
+        int best = 6;
+        double bestErr = double.MaxValue;
         for (int w = 6; w <= 4 * dModel; w += 6)
         {
             double mem = layers * (double)MemoryAccounting.Count(layerOfWidth(w), dModel).FlopsPerToken;
             double err = Math.Abs(mem / (modelFlops + mem) - share);
-            if (err < bestErr) { best = w; bestErr = err; }
+            if (err < bestErr)
+            {
+                best = w;
+                bestErr = err;
+            }
         }
         return best;
     }

@@ -9,6 +9,9 @@ namespace UltraMem.Layers.Memory;
 public enum PreValueActivation
 {
     /// <summary>V2's choice.</summary>
-    [JsonStringEnumMemberName("none")] None,
-    [JsonStringEnumMemberName("gelu")] Gelu,
+    [JsonStringEnumMemberName("none")]
+    None,
+
+    [JsonStringEnumMemberName("gelu")]
+    Gelu,
 }

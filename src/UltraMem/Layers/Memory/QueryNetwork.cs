@@ -14,15 +14,21 @@ public sealed class QueryNetwork : nn.Module
     public Linear query_proj;
     public LayerNorm? layer_norm;
     public BatchNorm1d? batch_norm;
-    readonly int _heads, _keyDim;
+    readonly int _heads,
+        _keyDim;
 
-    public QueryNetwork(int dModel, MemoryConfig c) : base(nameof(QueryNetwork))
+    public QueryNetwork(int dModel, MemoryConfig c)
+        : base(nameof(QueryNetwork))
     {
-        _heads = c.QueryHeads * c.QueriesPerHead; _keyDim = c.KeyDim;
-        if (c.QueryConv) query_conv = new CausalDepthwiseConv(dModel, c.QueryConvKernel);
+        _heads = c.QueryHeads * c.QueriesPerHead;
+        _keyDim = c.KeyDim;
+        if (c.QueryConv)
+            query_conv = new CausalDepthwiseConv(dModel, c.QueryConvKernel);
         query_proj = nn.Linear(dModel, (long)_heads * _keyDim, hasBias: true);
-        if (c.QueryNorm == QueryNorm.LayerNorm) layer_norm = nn.LayerNorm(_heads * _keyDim);
-        else if (c.QueryNorm == QueryNorm.BatchNorm) batch_norm = nn.BatchNorm1d(_heads * _keyDim);
+        if (c.QueryNorm == QueryNorm.LayerNorm)
+            layer_norm = nn.LayerNorm(_heads * _keyDim);
+        else if (c.QueryNorm == QueryNorm.BatchNorm)
+            batch_norm = nn.BatchNorm1d(_heads * _keyDim);
         RegisterComponents();
     }
 
@@ -31,9 +37,11 @@ public sealed class QueryNetwork : nn.Module
     {
         using var scope = NewDisposeScope();
         var h = query_conv is null ? x : query_conv.Forward(x, state);
-        var q = query_proj.forward(h.reshape(-1, h.shape[^1]));        // [N, Hq·Dk]
-        if (layer_norm is not null) q = layer_norm.forward(q);
-        else if (batch_norm is not null) q = batch_norm.forward(q);
+        var q = query_proj.forward(h.reshape(-1, h.shape[^1])); // [N, Hq·Dk]
+        if (layer_norm is not null)
+            q = layer_norm.forward(q);
+        else if (batch_norm is not null)
+            q = batch_norm.forward(q);
         return q.view(-1, _heads, _keyDim).MoveToOuterDisposeScope();
     }
 }

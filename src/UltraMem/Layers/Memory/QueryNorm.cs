@@ -9,8 +9,13 @@ namespace UltraMem.Layers.Memory;
 public enum QueryNorm
 {
     /// <summary>LayerNorm over each token's query (causal).</summary>
-    [JsonStringEnumMemberName("layernorm")] LayerNorm,
+    [JsonStringEnumMemberName("layernorm")]
+    LayerNorm,
+
     /// <summary>BatchNorm, PKM's original: mixes the tokens of a batch, so not causal.</summary>
-    [JsonStringEnumMemberName("batchnorm")] BatchNorm,
-    [JsonStringEnumMemberName("none")] None,
+    [JsonStringEnumMemberName("batchnorm")]
+    BatchNorm,
+
+    [JsonStringEnumMemberName("none")]
+    None,
 }

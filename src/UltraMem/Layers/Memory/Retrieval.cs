@@ -9,7 +9,10 @@ namespace UltraMem.Layers.Memory;
 public enum Retrieval
 {
     /// <summary>Additive s_row + s_col (PKM, arXiv:1907.05242).</summary>
-    [JsonStringEnumMemberName("product_keys")] ProductKeys,
+    [JsonStringEnumMemberName("product_keys")]
+    ProductKeys,
+
     /// <summary>TDQKR: rank-r keys and Tucker core(s) (UltraMem, arXiv:2411.12364).</summary>
-    [JsonStringEnumMemberName("tucker")] Tucker,
+    [JsonStringEnumMemberName("tucker")]
+    Tucker,
 }

@@ -15,7 +15,10 @@ public sealed class RowSparseGradient : IDisposable
     readonly List<(Tensor Rows, Parameter Leaf)> _pending = new();
     (Tensor Rows, Tensor Grad)? _coalesced;
 
-    public RowSparseGradient(Parameter table) { Table = table; }
+    public RowSparseGradient(Parameter table)
+    {
+        Table = table;
+    }
 
     /// <summary>The dense table (state-dict parameter).</summary>
     public Parameter Table { get; }
@@ -34,7 +37,8 @@ public sealed class RowSparseGradient : IDisposable
     public Parameter Gather(Tensor rows)
     {
         Tensor copy;
-        using (no_grad()) copy = Table.index_select(0, rows);
+        using (no_grad())
+            copy = Table.index_select(0, rows);
         var leaf = new Parameter(copy, requires_grad: true);
         leaf.DetachFromDisposeScope();
         _pending.Add((rows.detach().clone().DetachFromDisposeScope(), leaf));
@@ -49,15 +53,18 @@ public sealed class RowSparseGradient : IDisposable
     /// </summary>
     public (Tensor Rows, Tensor Grad)? Coalesce()
     {
-        if (_coalesced is { } c) return c;
+        if (_coalesced is { } c)
+            return c;
         var withGrad = _pending.Where(p => p.Leaf.grad is not null).ToList();
-        if (withGrad.Count == 0) return null;
+        if (withGrad.Count == 0)
+            return null;
         using var _ = no_grad();
         using var scope = NewDisposeScope();
         var rows = withGrad.Count == 1 ? withGrad[0].Rows : cat(withGrad.Select(p => p.Rows).ToArray(), 0);
         var grads = withGrad.Count == 1 ? withGrad[0].Leaf.grad! : cat(withGrad.Select(p => p.Leaf.grad!).ToArray(), 0);
         var (uniq, inverse, _) = unique(rows, sorted: true, return_inverse: true);
-        var shape = grads.shape.ToArray(); shape[0] = uniq.shape[0];
+        var shape = grads.shape.ToArray();
+        shape[0] = uniq.shape[0];
         var summed = zeros(shape, dtype: grads.dtype, device: grads.device).index_add_(0, inverse!, grads, 1.0);
         _coalesced = (uniq.DetachFromDisposeScope(), summed.DetachFromDisposeScope());
         return _coalesced;
@@ -66,14 +73,22 @@ public sealed class RowSparseGradient : IDisposable
     /// <summary>Drops the gathered copies and their gradients (call after the optimizer step, like zero_grad).</summary>
     public void Clear()
     {
-        foreach (var (r, l) in _pending) { r.Dispose(); l.Dispose(); }
+        foreach (var (r, l) in _pending)
+        {
+            r.Dispose();
+            l.Dispose();
+        }
         _pending.Clear();
         DropCoalesced();
     }
 
     void DropCoalesced()
     {
-        if (_coalesced is { } c) { c.Rows.Dispose(); c.Grad.Dispose(); }
+        if (_coalesced is { } c)
+        {
+            c.Rows.Dispose();
+            c.Grad.Dispose();
+        }
         _coalesced = null;
     }
 

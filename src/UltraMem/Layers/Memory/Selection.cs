@@ -7,5 +7,9 @@ namespace UltraMem.Layers.Memory;
 /// <param name="Addresses">[N, H, m] Int64 addresses i·n' + j in the virtual grid, distinct per token and head.</param>
 public sealed record Selection(Tensor Scores, Tensor Addresses) : IDisposable
 {
-    public void Dispose() { Scores.Dispose(); Addresses.Dispose(); }
+    public void Dispose()
+    {
+        Scores.Dispose();
+        Addresses.Dispose();
+    }
 }

@@ -18,10 +18,12 @@ public sealed class SharedMemory : nn.Module
     public ValueTable? pre_values;
 
     /// <param name="learningRate">The tables' optimizer settings (one group for the shared tables; its readers must agree).</param>
-    public SharedMemory(long rows, int valueDim, int preValueDim, ValueGroup? learningRate = null) : base(nameof(SharedMemory))
+    public SharedMemory(long rows, int valueDim, int preValueDim, ValueGroup? learningRate = null)
+        : base(nameof(SharedMemory))
     {
         values = new ValueTable(rows, valueDim) { Group = learningRate };
-        if (preValueDim > 0) pre_values = new ValueTable(rows, preValueDim) { Group = learningRate };
+        if (preValueDim > 0)
+            pre_values = new ValueTable(rows, preValueDim) { Group = learningRate };
         RegisterComponents();
     }
 
@@ -32,7 +34,11 @@ public sealed class SharedMemory : nn.Module
 
     protected override void Dispose(bool disposing)
     {
-        if (disposing) { values.Sparse.Dispose(); pre_values?.Sparse.Dispose(); }
+        if (disposing)
+        {
+            values.Sparse.Dispose();
+            pre_values?.Sparse.Dispose();
+        }
         base.Dispose(disposing);
     }
 }

@@ -14,10 +14,11 @@ namespace UltraMem.Layers.Memory;
 /// </summary>
 public sealed class ValueTable : nn.Module
 {
-    public Parameter weight;   // V [N, Dv]
+    public Parameter weight; // V [N, Dv]
     readonly BagKernel _bag = new();
 
-    public ValueTable(long rows, int dim) : base(nameof(ValueTable))
+    public ValueTable(long rows, int dim)
+        : base(nameof(ValueTable))
     {
         weight = new Parameter(empty(rows, dim));
         RegisterComponents();
@@ -35,7 +36,8 @@ public sealed class ValueTable : nn.Module
     /// </summary>
     public ValueGroup? Group { get; set; }
 
-    /// <summary>The value tables in the module tree of <paramref name="root"/> (so each exactly once), by module path, in registration order.</summary>
+    /// <summary>The value tables in the module tree of <paramref name="root"/> (so each exactly once), by module path, in registration
+    /// order.</summary>
     public static IEnumerable<(string Name, ValueTable Table)> OwnedBy(nn.Module root) =>
         root.named_modules().Where(m => m.module is ValueTable).Select(m => (m.name, (ValueTable)m.module));
 
@@ -46,22 +48,25 @@ public sealed class ValueTable : nn.Module
     public Tensor Pool(Tensor rows, Tensor? groups, Tensor weights, int expansion)
     {
         using var scope = NewDisposeScope();
-        long n = rows.shape[0], s = rows.shape[1], h = weights.shape[2], dv = Dim;
+        long n = rows.shape[0],
+            s = rows.shape[1],
+            h = weights.shape[2],
+            dv = Dim;
         (var table, rows) = Source(rows);
         long tableRows = table.shape[0];
-        var chunkView = table.view(tableRows * h, dv / h);              // row i, chunk c → i·h + c
+        var chunkView = table.view(tableRows * h, dv / h); // row i, chunk c → i·h + c
         var chunk = arange(h, dtype: ScalarType.Int64);
         Tensor pooled;
         if (groups is null || expansion == 1)
         {
-            var idx = (rows.unsqueeze(1) * h + chunk.view(1, h, 1)).view(n * h, s);     // bag (t, c) holds S rows
+            var idx = (rows.unsqueeze(1) * h + chunk.view(1, h, 1)).view(n * h, s); // bag (t, c) holds S rows
             var w = weights.permute(0, 2, 1).reshape(n * h, s);
             pooled = _bag.Sum(chunkView, idx, null, w).view(n, dv);
         }
         else
         {
             var token = arange(n, dtype: ScalarType.Int64).view(n, 1, 1);
-            var bagId = ((token * expansion + groups.unsqueeze(2)) * h + chunk.view(1, 1, h)).flatten();  // [(t, s, c)]
+            var bagId = ((token * expansion + groups.unsqueeze(2)) * h + chunk.view(1, 1, h)).flatten(); // [(t, s, c)]
             var (sortedId, order) = bagId.sort();
             var idx = (rows.unsqueeze(2) * h + chunk.view(1, 1, h)).flatten().index_select(0, order);
             var w = weights.flatten().index_select(0, order);
@@ -90,7 +95,8 @@ public sealed class ValueTable : nn.Module
     /// </summary>
     (Tensor Table, Tensor Rows) Source(Tensor rows)
     {
-        if (!(Sparse.Enabled && training && is_grad_enabled())) return (weight, rows);
+        if (!(Sparse.Enabled && training && is_grad_enabled()))
+            return (weight, rows);
         var (uniq, inverse, _) = unique(rows.flatten(), sorted: true, return_inverse: true);
         return (Sparse.Gather(uniq), inverse!.view(rows.shape));
     }

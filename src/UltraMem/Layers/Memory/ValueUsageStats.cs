@@ -3,7 +3,8 @@ using static TorchSharp.torch;
 namespace UltraMem.Layers.Memory;
 
 /// <summary>
-/// Usage of a table's rows over a window of forward passes (memory layers' values, PEER's experts): coverage (share of the N physical rows selected at least once),
+/// Usage of a table's rows over a window of forward passes (memory layers' values, PEER's experts): coverage (share of the N physical rows
+/// selected at least once),
 /// usage entropy normalised by log N (1 = uniform) and its KL from uniform (log N − H), mean top-1 score,
 /// memory output std. Kept outside the module tree (not a buffer, not saved).
 /// </summary>
@@ -11,9 +12,16 @@ public sealed class ValueUsageStats : IDisposable
 {
     readonly long _rows;
     Tensor? _counts;
-    double _top1Sum, _outSum, _outSq; long _tokens, _outCount;
+    double _top1Sum,
+        _outSum,
+        _outSq;
+    long _tokens,
+        _outCount;
 
-    public ValueUsageStats(long rows) { _rows = rows; }
+    public ValueUsageStats(long rows)
+    {
+        _rows = rows;
+    }
 
     public void Record(Tensor rows, Tensor scores, Tensor output)
     {
@@ -22,17 +30,20 @@ public sealed class ValueUsageStats : IDisposable
         _counts ??= zeros(_rows, dtype: ScalarType.Float32).DetachFromDisposeScope();
         var flat = rows.flatten();
         _counts.index_add_(0, flat, ones(flat.shape[0], dtype: ScalarType.Float32), 1.0);
-        var total = scores.sum(-1);                                        // [N, H, m] (Σ over cores)
+        var total = scores.sum(-1); // [N, H, m] (Σ over cores)
         _top1Sum += total.select(2, 0).mean().to(ScalarType.Float64).item<double>() * total.shape[0];
         _tokens += total.shape[0];
         var o = output.detach().to(ScalarType.Float64);
-        _outSum += o.sum().item<double>(); _outSq += o.square().sum().item<double>(); _outCount += o.numel();
+        _outSum += o.sum().item<double>();
+        _outSq += o.square().sum().item<double>();
+        _outCount += o.numel();
     }
 
     public Dictionary<string, double> Summary()
     {
         var d = new Dictionary<string, double>();
-        if (_counts is null || _tokens == 0) return d;
+        if (_counts is null || _tokens == 0)
+            return d;
         using var _ = no_grad();
         using var scope = NewDisposeScope();
         double hits = _counts.sum().item<float>();
@@ -50,8 +61,13 @@ public sealed class ValueUsageStats : IDisposable
     public void Reset()
     {
         _counts?.zero_();
-        _top1Sum = _outSum = _outSq = 0; _tokens = _outCount = 0;
+        _top1Sum = _outSum = _outSq = 0;
+        _tokens = _outCount = 0;
     }
 
-    public void Dispose() { _counts?.Dispose(); _counts = null; }
+    public void Dispose()
+    {
+        _counts?.Dispose();
+        _counts = null;
+    }
 }

@@ -16,27 +16,33 @@ namespace UltraMem.Layers.Moe;
 /// </summary>
 public sealed class MixtureOfExperts : FeedForwardSlot
 {
-    public Linear gate;                      // router W_r [N, D], no bias
+    public Linear gate; // router W_r [N, D], no bias
     public ModuleList<SwiGLU> experts;
 
     readonly RouterStats _stats;
-    readonly int _dModel, _ffnHidden;
+    readonly int _dModel,
+        _ffnHidden;
 
     public MoeConfig Options { get; }
+
     /// <summary>Resolved SwiGLU inner width of each expert.</summary>
     public int ExpertHidden { get; }
 
     /// <param name="dModel">D.</param>
     /// <param name="config">The layer's settings.</param>
-    /// <param name="ffnHidden">The model's dense FFN width; the expert width is <c>ffnHidden / top_k</c> when <c>expert_hidden</c> is null.</param>
-    public MixtureOfExperts(int dModel, MoeConfig config, int ffnHidden) : base(nameof(MixtureOfExperts))
+    /// <param name="ffnHidden">The model's dense FFN width; the expert width is <c>ffnHidden / top_k</c> when <c>expert_hidden</c> is
+    /// null.</param>
+    public MixtureOfExperts(int dModel, MoeConfig config, int ffnHidden)
+        : base(nameof(MixtureOfExperts))
     {
         Options = config.Validate(dModel);
-        _dModel = dModel; _ffnHidden = ffnHidden;
+        _dModel = dModel;
+        _ffnHidden = ffnHidden;
         ExpertHidden = config.ExpertHiddenResolved(ffnHidden);
         gate = nn.Linear(dModel, config.Experts, hasBias: false);
         experts = new ModuleList<SwiGLU>();
-        for (int e = 0; e < config.Experts; e++) experts.Add(new SwiGLU(dModel, ExpertHidden));
+        for (int e = 0; e < config.Experts; e++)
+            experts.Add(new SwiGLU(dModel, ExpertHidden));
         _stats = new RouterStats(config.Experts);
         RegisterComponents();
     }
@@ -56,24 +62,26 @@ public sealed class MixtureOfExperts : FeedForwardSlot
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        int k = Options.TopK, nExperts = Options.Experts;
+        int k = Options.TopK,
+            nExperts = Options.Experts;
         long n = x.numel() / _dModel;
         var flat = x.reshape(n, _dModel);
-        var logits = gate.forward(flat);                                   // [T, N]
-        var probs = logits.softmax(1);                                     // p_t,e
-        var (topP, topI) = probs.topk(k, 1);                               // [T, k]
+        var logits = gate.forward(flat); // [T, N]
+        var probs = logits.softmax(1); // p_t,e
+        var (topP, topI) = probs.topk(k, 1); // [T, k]
         var gates = Options.NormalizeGates ? topP / topP.sum(1, keepdim: true) : topP;
 
         // group the T·k assignments by expert: a stable sort keeps each expert's tokens in sequence order
-        var assigned = topI.flatten();                                     // assignment a = t·k + i → expert e_i(t)
+        var assigned = topI.flatten(); // assignment a = t·k + i → expert e_i(t)
         var (_, order) = assigned.sort(stable: true);
         var countsT = bincount(assigned, minlength: nExperts);
         long[] counts = countsT.data<long>().ToArray();
-        var token = order.div(k, RoundingMode.floor);                      // token of each sorted assignment
+        var token = order.div(k, RoundingMode.floor); // token of each sorted assignment
         var pieces = flat.index_select(0, token).split(counts);
         var outputs = new List<Tensor>(nExperts);
         for (int e = 0; e < nExperts; e++)
-            if (counts[e] > 0) outputs.Add(experts[e].forward(pieces[e]));
+            if (counts[e] > 0)
+                outputs.Add(experts[e].forward(pieces[e]));
         var y = zeros(n, _dModel, dtype: x.dtype, device: x.device);
         if (outputs.Count > 0)
         {
@@ -84,20 +92,23 @@ public sealed class MixtureOfExperts : FeedForwardSlot
         LastDistinctExperts = counts.Count(c => c > 0);
 
         // auxiliary losses: f_e = share of the T·k assignments (no gradient), P_e = mean router probability
-        Tensor? balance = null, z = null;
+        Tensor? balance = null,
+            z = null;
         bool wantLoss = training && is_grad_enabled();
         if (n > 0 && (TrackUsage || (wantLoss && Options.BalanceLoss > 0)))
         {
             var f = countsT.to(probs.dtype) / (n * k);
-            balance = (f * probs.mean(new long[] { 0 })).sum() * nExperts;  // N·Σ_e f_e·P_e: 1 when balanced
+            balance = (f * probs.mean(new long[] { 0 })).sum() * nExperts; // N·Σ_e f_e·P_e: 1 when balanced
         }
         if (n > 0 && (TrackUsage || (wantLoss && Options.ZLoss > 0)))
-            z = logits.logsumexp(1).square().mean();                       // mean_t logsumexp(logits_t)²
+            z = logits.logsumexp(1).square().mean(); // mean_t logsumexp(logits_t)²
         if (TrackUsage && n > 0)
             _stats.Record(counts, n, Scalar(balance!), Scalar(z!));
         Tensor? aux = null;
-        if (wantLoss && Options.BalanceLoss > 0) aux = balance! * Options.BalanceLoss;
-        if (wantLoss && Options.ZLoss > 0) aux = aux is null ? z! * Options.ZLoss : aux + z! * Options.ZLoss;
+        if (wantLoss && Options.BalanceLoss > 0)
+            aux = balance! * Options.BalanceLoss;
+        if (wantLoss && Options.ZLoss > 0)
+            aux = aux is null ? z! * Options.ZLoss : aux + z! * Options.ZLoss;
         // owned by this layer until the next forward pass: the model's forward scope ends before the trainer adds it to the loss
         _stats.Auxiliary = aux?.DetachFromDisposeScope();
         return y.reshape(x.shape).MoveToOuterDisposeScope();
@@ -117,11 +128,13 @@ public sealed class MixtureOfExperts : FeedForwardSlot
     /// </summary>
     public static ParameterCount Accounting(MoeConfig c, int dModel, int? ffnHidden = null)
     {
-        long d = dModel, n = c.Experts, k = c.TopK;
+        long d = dModel,
+            n = c.Experts,
+            k = c.TopK;
         long h = c.ExpertHiddenResolved(ffnHidden ?? SwiGLU.DefaultHidden(dModel));
-        long expert = 3 * d * h;                                           // gate_proj, up_proj, down_proj
+        long expert = 3 * d * h; // gate_proj, up_proj, down_proj
         var router = ParameterCount.Dense(d, n);
-        return router + new ParameterCount(n * expert, k * expert, k * (2 * expert + 2 * d));   // + gate-weighted sum
+        return router + new ParameterCount(n * expert, k * expert, k * (2 * expert + 2 * d)); // + gate-weighted sum
     }
 
     /// <summary>One line with the layer's shape.</summary>
@@ -131,21 +144,26 @@ public sealed class MixtureOfExperts : FeedForwardSlot
     public static string Describe(MoeConfig c, int dModel, int ffnHidden)
     {
         int hidden = c.ExpertHiddenResolved(ffnHidden);
-        string loss = (c.BalanceLoss > 0 ? $"balance loss {c.BalanceLoss}" : "no balance loss") + (c.ZLoss > 0 ? $", z-loss {c.ZLoss}" : "");
-        return $"{c.TopK}in{c.Experts}: N={c.Experts} SwiGLU experts ({dModel} -> {hidden} -> {dModel}), top-{c.TopK}, " +
-               (c.NormalizeGates ? "renormalised gates" : "raw softmax gates") + ", " + loss;
+        string loss =
+            (c.BalanceLoss > 0 ? $"balance loss {c.BalanceLoss}" : "no balance loss") + (c.ZLoss > 0 ? $", z-loss {c.ZLoss}" : "");
+        return $"{c.TopK}in{c.Experts}: N={c.Experts} SwiGLU experts ({dModel} -> {hidden} -> {dModel}), top-{c.TopK}, "
+            + (c.NormalizeGates ? "renormalised gates" : "raw softmax gates")
+            + ", "
+            + loss;
     }
 
     protected override void Dispose(bool disposing)
     {
-        if (disposing) _stats.Auxiliary = null;
+        if (disposing)
+            _stats.Auxiliary = null;
         base.Dispose(disposing);
     }
 
     public override IReadOnlyDictionary<string, double> Diagnostics(bool reset)
     {
         var d = _stats.Summary();
-        if (reset) _stats.Reset();
+        if (reset)
+            _stats.Reset();
         return d;
     }
 
@@ -159,26 +177,47 @@ public sealed class MixtureOfExperts : FeedForwardSlot
     sealed class RouterStats
     {
         readonly double[] _counts;
-        double _balanceSum, _zSum, _distinctSum; long _tokens, _passes;
+        double _balanceSum,
+            _zSum,
+            _distinctSum;
+        long _tokens,
+            _passes;
 
-        public RouterStats(int experts) { _counts = new double[experts]; }
+        public RouterStats(int experts)
+        {
+            _counts = new double[experts];
+        }
 
         Tensor? _auxiliary;
+
         /// <summary>The last auxiliary loss (setting it disposes the previous one; autograd keeps what a pending backward needs).</summary>
-        public Tensor? Auxiliary { get => _auxiliary; set { _auxiliary?.Dispose(); _auxiliary = value; } }
+        public Tensor? Auxiliary
+        {
+            get => _auxiliary;
+            set
+            {
+                _auxiliary?.Dispose();
+                _auxiliary = value;
+            }
+        }
 
         public void Record(long[] counts, long tokens, double balance, double z)
         {
-            for (int e = 0; e < counts.Length; e++) _counts[e] += counts[e];
-            _balanceSum += balance * tokens; _zSum += z * tokens; _tokens += tokens;
-            _distinctSum += counts.Count(c => c > 0); _passes++;
+            for (int e = 0; e < counts.Length; e++)
+                _counts[e] += counts[e];
+            _balanceSum += balance * tokens;
+            _zSum += z * tokens;
+            _tokens += tokens;
+            _distinctSum += counts.Count(c => c > 0);
+            _passes++;
         }
 
         public Dictionary<string, double> Summary()
         {
             var d = new Dictionary<string, double>();
             double total = _counts.Sum();
-            if (_tokens == 0 || total == 0) return d;
+            if (_tokens == 0 || total == 0)
+                return d;
             int n = _counts.Length;
             d["max_load"] = _counts.Max() / total * n;
             d["min_load"] = _counts.Min() / total * n;
@@ -194,7 +233,8 @@ public sealed class MixtureOfExperts : FeedForwardSlot
         public void Reset()
         {
             Array.Clear(_counts);
-            _balanceSum = _zSum = _distinctSum = 0; _tokens = _passes = 0;
+            _balanceSum = _zSum = _distinctSum = 0;
+            _tokens = _passes = 0;
         }
     }
 }

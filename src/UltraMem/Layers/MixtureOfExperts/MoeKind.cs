@@ -7,7 +7,8 @@ public sealed class MoeKind : SlotKind<MoeConfig>
 {
     public static readonly MoeKind Instance = new();
 
-    MoeKind() : base("moe", "moe") { }
+    MoeKind()
+        : base("moe", "moe") { }
 
     /// <summary>8 experts, top-2, experts FFN width / 2 (<see cref="MoeConfig"/>'s defaults).</summary>
     public override MoeConfig Defaults(SlotContext model) => new();
@@ -17,11 +18,13 @@ public sealed class MoeKind : SlotKind<MoeConfig>
 
     public override void Validate(MoeConfig c, int dModel, string where) => c.Validate(dModel, where);
 
-    public override FeedForwardSlot Build(MoeConfig c, SlotContext model, SharedMemory? shared) => new MixtureOfExperts(model.DModel, c, model.FfnHidden);
+    public override FeedForwardSlot Build(MoeConfig c, SlotContext model, SharedMemory? shared) =>
+        new MixtureOfExperts(model.DModel, c, model.FfnHidden);
 
     public override ParameterCount Count(MoeConfig c, SlotContext model) => MixtureOfExperts.Accounting(c, model.DModel, model.FfnHidden);
 
-    public override string? Describe(MoeConfig c, SlotContext model, long? sharedRows) => MixtureOfExperts.Describe(c, model.DModel, model.FfnHidden);
+    public override string? Describe(MoeConfig c, SlotContext model, long? sharedRows) =>
+        MixtureOfExperts.Describe(c, model.DModel, model.FfnHidden);
 
     public override string? SparsePart(MoeConfig c, SlotContext model, int layers) =>
         $"{layers} x {c.TopK}in{c.Experts} (expert_hidden {c.ExpertHiddenResolved(model.FfnHidden)}; replace the FFNs)";
@@ -31,8 +34,10 @@ public sealed class MoeKind : SlotKind<MoeConfig>
         ExpectedRows(c.Experts, c.TopK, batch, uniform) * 3.0 * model.DModel * c.ExpertHiddenResolved(model.FfnHidden);
 
     /// <summary>The number of experts, from top_k up.</summary>
-    public override SizeKnob? TableKnob { get; } = Knob(c => c.Experts, (c, n) => c with { Experts = n }, (c, _, from) => Math.Max(from, c.TopK), 1 << 16);
+    public override SizeKnob? TableKnob { get; } =
+        Knob(c => c.Experts, (c, n) => c with { Experts = n }, (c, _, from) => Math.Max(from, c.TopK), 1 << 16);
 
     /// <summary>The expert width, in multiples of 4: MoE layers replace the FFNs, so their width sets the compute.</summary>
-    public override SizeKnob? ComputeKnob { get; } = Knob(c => c.ExpertHidden ?? 0, (c, h) => c with { ExpertHidden = h }, (_, _, from) => Math.Max(from, 4), 0, step: 4);
+    public override SizeKnob? ComputeKnob { get; } =
+        Knob(c => c.ExpertHidden ?? 0, (c, h) => c with { ExpertHidden = h }, (_, _, from) => Math.Max(from, 4), 0, step: 4);
 }

@@ -9,9 +9,16 @@ namespace UltraMem.Layers.Peer;
 public enum PeerActivation
 {
     /// <summary>PEER's (arXiv:2407.04153).</summary>
-    [JsonStringEnumMemberName("gelu")] Gelu,
-    [JsonStringEnumMemberName("relu")] Relu,
-    [JsonStringEnumMemberName("silu")] Silu,
+    [JsonStringEnumMemberName("gelu")]
+    Gelu,
+
+    [JsonStringEnumMemberName("relu")]
+    Relu,
+
+    [JsonStringEnumMemberName("silu")]
+    Silu,
+
     /// <summary>Linear experts.</summary>
-    [JsonStringEnumMemberName("none")] None,
+    [JsonStringEnumMemberName("none")]
+    None,
 }

@@ -16,35 +16,56 @@ public sealed record PeerConfig
 {
     /// <summary>n: keys per side; the layer has N = n² experts.</summary>
     public int NKeys { get; init; } = 128;
+
     /// <summary>h: retrieval heads, each with its own query and top-k (the paper: 8).</summary>
     public int Heads { get; init; } = 4;
+
     /// <summary>k: experts selected per head and token (the paper: 16).</summary>
     public int TopK { get; init; } = 16;
+
     /// <summary>Dk: query width per head (split in a row half and a column half).</summary>
     public int KeyDim { get; init; } = 64;
+
     /// <summary>σ of the expert neuron: <c>gelu</c> (PEER), <c>relu</c>, <c>silu</c>, <c>none</c> (linear experts).</summary>
     public PeerActivation Activation { get; init; } = PeerActivation.Gelu;
-    /// <summary>How the router scores s_i weight the experts: <c>softmax</c> over each head's top-k (PEER), <c>relu</c>, <c>sigmoid</c>, <c>none</c> (raw scores).</summary>
+
+    /// <summary>How the router scores s_i weight the experts: <c>softmax</c> over each head's top-k (PEER), <c>relu</c>, <c>sigmoid</c>,
+    /// <c>none</c> (raw scores).</summary>
     public PeerGate Gate { get; init; } = PeerGate.Softmax;
-    /// <summary>Norm on the projected query: <c>layernorm</c> (causal, default), <c>batchnorm</c> (the paper's; not causal), <c>none</c>.</summary>
+
+    /// <summary>Norm on the projected query: <c>layernorm</c> (causal, default), <c>batchnorm</c> (the paper's; not causal),
+    /// <c>none</c>.</summary>
     public QueryNorm QueryNorm { get; init; } = QueryNorm.LayerNorm;
+
     /// <summary>Query/key norm: LayerNorm over each Dk/2 half of the queries and over the keys.</summary>
     public bool QkNorm { get; init; }
 
-
     /// <summary>N = n²: experts (rows of each of the two tables).</summary>
-    [JsonIgnore] public long Experts => (long)NKeys * NKeys;
+    [JsonIgnore]
+    public long Experts => (long)NKeys * NKeys;
 
-    /// <summary>The retrieval part as a <see cref="MemoryConfig"/>, for the shared <see cref="QueryNetwork"/> and <see cref="ProductKeys"/>.</summary>
-    public MemoryConfig ToRetrieval() => new()
-    {
-        NKeys = NKeys, Heads = Heads, TopM = TopK, KeyDim = KeyDim, QueryNorm = QueryNorm, QkNorm = QkNorm, Retrieval = Retrieval.ProductKeys,
-    };
+    /// <summary>The retrieval part as a <see cref="MemoryConfig"/>, for the shared <see cref="QueryNetwork"/> and <see
+    /// cref="ProductKeys"/>.</summary>
+    public MemoryConfig ToRetrieval() =>
+        new()
+        {
+            NKeys = NKeys,
+            Heads = Heads,
+            TopM = TopK,
+            KeyDim = KeyDim,
+            QueryNorm = QueryNorm,
+            QkNorm = QkNorm,
+            Retrieval = Retrieval.ProductKeys,
+        };
 
     /// <summary>Throws <see cref="UltraMemException"/> naming the first impossible setting.</summary>
     public PeerConfig Validate(int dModel, string where = "peer")
     {
-        void Check(bool ok, string what) { if (!ok) throw new UltraMemException($"invalid {where}: {what}"); }
+        void Check(bool ok, string what)
+        {
+            if (!ok)
+                throw new UltraMemException($"invalid {where}: {what}");
+        }
         Check(dModel >= 1, $"d_model must be positive (got {dModel})");
         Check(NKeys >= 2, $"n_keys must be >= 2 (got {NKeys})");
         Check(Heads >= 1, $"heads must be >= 1 (got {Heads})");

@@ -9,9 +9,16 @@ namespace UltraMem.Layers.Peer;
 public enum PeerGate
 {
     /// <summary>Softmax over each head's top-k (PEER's).</summary>
-    [JsonStringEnumMemberName("softmax")] Softmax,
-    [JsonStringEnumMemberName("relu")] Relu,
-    [JsonStringEnumMemberName("sigmoid")] Sigmoid,
+    [JsonStringEnumMemberName("softmax")]
+    Softmax,
+
+    [JsonStringEnumMemberName("relu")]
+    Relu,
+
+    [JsonStringEnumMemberName("sigmoid")]
+    Sigmoid,
+
     /// <summary>The raw scores.</summary>
-    [JsonStringEnumMemberName("none")] None,
+    [JsonStringEnumMemberName("none")]
+    None,
 }

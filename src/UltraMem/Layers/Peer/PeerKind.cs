@@ -2,12 +2,14 @@ using UltraMem.Layers.Memory;
 
 namespace UltraMem.Layers.Peer;
 
-/// <summary>The <c>peer</c> kind: PEER's single-neuron experts behind product keys, configured by a <c>peer</c> block (<see cref="PeerConfig"/>).</summary>
+/// <summary>The <c>peer</c> kind: PEER's single-neuron experts behind product keys, configured by a <c>peer</c> block (<see
+/// cref="PeerConfig"/>).</summary>
 public sealed class PeerKind : SlotKind<PeerConfig>
 {
     public static readonly PeerKind Instance = new();
 
-    PeerKind() : base("peer", "peer") { }
+    PeerKind()
+        : base("peer", "peer") { }
 
     public override PeerConfig Defaults(SlotContext model) => PeerConfig.DefaultFor(model);
 
@@ -28,5 +30,10 @@ public sealed class PeerKind : SlotKind<PeerConfig>
 
     /// <summary>n_keys (N = n² experts); the smallest valid n at width D.</summary>
     public override SizeKnob? TableKnob { get; } =
-        Knob(c => c.NKeys, (c, n) => c with { NKeys = n }, (c, d, from) => MemoryRecipes.SmallestValid(n => (c with { NKeys = n }).Validate(d), from: Math.Max(from, 2)), 1 << 15);
+        Knob(
+            c => c.NKeys,
+            (c, n) => c with { NKeys = n },
+            (c, d, from) => MemoryRecipes.SmallestValid(n => (c with { NKeys = n }).Validate(d), from: Math.Max(from, 2)),
+            1 << 15
+        );
 }

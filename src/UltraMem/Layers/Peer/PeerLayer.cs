@@ -6,7 +6,8 @@ using F = TorchSharp.torch.nn.functional;
 namespace UltraMem.Layers.Peer;
 
 /// <summary>
-/// PEER — parameter-efficient expert retrieval (He 2024, "Mixture of A Million Experts", arXiv:2407.04153; docs/peer.md): N = n² experts, each a single neuron
+/// PEER — parameter-efficient expert retrieval (He 2024, "Mixture of A Million Experts", arXiv:2407.04153; docs/peer.md): N = n² experts,
+/// each a single neuron
 /// e_i(x) = σ(u_iᵀx)·v_i, retrieved by product keys with h heads. A token x [D] flows:
 /// <code>
 ///   x ─ query_proj ─ norm ─▶ q [h, Dk];  per head: top-k of s_row + s_col over the n×n grid  (shared PKM retrieval)
@@ -21,8 +22,8 @@ public sealed class PeerLayer : FeedForwardSlot
 {
     public QueryNetwork query;
     public ProductKeys keys;
-    public ValueTable expert_down;   // u [N, D]
-    public ValueTable expert_up;     // v [N, D]
+    public ValueTable expert_down; // u [N, D]
+    public ValueTable expert_up; // v [N, D]
 
     readonly ValueUsageStats _stats;
     readonly LastIndices _last = new();
@@ -30,7 +31,8 @@ public sealed class PeerLayer : FeedForwardSlot
 
     public PeerConfig Options { get; }
 
-    public PeerLayer(int dModel, PeerConfig config) : base(nameof(PeerLayer))
+    public PeerLayer(int dModel, PeerConfig config)
+        : base(nameof(PeerLayer))
     {
         Options = config.Validate(dModel);
         _dModel = dModel;
@@ -58,14 +60,18 @@ public sealed class PeerLayer : FeedForwardSlot
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        long b = x.shape[0], t = x.shape[1], n = b * t, s = (long)Options.Heads * Options.TopK;
+        long b = x.shape[0],
+            t = x.shape[1],
+            n = b * t,
+            s = (long)Options.Heads * Options.TopK;
         using var sel = Retrieve(x);
         var idx = sel.Addresses.view(n, s);
-        var g = Gates(sel.Scores).reshape(n, s);                                        // g_i
-        var u = DownRows(idx);                                                          // [n, h·k, D]
-        var a = u.bmm(x.reshape(n, _dModel, 1)).squeeze(2);                             // a_i = u_iᵀx
-        var o = expert_up.Pool(idx, null, (g * Activate(a)).unsqueeze(2), 1);           // Σ g_i σ(a_i) v_i
-        if (TrackUsage) _stats.Record(sel.Addresses, sel.Scores, o);
+        var g = Gates(sel.Scores).reshape(n, s); // g_i
+        var u = DownRows(idx); // [n, h·k, D]
+        var a = u.bmm(x.reshape(n, _dModel, 1)).squeeze(2); // a_i = u_iᵀx
+        var o = expert_up.Pool(idx, null, (g * Activate(a)).unsqueeze(2), 1); // Σ g_i σ(a_i) v_i
+        if (TrackUsage)
+            _stats.Record(sel.Addresses, sel.Scores, o);
         _last.Set(sel.Addresses);
         return o.view(b, t, _dModel).MoveToOuterDisposeScope();
     }
@@ -74,8 +80,8 @@ public sealed class PeerLayer : FeedForwardSlot
     public Selection Retrieve(Tensor x)
     {
         using var scope = NewDisposeScope();
-        var q = query.Forward(x, null);                                                 // [N, h, Dk]
-        var (sRow, sCol) = keys.Scores(q);                                              // [h, N, 1, n]
+        var q = query.Forward(x, null); // [N, h, Dk]
+        var (sRow, sCol) = keys.Scores(q); // [h, N, 1, n]
         var sel = ProductKeyRetrieval.Select(sRow, sCol, Options.TopK);
         return new Selection(sel.Scores.MoveToOuterDisposeScope(), sel.Addresses.MoveToOuterDisposeScope());
     }
@@ -96,13 +102,14 @@ public sealed class PeerLayer : FeedForwardSlot
     /// <summary>σ of the expert neuron.</summary>
     public Tensor Activate(Tensor a) => Activate(a, Options.Activation);
 
-    static Tensor Activate(Tensor a, PeerActivation activation) => activation switch
-    {
-        PeerActivation.Gelu => F.gelu(a),
-        PeerActivation.Relu => F.relu(a),
-        PeerActivation.Silu => F.silu(a),
-        PeerActivation.None => a.alias(),
-    };
+    static Tensor Activate(Tensor a, PeerActivation activation) =>
+        activation switch
+        {
+            PeerActivation.Gelu => F.gelu(a),
+            PeerActivation.Relu => F.relu(a),
+            PeerActivation.Silu => F.silu(a),
+            PeerActivation.None => a.alias(),
+        };
 
     /// <summary>Rows idx [T, S] of expert_down → [T, S, D]; in row-sparse training through a gathered copy of the distinct rows.</summary>
     Tensor DownRows(Tensor idx) => expert_down.Lookup(idx);
@@ -116,9 +123,14 @@ public sealed class PeerLayer : FeedForwardSlot
         var parts = new List<string>
         {
             $"PEER: N={c.Experts:N0} single-neuron experts (n={c.NKeys}), u and v of width D={dModel}",
-            $"h={c.Heads} x k={c.TopK}", $"Dk={c.KeyDim}", $"activation {JsonEnum.Name(c.Activation)}", $"gate {JsonEnum.Name(c.Gate)}", $"query {JsonEnum.Name(c.QueryNorm)}",
+            $"h={c.Heads} x k={c.TopK}",
+            $"Dk={c.KeyDim}",
+            $"activation {JsonEnum.Name(c.Activation)}",
+            $"gate {JsonEnum.Name(c.Gate)}",
+            $"query {JsonEnum.Name(c.QueryNorm)}",
         };
-        if (c.QkNorm) parts.Add("qk-norm");
+        if (c.QkNorm)
+            parts.Add("qk-norm");
         return string.Join(", ", parts);
     }
 
@@ -130,17 +142,24 @@ public sealed class PeerLayer : FeedForwardSlot
     /// </summary>
     public static ParameterCount Accounting(PeerConfig c, int dModel)
     {
-        long d = dModel, h = c.Heads, dk = c.KeyDim, n = c.NKeys, k = c.TopK;
-        long dense = d * h * dk + h * dk;                 // query projection (with bias)
-        if (c.QueryNorm != QueryNorm.None) dense += 2 * h * dk;   // norm weight and bias
-        dense += h * n * dk;                              // row and column keys, Dk/2 each
-        if (c.QkNorm) dense += dk;                        // q_norm and k_norm gains, Dk/2 each
+        long d = dModel,
+            h = c.Heads,
+            dk = c.KeyDim,
+            n = c.NKeys,
+            k = c.TopK;
+        long dense = d * h * dk + h * dk; // query projection (with bias)
+        if (c.QueryNorm != QueryNorm.None)
+            dense += 2 * h * dk; // norm weight and bias
+        dense += h * n * dk; // row and column keys, Dk/2 each
+        if (c.QkNorm)
+            dense += dk; // q_norm and k_norm gains, Dk/2 each
         long total = dense + 2 * c.Experts * d;
-        long activated = dense + h * k * 2 * d;           // u_i and v_i of the h·k selected experts
-        long flops = 2 * d * h * dk                       // query projection
-                   + 2 * h * 2 * n * (dk / 2)             // S_row, S_col
-                   + h * k * k                            // k×k additive grid
-                   + h * k * (2 * d + 2 * d);             // u_iᵀx and the weighted sum of the v_i
+        long activated = dense + h * k * 2 * d; // u_i and v_i of the h·k selected experts
+        long flops =
+            2 * d * h * dk // query projection
+            + 2 * h * 2 * n * (dk / 2) // S_row, S_col
+            + h * k * k // k×k additive grid
+            + h * k * (2 * d + 2 * d); // u_iᵀx and the weighted sum of the v_i
         return new ParameterCount(total, activated, flops);
     }
 
@@ -152,7 +171,8 @@ public sealed class PeerLayer : FeedForwardSlot
     public override IReadOnlyDictionary<string, double> Diagnostics(bool reset)
     {
         var d = _stats.Summary();
-        if (reset) _stats.Reset();
+        if (reset)
+            _stats.Reset();
         return d;
     }
 
@@ -193,7 +213,8 @@ public sealed class PeerLayer : FeedForwardSlot
         return Math.Sqrt(ffnVariance / (perExpert * Math.Max(MeanSquaredGateMass(), 1e-6)));
     }
 
-    /// <summary>G = E[Σ_heads Σ_i g_i²] over 256 fixed pseudo-random unit-RMS tokens (no global RNG; BatchNorm statistics untouched).</summary>
+    /// <summary>G = E[Σ_heads Σ_i g_i²] over 256 fixed pseudo-random unit-RMS tokens (no global RNG; BatchNorm statistics
+    /// untouched).</summary>
     double MeanSquaredGateMass(int tokens = 256)
     {
         bool wasTraining = query.training;
@@ -203,16 +224,25 @@ public sealed class PeerLayer : FeedForwardSlot
             using var _ = no_grad();
             using var scope = NewDisposeScope();
             var xt = InitMoments.NormalTensor(new long[] { 1, tokens, _dModel }, seed: 20240704).to(query.query_proj.weight!.dtype);
-            xt = xt / xt.square().mean(new long[] { -1 }, keepdim: true).sqrt();         // unit RMS, like the block's RMSNorm output
+            xt = xt / xt.square().mean(new long[] { -1 }, keepdim: true).sqrt(); // unit RMS, like the block's RMSNorm output
             using var sel = Retrieve(xt);
             return Gates(sel.Scores).square().sum(new long[] { 1, 2 }).mean().to(ScalarType.Float64).item<double>();
         }
-        finally { query.train(wasTraining); }
+        finally
+        {
+            query.train(wasTraining);
+        }
     }
 
     protected override void Dispose(bool disposing)
     {
-        if (disposing) { _stats.Dispose(); _last.Dispose(); expert_down.Sparse.Dispose(); expert_up.Sparse.Dispose(); }
+        if (disposing)
+        {
+            _stats.Dispose();
+            _last.Dispose();
+            expert_down.Sparse.Dispose();
+            expert_up.Sparse.Dispose();
+        }
         base.Dispose(disposing);
     }
 }

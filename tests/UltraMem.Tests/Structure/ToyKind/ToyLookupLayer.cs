@@ -15,14 +15,16 @@ namespace UltraMem.Tests.Structure.ToyKind;
 /// </summary>
 public sealed class ToyLookupLayer : FeedForwardSlot
 {
-    public Linear down, up;
+    public Linear down,
+        up;
     public ValueTable table;
 
     readonly int _dModel;
 
     public ToyLookupConfig Options { get; }
 
-    public ToyLookupLayer(int dModel, ToyLookupConfig c) : base(nameof(ToyLookupLayer))
+    public ToyLookupLayer(int dModel, ToyLookupConfig c)
+        : base(nameof(ToyLookupLayer))
     {
         _dModel = dModel;
         Options = c;
@@ -30,14 +32,15 @@ public sealed class ToyLookupLayer : FeedForwardSlot
         up = nn.Linear(c.Rank, dModel, hasBias: false);
         table = new ValueTable(c.Rows, dModel) { Group = c.Kappa is { } k ? new ValueGroup(k, null) : null };
         RegisterComponents();
-        using (no_grad()) nn.init.normal_(table.weight, 0, 0.02);
+        using (no_grad())
+            nn.init.normal_(table.weight, 0, 0.02);
     }
 
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        var h = down.forward(x);                                   // [B, T, r]
-        var row = h.argmax(-1);                                    // [B, T]
+        var h = down.forward(x); // [B, T, r]
+        var row = h.argmax(-1); // [B, T]
         return (up.forward(h) + table.Lookup(row)).MoveToOuterDisposeScope();
     }
 
