@@ -47,7 +47,7 @@ public class RetrievalOracleTests
         var q = layer.query.Forward(x, null);
         var (sRow, sCol) = layer.keys.Scores(q);
         using var fast = layer.tucker.Select(sRow, sCol, m);
-        using var slow = layer.tucker.SelectBruteForce(sRow, sCol, m);
+        using var slow = BruteForceRetrieval.Select(layer.tucker, sRow, sCol, m);
         Assert.Equal(slow.Addresses.data<long>().ToArray(), fast.Addresses.data<long>().ToArray());
         Assert.True((fast.Scores - slow.Scores).abs().max().item<float>() < 1e-5f);
     }
@@ -62,7 +62,7 @@ public class RetrievalOracleTests
         var q = layer.query.Forward(x, null);
         var (sRow, sCol) = layer.keys.Scores(q);
         using var fast = layer.tucker!.Select(sRow, sCol, 8);
-        using var slow = layer.tucker.SelectBruteForce(sRow, sCol, 8);
+        using var slow = BruteForceRetrieval.Select(layer.tucker, sRow, sCol, 8);
         double overlap = Overlap(fast.Addresses, slow.Addresses);
         Console.WriteLine($"TDQKR coarse_top = m = 8 of n = 32: overlap with brute-force top-8 = {overlap:P1}");
         Assert.InRange(overlap, 0.3, 1.0); // rank-1-dominated cores (U(0,1) init): the coarse stage finds most of the true top-m

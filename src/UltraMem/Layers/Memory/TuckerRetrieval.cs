@@ -101,19 +101,6 @@ public sealed class TuckerRetrieval : nn.Module
         return grid.MoveToOuterDisposeScope();
     }
 
-    /// <summary>Oracle: brute-force top-m over the full n'×n' grid of Σ_c scores (tests; O(n'²) per token).</summary>
-    public Selection SelectBruteForce(Tensor sRow, Tensor sCol, int m)
-    {
-        using var scope = NewDisposeScope();
-        long keys = sRow.shape[^1];
-        var flat = CoreGrid(sRow, sCol).flatten(-2); // [H, N, h, n'²]
-        var (_, pos) = flat.sum(2).topk(m, dim: -1);
-        var perCore = flat.gather(3, pos.unsqueeze(2).expand(-1, -1, _cores, -1));
-        var addresses = pos.transpose(0, 1).contiguous(); // pos = i·n' + j already
-        var scores = perCore.permute(1, 0, 3, 2).contiguous();
-        return new Selection(scores.MoveToOuterDisposeScope(), addresses.MoveToOuterDisposeScope());
-    }
-
     /// <summary>Singular values of the summed core per head, [H, r] descending (λ1, λ2, …).</summary>
     public Tensor SingularValues()
     {
