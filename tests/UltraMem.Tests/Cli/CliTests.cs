@@ -209,6 +209,23 @@ public class CliTests : IClassFixture<CliFixture>
     }
 
     [Fact]
+    public void ResumeComparesWithTheRunAndNamesTheFlagAndFieldThatDiffer()
+    {
+        AssertOneLineError(
+            _f.Invoke("train", "--out", _f.Run, "--resume", "--batch-size", "8"),
+            "--batch-size cannot change it (batch_size is 4 in the run, 8 requested)"
+        );
+        AssertOneLineError(
+            _f.Invoke("train", "--out", _f.Run, "--resume", "--preset", "tiny"),
+            "--preset cannot change it (d_model is 32 in"
+        );
+        // naming the run's own settings again is no change: the finished run resumes and stops at once
+        var same = _f.Invoke("train", "--out", _f.Run, "--resume", "--batch-size", "4", "--steps", "3", "--seed", "1234");
+        Assert.True(same.Code == 0, same.Err);
+        Assert.Contains("done: step 3", same.Out);
+    }
+
+    [Fact]
     public void MissingAndCorruptFilesFailWithoutTouchingData()
     {
         AssertOneLineError(_f.Invoke("eval", "--checkpoint", Path.Combine(_f.Root, "missing")), "checkpoint not found");
