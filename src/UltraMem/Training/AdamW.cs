@@ -150,17 +150,42 @@ public sealed class AdamW : IDisposable
     }
 
     /// <summary>
-    /// The AdamW update in place, on whole tensors (dense path) or on gathered rows (row-sparse path):
-    /// p ← p·(1 − lr·λ); m ← β1·m + (1−β1)·g; v ← β2·v + (1−β2)·g²; p ← p − lr/(1−β1^t) · m / (√v/√(1−β2^t) + ε).
+    /// The AdamW update in place, on whole tensors (dense path) or on gathered rows (row-sparse path): one pass over memory
+    /// (<see cref="FusedAdamWKernel"/>) for contiguous float32 CPU tensors, the op chain <see cref="ReferenceUpdate"/> otherwise.
     /// </summary>
     void Update(Tensor p, Tensor m, Tensor v, Tensor grad, double glr, double weightDecay, double bc1, double bc2Sqrt)
     {
+        if (FusedAdamWKernel.Applies(p, m, v, grad))
+            FusedAdamWKernel.Update(p, m, v, grad, glr, weightDecay, Beta1, Beta2, Eps, bc1, bc2Sqrt);
+        else
+            ReferenceUpdate(p, m, v, grad, glr, weightDecay, Beta1, Beta2, Eps, bc1, bc2Sqrt);
+    }
+
+    /// <summary>
+    /// The update as torch's AdamW writes it, one op per term (the oracle of <see cref="FusedAdamWKernel"/>; ~8 passes over
+    /// memory and a full-size temporary):
+    /// p ← p·(1 − lr·λ); m ← β1·m + (1−β1)·g; v ← β2·v + (1−β2)·g²; p ← p − lr/(1−β1^t) · m / (√v/√(1−β2^t) + ε).
+    /// </summary>
+    internal static void ReferenceUpdate(
+        Tensor p,
+        Tensor m,
+        Tensor v,
+        Tensor grad,
+        double glr,
+        double weightDecay,
+        double beta1,
+        double beta2,
+        double eps,
+        double bc1,
+        double bc2Sqrt
+    )
+    {
         if (weightDecay != 0)
             p.mul_(1 - glr * weightDecay);
-        m.lerp_(grad, 1 - Beta1);
-        v.mul_(Beta2).addcmul_(grad, grad, 1 - Beta2);
+        m.lerp_(grad, 1 - beta1);
+        v.mul_(beta2).addcmul_(grad, grad, 1 - beta2);
         using var denom = v.sqrt();
-        denom.div_(bc2Sqrt).add_(Eps);
+        denom.div_(bc2Sqrt).add_(eps);
         p.addcdiv_(m, denom, -glr / bc1);
     }
 
