@@ -80,7 +80,8 @@ static class BenchCommand
                 DecodeReport.Machine(settings.Threads, rates, otherUse),
                 settings,
                 run.Steps,
-                run.Profile
+                run.Profile,
+                rates
             );
             Console.WriteLine(md);
             Console.WriteLine($"wrote {Path.Combine(r.GetValue(outDir)!, "decode.md")}, decode.csv, decode-time.png, decode-bytes.png");

@@ -128,6 +128,7 @@ public static class DecodeBenchmark
                             CostModelSpec = reads.DenseParameters + SparseCost(c, batch, uniform: false),
                             CostModelUniform = reads.DenseParameters + SparseCost(c, batch, uniform: true),
                             KvBytes = KvCacheBytes(c, batch, s.KvLength),
+                            Roofline = DecodeRoofline.Of(models[i], batch, s.KvLength),
                         }
                     );
                 }
@@ -181,9 +182,7 @@ public static class DecodeBenchmark
             }
             ms += Stats.Median(times);
             flops += (double)slot.Count().FlopsPerToken * batch;
-            long all = slot.parameters().Sum(p => p.numel());
-            var reads = slot.LastSparseReads().ToList();
-            bytes += 4.0 * (all - reads.Sum(t => t.TableParameters) + reads.Sum(t => t.ParametersRead));
+            bytes += DecodeRoofline.SlotBytes(slot);
         }
         return new SlotProfile(
             name,

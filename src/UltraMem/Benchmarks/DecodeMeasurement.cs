@@ -30,4 +30,7 @@ public sealed record DecodeMeasurement
     /// <summary>KV-cache bytes the attention reads in the step (not parameters): B·(L_kv+1)·D·2·layers·4.</summary>
     public long KvBytes { get; init; }
     public long BytesRead => 4 * ParametersRead;
+
+    /// <summary>The step's floor by component (FLOPs and bytes), for the machine's rates (<see cref="DecodeRoofline"/>).</summary>
+    public DecodeRoofline? Roofline { get; init; }
 }

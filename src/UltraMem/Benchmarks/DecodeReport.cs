@@ -81,12 +81,15 @@ public static class DecodeReport
             + "(oversubscribed OpenMP threads can make steps 10-100x slower)";
     }
 
-    public static void WriteCsv(string path, IReadOnlyList<DecodeMeasurement> ms)
+    public static void WriteCsv(string path, IReadOnlyList<DecodeMeasurement> ms, MachineRates? rates = null)
     {
         var csv = new StringBuilder(
             "variant,arch,scale,batch,step_ms_median,step_ms_min,step_ms_max,tokens_per_s,total_params,dense_params,flops_per_token,"
-                + "params_read,bytes_read,cost_model_spec_params,cost_model_uniform_params,kv_bytes,step_ms_samples\n"
+                + "params_read,bytes_read,cost_model_spec_params,cost_model_uniform_params,kv_bytes,"
+                + "roofline_ms,roofline_attention_ms,roofline_slots_ms,roofline_head_ms,step_over_roofline,step_ms_samples\n"
         );
+        string Roof(DecodeMeasurement m, string? component) =>
+            rates is { } r && m.Roofline is { } roof ? F(component is null ? roof.Ms(r) : roof.Ms(component, r)) : "";
         foreach (var m in ms)
             csv.AppendLine(
                 string.Join(
@@ -109,6 +112,11 @@ public static class DecodeReport
                         m.CostModelSpec,
                         m.CostModelUniform,
                         m.KvBytes,
+                        Roof(m, null),
+                        Roof(m, DecodeRoofline.Attention),
+                        Roof(m, DecodeRoofline.Slots),
+                        Roof(m, DecodeRoofline.Head),
+                        rates is { } rr && m.Roofline is { } rf ? F(m.MedianMs / rf.Ms(rr)) : "",
                         "\"" + string.Join(" ", m.StepMs.Select(F)) + "\"",
                     }.Select(o => Convert.ToString(o, Inv))
                 )
@@ -123,11 +131,13 @@ public static class DecodeReport
         string machine,
         DecodeBenchSettings s,
         IReadOnlyList<DecodeMeasurement> ms,
-        IReadOnlyList<SlotProfile> profile
+        IReadOnlyList<SlotProfile> profile,
+        MachineRates? rates = null
     )
     {
         Directory.CreateDirectory(folder);
-        WriteCsv(Path.Combine(folder, "decode.csv"), ms);
+        WriteCsv(Path.Combine(folder, "decode.csv"), ms, rates);
+        double? Roofline(DecodeMeasurement? m) => rates is { } r && m?.Roofline is { } roof ? roof.Ms(r) : null;
         var variants = ms.Select(m => m.Variant).Distinct().ToList();
         var batches = ms.Select(m => m.Batch).Distinct().OrderBy(b => b).ToList();
         DecodeMeasurement? At(DecodeVariant v, int b) => ms.FirstOrDefault(m => m.Variant == v && m.Batch == b);
@@ -177,14 +187,21 @@ public static class DecodeReport
                 ratios.Add(($"{a} / {b}", va, vb));
         if (ratios.Count > 0)
         {
-            md.AppendLine().AppendLine("**Step-time ratios** (medians)").AppendLine();
+            md.AppendLine()
+                .AppendLine("**Step-time ratios** (medians" + (rates is null ? ")" : "; in brackets: the same ratio of the rooflines)"))
+                .AppendLine();
             BatchHeader("ratio");
             foreach (var (label, a, b) in ratios)
                 md.AppendLine(
                     $"| {label} | "
                         + string.Join(
                             " | ",
-                            batches.Select(x => At(a, x) is { } ma && At(b, x) is { } mb ? $"{ma.MedianMs / mb.MedianMs:F2}×" : "")
+                            batches.Select(x =>
+                                At(a, x) is { } ma && At(b, x) is { } mb
+                                    ? $"{ma.MedianMs / mb.MedianMs:F2}×"
+                                        + (Roofline(ma) is { } ra && Roofline(mb) is { } rb ? $" ({ra / rb:F2}×)" : "")
+                                    : ""
+                            )
                         )
                         + " |"
                 );
@@ -215,6 +232,41 @@ public static class DecodeReport
                     + string.Join(", ", batches.Select(b => $"B={b}: {ms.First(m => m.Batch == b).KvBytes / 1e6:F0} MB"))
                     + "."
             );
+        if (rates is { } mr && ms.All(m => m.Roofline is not null))
+        {
+            md.AppendLine()
+                .AppendLine(
+                    "**Roofline, ms** — the floor of each step: Σ over its components (attention + KV, feed-forward slots, output head) "
+                        + $"of max(FLOPs ÷ {mr.MatmulGflops:F0} GFLOP/s, bytes read ÷ {mr.ReadGbPerS:F1} GB/s), with the value rows and "
+                        + "experts the step actually read; in brackets: measured step ÷ roofline"
+                )
+                .AppendLine();
+            BatchHeader("model");
+            foreach (var v in variants)
+                md.AppendLine(
+                    $"| {v.Name} | "
+                        + string.Join(
+                            " | ",
+                            batches.Select(b => At(v, b) is { } m ? $"{Roofline(m):F2} ({m.MedianMs / Roofline(m)!.Value:F1}×)" : "")
+                        )
+                        + " |"
+                );
+            md.AppendLine()
+                .AppendLine(
+                    "**Roofline by component, ms** — each component's floor, (F) bound by FLOPs, (B) by bytes; the step ÷ its roofline"
+                )
+                .AppendLine();
+            md.AppendLine("| model | B | attention + KV | feed-forward slots | output head | roofline | step | step ÷ roofline |");
+            md.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|");
+            string Part(DecodeRoofline.Part p) => $"{p.Ms(mr):F2} ({(p.FlopsMs(mr) >= p.BytesMs(mr) ? "F" : "B")})";
+            foreach (var v in variants)
+            foreach (int b in batches)
+                if (At(v, b) is { Roofline: { } roof } m)
+                    md.AppendLine(
+                        $"| {v.Name} | {b} | {string.Join(" | ", roof.Parts.Select(Part))} | {roof.Ms(mr):F2} | {m.MedianMs:F1} | "
+                            + $"{m.MedianMs / roof.Ms(mr):F1}× |"
+                    );
+        }
         if (profile.Count > 0)
         {
             md.AppendLine()

@@ -67,6 +67,48 @@ public class DecodeBenchmarkTests
     }
 
     [Fact]
+    public void TheRooflineAddsEachComponentsLargerFloorOnHandNumbers()
+    {
+        // dense model, D = 32, 2 blocks, FFN 96, V = 97, tied: every count below by hand
+        var config = TestData.TinyModel(2) with
+        {
+            FfnHidden = 96,
+        };
+        var (model, _) = Run(config, 3);
+        using (model)
+        {
+            var roof = DecodeRoofline.Of(model, batch: 3, kvLength: 10);
+            var attention = roof.Parts.Single(p => p.Component == DecodeRoofline.Attention);
+            Assert.Equal(3.0 * 2 * (8 * 32 * 32 + 4 * 32 * 11), attention.Flops);
+            Assert.Equal(4.0 * 2 * (4 * 32 * 32 + 64) + 4.0 * 2 * 3 * 2 * 11 * 32, attention.Bytes);
+            var slots = roof.Parts.Single(p => p.Component == DecodeRoofline.Slots);
+            Assert.Equal(3.0 * 2 * 2 * 3 * 32 * 96, slots.Flops); // two SwiGLUs of 3·D·F weights
+            Assert.Equal(4.0 * 2 * 3 * 32 * 96, slots.Bytes);
+            var head = roof.Parts.Single(p => p.Component == DecodeRoofline.Head);
+            Assert.Equal(3.0 * 2 * 97 * 32, head.Flops);
+            Assert.Equal(4.0 * (97 * 32 + 32), head.Bytes);
+            // rates at which attention is bound by bytes and the head by FLOPs: each part counts its larger floor
+            var rates = new MachineRates(MatmulGflops: 1e-3, ReadGbPerS: 1e-3);
+            Assert.Equal(roof.Parts.Sum(p => Math.Max(p.Flops, p.Bytes)) / 1e6 * 1e3, roof.Ms(rates), 6);
+            Assert.Equal(Math.Max(head.Flops, head.Bytes) / 1e3, roof.Ms(DecodeRoofline.Head, rates), 9);
+        }
+    }
+
+    [Fact]
+    public void TheRooflineCountsOnlyTheValueRowsAStepRead()
+    {
+        var config = TestData.TinyModel(2, Slot("ultramem", "1") with { Memory = Ultra });
+        var (model, _) = Run(config, 2);
+        using (model)
+        {
+            var layer = (MemoryLayer)model.memory_layers[0];
+            var slots = DecodeRoofline.Of(model, 2, 5).Parts.Single(p => p.Component == DecodeRoofline.Slots);
+            long dense = model.Slots().Sum(s => s.parameters().Sum(p => p.numel())) - layer.values!.weight.numel();
+            Assert.Equal(4.0 * (dense + RowsWithGradient(layer.values.weight) * layer.values.Dim), slots.Bytes);
+        }
+    }
+
+    [Fact]
     public void CountedExpertsAreTheExpertsThatGotAGradient()
     {
         var moe = new MoeConfig
