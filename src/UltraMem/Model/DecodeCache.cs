@@ -52,7 +52,7 @@ public sealed class DecodeCache : IDisposable
     /// Moves the decoding position back to <paramref name="position"/> so that a step can be re-run (benchmarks). The plugged-in
     /// layers' sequence state (a query conv's tail) is not rewound, so this is for timing, not for continuing a generation.
     /// </summary>
-    internal void Rewind(int position)
+    public void Rewind(int position)
     {
         if (position < 0 || position > Position)
             throw new ArgumentOutOfRangeException(nameof(position), $"can rewind only to 0..{Position}, not {position}");
