@@ -155,6 +155,93 @@ var parts = new List<(string, double)>
         })
     ),
 };
+{
+    // 48 distinct 1024 x 384 matrices (75 MB, more than any cache): true DRAM streaming
+    var cold = Enumerable.Range(0, 48).Select(_ => randn(1024, c.DModel)).ToArray();
+    var x1 = randn(1, c.DModel);
+    double mb = cold.Sum(w => w.numel()) * 4 / 1e6;
+    double t1 = Time(
+        () =>
+        {
+            foreach (var w in cold)
+            {
+                using var _ = nn.functional.linear(x1, w);
+            }
+        },
+        20
+    );
+    double t2 = Time(
+        () =>
+        {
+            foreach (var w in cold)
+            {
+                using var _ = SmallBatchLinear.Kernel(x1, w);
+            }
+        },
+        20
+    );
+    double t3 = Time(
+        () =>
+        {
+            foreach (var w in cold)
+            {
+                using var _ = w.sum();
+            }
+        },
+        20
+    );
+    parts.Add(($"cold 75 MB, 1 row: torch linear ({mb / t1:F1} GB/s)", t1));
+    parts.Add(($"cold 75 MB, 1 row: kernel ({mb / t2:F1} GB/s)", t2));
+    parts.Add(($"cold 75 MB: torch sum of each matrix ({mb / t3:F1} GB/s)", t3));
+}
+foreach (int rows in new[] { 1, 2, 4, 8 })
+{
+    var xr = randn(rows, c.DModel);
+    var ws = Enumerable.Range(0, c.NLayers).Select(i => ((SwiGLU)model.layers[i].mlp!).up_proj.weight!).ToArray();
+    var wd = Enumerable.Range(0, c.NLayers).Select(i => ((SwiGLU)model.layers[i].mlp!).down_proj.weight!).ToArray();
+    var xd = randn(rows, wd[0].shape[1]);
+    parts.Add(
+        (
+            $"{rows} rows x {c.NLayers} down_proj: torch",
+            Time(() =>
+            {
+                foreach (var w in wd)
+                {
+                    using var _ = nn.functional.linear(xd, w);
+                }
+            })
+        )
+    );
+    parts.Add(
+        (
+            $"{rows} rows x {c.NLayers} down_proj: kernel",
+            Time(() =>
+            {
+                foreach (var w in wd)
+                {
+                    using var _ = SmallBatchLinear.Kernel(xd, w);
+                }
+            })
+        )
+    );
+    double torchMs = Time(() =>
+    {
+        foreach (var w in ws)
+        {
+            using var _ = nn.functional.linear(xr, w);
+        }
+    });
+    double kernelMs = Time(() =>
+    {
+        foreach (var w in ws)
+        {
+            using var _ = SmallBatchLinear.Kernel(xr, w);
+        }
+    });
+    double mb = ws.Sum(w => w.numel()) * 4 / 1e6;
+    parts.Add(($"{rows} rows x {c.NLayers} up_proj ({mb:F1} MB): torch / kernel", torchMs));
+    parts.Add(($"  kernel ({mb / kernelMs:F1} GB/s vs torch {mb / torchMs:F1} GB/s)", kernelMs));
+}
 Console.WriteLine($"{preset} {arch}, batch {batch}, kv {kv}, {c.NLayers} blocks, D {c.DModel}, {get_num_threads()} threads");
 foreach (var (name, ms) in parts)
     Console.WriteLine($"{name, -45} {ms, 8:F3} ms");

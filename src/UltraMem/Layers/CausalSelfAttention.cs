@@ -40,7 +40,7 @@ public sealed class CausalSelfAttention : nn.Module
         using var scope = NewDisposeScope();
         long b = x.shape[0],
             t = x.shape[1];
-        Tensor Heads(Linear proj) => proj.forward(x).view(b, t, _heads, _headDim).transpose(1, 2); // [B, H, T, d]
+        Tensor Heads(Linear proj) => SmallBatchLinear.Forward(proj, x).view(b, t, _heads, _headDim).transpose(1, 2); // [B, H, T, d]
         var q = rope.Apply(Heads(q_proj), start);
         var k = rope.Apply(Heads(k_proj), start);
         var v = Heads(v_proj);
@@ -71,6 +71,6 @@ public sealed class CausalSelfAttention : nn.Module
             }
         }
         y = y.transpose(1, 2).reshape(b, t, _heads * _headDim);
-        return o_proj.forward(y).MoveToOuterDisposeScope();
+        return SmallBatchLinear.Forward(o_proj, y).MoveToOuterDisposeScope();
     }
 }

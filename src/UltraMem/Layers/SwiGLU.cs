@@ -26,11 +26,11 @@ public sealed class SwiGLU : FeedForwardSlot
 
     public override Tensor forward(Tensor x)
     {
-        using var g = gate_proj.forward(x);
-        using var u = up_proj.forward(x);
+        using var g = SmallBatchLinear.Forward(gate_proj, x); // decoding a few tokens: one pass over W (SmallBatchLinear)
+        using var u = SmallBatchLinear.Forward(up_proj, x);
         using var h = F.silu(g);
         h.mul_(u); // SiLU's backward needs its input g, so its output may be reused
-        return down_proj.forward(h);
+        return SmallBatchLinear.Forward(down_proj, h);
     }
 
     public override ParameterCount Count() => Accounting(_dim, _hidden);

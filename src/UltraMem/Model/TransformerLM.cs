@@ -128,7 +128,7 @@ public sealed class TransformerLM : nn.Module<Tensor, Tensor>
         if (lastPositionOnly)
             h = h.narrow(1, t - 1, 1);
         h = norm.forward(h);
-        var logits = lm_head is null ? F.linear(h, embed_tokens.weight!) : lm_head.forward(h);
+        var logits = lm_head is null ? SmallBatchLinear.Forward(h, embed_tokens.weight!) : SmallBatchLinear.Forward(lm_head, h);
         if (cache is not null)
             cache.Position = start + (int)t;
         return logits.MoveToOuterDisposeScope();
