@@ -21,6 +21,12 @@ var root = new RootCommand("UltraMem.NET — build, train, evaluate, run and ben
 try
 {
     var parsed = root.Parse(args);
+    if (parsed.Errors.Count > 0)
+    {
+        // one line, like every other error (not the whole help): the first problem, with .NET type names in words
+        Console.Error.WriteLine($"ultramem: error: {Cli.ParseErrorText(parsed.Errors[0].Message)} (--help lists the options)");
+        return 2;
+    }
     return parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = null });
 }
 catch (Exception e) when (Cli.Unwrap(e) is UltraMemException u)

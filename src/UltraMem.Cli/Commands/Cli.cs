@@ -34,6 +34,26 @@ static class Cli
             ? value
             : throw new UltraMemException($"{option}: {IO.JsonEnum.Expected(typeof(T), name)}");
 
+    /// <summary>A command-line parse error in words: "Cannot parse argument 'abc' for option '--steps' as expected type
+    /// 'System.Nullable`1[System.Int64]'" becomes "--steps: 'abc' is not an integer".</summary>
+    public static string ParseErrorText(string message)
+    {
+        var m = System.Text.RegularExpressions.Regex.Match(
+            message,
+            @"Cannot parse argument '(?<value>.*)' for option '(?<option>[^']+)' as expected type '(?<type>[^']+)'"
+        );
+        if (!m.Success)
+            return message.TrimEnd('.');
+        string type = m.Groups["type"].Value;
+        string words =
+            type.Contains("UInt") ? "a non-negative integer"
+            : type.Contains("Int32") || type.Contains("Int64") ? "an integer"
+            : type.Contains("Double") || type.Contains("Single") ? "a number"
+            : type.Contains("Boolean") ? "true or false"
+            : "a valid value";
+        return $"{m.Groups["option"].Value}: '{m.Groups["value"].Value}' is not {words}";
+    }
+
     /// <summary>A comma-separated option value as trimmed, non-empty items; at least one, or an error naming <paramref
     /// name="option"/>.</summary>
     public static string[] ParseList(string s, string option)
@@ -228,8 +248,28 @@ static class Cli
             cts.Cancel();
             Console.Error.WriteLine("\nCtrl-C: finishing the current step and saving a checkpoint (press again to abort without saving)");
         };
+        // schedulers, `timeout` and closed ssh sessions send SIGTERM / SIGHUP: stop like Ctrl-C, with a checkpoint
+        foreach (
+            var signal in new[] { System.Runtime.InteropServices.PosixSignal.SIGTERM, System.Runtime.InteropServices.PosixSignal.SIGHUP }
+        )
+            Signals.Add(
+                System.Runtime.InteropServices.PosixSignalRegistration.Create(
+                    signal,
+                    context =>
+                    {
+                        if (cts.IsCancellationRequested)
+                            return; // a second signal: the default action (terminate)
+                        context.Cancel = true;
+                        cts.Cancel();
+                        Console.Error.WriteLine($"\n{context.Signal}: finishing the current step and saving a checkpoint");
+                    }
+                )
+            );
         return cts;
     }
+
+    /// <summary>The signal handlers installed by <see cref="InstallCtrlC"/>, kept alive for the life of the process.</summary>
+    static readonly List<System.Runtime.InteropServices.PosixSignalRegistration> Signals = new();
 
     public static void PrintTable(IReadOnlyList<string> headers, IEnumerable<IReadOnlyList<string>> rows, TextWriter? w = null)
     {

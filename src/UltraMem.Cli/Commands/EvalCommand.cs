@@ -33,6 +33,10 @@ static class EvalCommand
         };
         cmd.SetAction(r =>
         {
+            if (r.GetValue(batch) is { } bs && bs < 1)
+                throw new UltraMemException($"--batch-size must be positive (got {bs})");
+            if (r.GetValue(batches) is { } nb && nb < 1)
+                throw new UltraMemException($"--batches must be positive (got {nb})");
             var ckpt = Checkpoint.Open(r.GetValue(checkpoint)!);
             var tok = ckpt.LoadTokenizer();
             if (r.GetValue(tokenizer) is { } tokDir)

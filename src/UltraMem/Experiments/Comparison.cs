@@ -223,20 +223,7 @@ public static class Comparison
     }
 
     /// <summary>One comparison process per folder: an exclusive lock on OUT/.lock (advisory, released when the process ends).</summary>
-    static FileStream Lock(string outDir)
-    {
-        string path = Path.Combine(outDir, ".lock");
-        try
-        {
-            return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
-        }
-        catch (IOException)
-        {
-            throw new UltraMemException(
-                $"another `ultramem compare` is working in {outDir} (it holds {path}); wait for it or choose another --out folder"
-            );
-        }
-    }
+    static FileStream Lock(string outDir) => IO.FolderLock.Acquire(outDir, "ultramem compare");
 
     /// <summary>
     /// Why a recorded run no longer stands for <paramref name="model"/>, or null when it does: its model_sha is that of the model

@@ -17,7 +17,39 @@ namespace UltraMem.Training;
 /// </summary>
 public static class Trainer
 {
+    /// <summary>Nats above ln(vocab) (a uniform guess) that count as an exploding loss, and for how many steps after warmup.</summary>
+    public const double ExplodingMargin = 2;
+
+    /// <summary>Consecutive steps after warmup with the loss above ln(vocab) + <see cref="ExplodingMargin"/> that stop a run.</summary>
+    public const int ExplodingSteps = 20;
+
+    /// <summary>The name of the first parameter holding a NaN or an infinity, or null.</summary>
+    static string? FirstNonFinite(TransformerLM model)
+    {
+        using var _ = no_grad();
+        foreach (var (name, p) in model.named_parameters())
+        {
+            using var finite = p.isfinite().all();
+            if (!finite.item<bool>())
+                return name;
+        }
+        return null;
+    }
+
     public static TrainResult Run(TrainRequest req)
+    {
+        FileStream? createdLock = null; // the lock of a run folder this call creates, held to the end like the others
+        try
+        {
+            return Run(req, l => createdLock = l);
+        }
+        finally
+        {
+            createdLock?.Dispose();
+        }
+    }
+
+    static TrainResult Run(TrainRequest req, Action<FileStream> holdLock)
     {
         Checkpoint? resumeFrom = null;
         if (req.Resume)
@@ -29,6 +61,8 @@ public static class Trainer
                 $"{req.RunDir} already holds a training run; pass --resume to continue it or choose another --out folder"
             );
 
+        // one writer per run folder: a second train (or a resume next to a running one) stops here
+        using var runLock = System.IO.Directory.Exists(req.RunDir) ? IO.FolderLock.Acquire(req.RunDir, "ultramem train") : null;
         var train = resumeFrom?.TrainConfig ?? req.Train;
         set_num_threads(train.Threads ?? Environment.ProcessorCount);
         TextTokenizer? tokenizer = resumeFrom?.LoadTokenizer();
@@ -76,6 +110,8 @@ public static class Trainer
         else
         {
             System.IO.Directory.CreateDirectory(req.RunDir);
+            if (runLock is null)
+                holdLock(IO.FolderLock.Acquire(req.RunDir, "ultramem train"));
             IO.AtomicFile.WriteAllText(Path.Combine(req.RunDir, Checkpoint.ModelConfigFile), modelConfig.ToJson());
             IO.AtomicFile.WriteAllText(Path.Combine(req.RunDir, Checkpoint.TrainConfigFile), train.ToJson());
         }
@@ -99,8 +135,20 @@ public static class Trainer
                 TokenizerFingerprint = tokenizer.Fingerprint,
                 LastValidationLoss = lastVal,
             };
-        void SaveCheckpoint() =>
+        void SaveCheckpoint()
+        {
+            // `latest` only ever names finite weights: a diverged update is caught here, before it can be saved
+            if (FirstNonFinite(model) is { } bad)
+                throw new UltraMemException(
+                    $"training diverged at step {step}: {bad} is not finite; the last checkpoint"
+                        + (lastCheckpoint.Length > 0 ? $" ({lastCheckpoint})" : "")
+                        + $" holds finite weights; lower the learning rate (now {train.LearningRate})"
+                );
             lastCheckpoint = Checkpoint.Save(req.RunDir, model, optimizer, train, State(), tokenizer, train.KeepCheckpoints);
+        }
+        // a loss this far above a uniform guess, step after step past the warmup, is a run that will not come back
+        double explodingLoss = Math.Log(modelConfig.VocabSize) + ExplodingMargin;
+        int stepsAbove = 0;
 
         req.Log(
             $"model: {Format.Count(model.parameters().Sum(p => p.numel()))} parameters; {data.Describe()}; {tokensPerStep} tokens/step"
@@ -132,6 +180,11 @@ public static class Trainer
                     train.GradClip > 0
                         ? GradientClipping.ClipGlobalNorm(parameters, rowSparseTables.Select(t => t.Gradient), train.GradClip)
                         : double.NaN;
+                if (train.GradClip > 0 && !double.IsFinite(gradNorm))
+                    throw new UltraMemException(
+                        $"training diverged at step {step + 1} (gradient norm {gradNorm}, the update was not applied); "
+                            + $"lower the learning rate (now {train.LearningRate})"
+                    );
                 optimizer.Step(lr);
                 optimizer.ZeroGrad();
                 model.AfterOptimizerStep();
@@ -141,6 +194,12 @@ public static class Trainer
                 if (!double.IsFinite(trainLoss))
                     throw new UltraMemException(
                         $"training diverged at step {step} (loss {trainLoss}); lower the learning rate (now {train.LearningRate})"
+                    );
+                stepsAbove = step > train.WarmupResolved && trainLoss > explodingLoss ? stepsAbove + 1 : 0;
+                if (stepsAbove >= ExplodingSteps)
+                    throw new UltraMemException(
+                        $"training diverged: the loss stayed above ln(vocab) + {ExplodingMargin} = {explodingLoss:F2} for {ExplodingSteps} "
+                            + $"steps (now {trainLoss:F2} at step {step}); lower the learning rate (now {train.LearningRate})"
                     );
                 double tps = rate.Add(tokensPerStep, clock.Elapsed.TotalSeconds);
                 metrics.Append(

@@ -48,7 +48,10 @@ public sealed class CliFixture : IDisposable
         );
     }
 
-    public (int Code, string Out, string Err) Invoke(params string[] args)
+    public (int Code, string Out, string Err) Invoke(params string[] args) => Invoke(null, args);
+
+    /// <summary>Runs the tool; <paramref name="whileRunning"/> (if any) gets the process id and the stderr seen so far, polled.</summary>
+    public (int Code, string Out, string Err) Invoke(Func<int, Func<string>, bool>? whileRunning, params string[] args)
     {
         string dll = Path.Combine(AppContext.BaseDirectory, "UltraMem.Cli.dll");
         var psi = new ProcessStartInfo("dotnet")
@@ -63,13 +66,35 @@ public sealed class CliFixture : IDisposable
         psi.Environment["ULTRAMEM_CACHE"] = Cache;
         using var p = Process.Start(psi)!;
         var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
+        var err = new System.Text.StringBuilder();
+        p.ErrorDataReceived += (_, e) =>
+        {
+            if (e.Data is not null)
+                lock (err)
+                    err.AppendLine(e.Data);
+        };
+        p.BeginErrorReadLine();
+        if (whileRunning is not null)
+            while (
+                !p.HasExited
+                && !whileRunning(
+                    p.Id,
+                    () =>
+                    {
+                        lock (err)
+                            return err.ToString();
+                    }
+                )
+            )
+                Thread.Sleep(100);
         if (!p.WaitForExit(120_000))
         {
             p.Kill(true);
             throw new TimeoutException(string.Join(" ", args));
         }
-        return (p.ExitCode, stdout.Result, stderr.Result);
+        p.WaitForExit(); // drains the error stream
+        lock (err)
+            return (p.ExitCode, stdout.Result, err.ToString());
     }
 
     public void Dispose()
@@ -223,6 +248,63 @@ public class CliTests : IClassFixture<CliFixture>
         var same = _f.Invoke("train", "--out", _f.Run, "--resume", "--batch-size", "4", "--steps", "3", "--seed", "1234");
         Assert.True(same.Code == 0, same.Err);
         Assert.Contains("done: step 3", same.Out);
+    }
+
+    [Fact]
+    public void SigtermStopsTrainingWithACheckpointLikeCtrlC()
+    {
+        string run = Path.Combine(_f.Root, "sigterm");
+        bool sent = false;
+        var r = _f.Invoke(
+            (pid, err) =>
+            {
+                if (sent || !err().Contains("model: "))
+                    return sent; // wait until training has started
+                Thread.Sleep(1500);
+                Process.Start("kill", new[] { "-TERM", pid.ToString() })!.WaitForExit();
+                return sent = true;
+            },
+            "train",
+            "--corpus",
+            _f.Corpus,
+            "--vocab-size",
+            "300",
+            "--preset",
+            "tiny",
+            "--steps",
+            "100000",
+            "--batch-size",
+            "2",
+            "--seq-len",
+            "32",
+            "--checkpoint-interval",
+            "100000",
+            "--out",
+            run
+        );
+        Assert.True(sent, r.Err);
+        Assert.Equal(130, r.Code);
+        Assert.Contains("SIGTERM", r.Err);
+        Assert.Contains("stopped at step", r.Out);
+        using var model = Checkpoint.Open(run).LoadModel(); // the checkpoint written on the way out
+    }
+
+    [Fact]
+    public void BadNumbersFailInOneLineBeforeAnyWork()
+    {
+        AssertOneLineError(_f.Invoke("train", "--steps", "abc", "--out", Path.Combine(_f.Root, "t1")), "--steps: 'abc' is not an integer");
+        AssertOneLineError(
+            _f.Invoke("train", "--seed", "-1", "--out", Path.Combine(_f.Root, "t1")),
+            "--seed: '-1' is not a non-negative integer"
+        );
+        AssertOneLineError(_f.Invoke("info", "--bogus"), "Unrecognized command or argument '--bogus'");
+        string threads = Path.Combine(_f.Root, "threads0");
+        AssertOneLineError(
+            _f.Invoke("train", "--threads", "0", "--corpus", _f.Corpus, "--vocab-size", "300", "--out", threads),
+            "threads must be positive (got 0)"
+        );
+        Assert.False(Directory.Exists(threads));
+        AssertOneLineError(_f.Invoke("eval", "--checkpoint", _f.Run, "--batch-size", "0"), "--batch-size must be positive (got 0)");
     }
 
     [Fact]

@@ -96,6 +96,59 @@ public class TrainerTests
         Assert.Equal(latest, File.ReadAllText(Path.Combine(req.RunDir, "checkpoints", "latest")));
     }
 
+    [Theory]
+    [InlineData(1e30, 0.0)] // weights overflow to infinity and NaN: caught before the checkpoint of that step
+    [InlineData(1e30, 1.0)] // the gradient norm is not finite: the update is refused
+    [InlineData(30.0, 1.0)] // finite but exploding: the loss stays far above a uniform guess
+    public void ADivergedRunStopsAndLatestHoldsFiniteWeights(double lr, double clip)
+    {
+        string root = TestData.TempDir();
+        var req = new TrainRequest
+        {
+            RunDir = Path.Combine(root, "run"),
+            Model = Micro,
+            CacheDir = Path.Combine(root, "cache"),
+            ShowProgress = false,
+            Log = _ => { },
+            Train = MicroTrain(TestData.CorpusFolder(root), 200) with
+            {
+                LearningRate = lr,
+                GradClip = clip,
+                CheckpointInterval = 1,
+                EvalInterval = 1000,
+                GradAccum = 1,
+            },
+        };
+        var e = Assert.Throws<UltraMemException>(() => Trainer.Run(req));
+        Assert.Contains("diverged", e.Message);
+        if (File.Exists(Path.Combine(req.RunDir, "checkpoints", "latest")))
+        {
+            using var model = Checkpoint.Open(req.RunDir).LoadModel();
+            Assert.All(model.parameters(), p => Assert.True(p.isfinite().all().item<bool>()));
+        }
+    }
+
+    [Fact]
+    public void ASecondWriterOfTheSameRunFolderIsRefused()
+    {
+        string root = TestData.TempDir();
+        TrainRequest Request(bool resume) =>
+            new()
+            {
+                RunDir = Path.Combine(root, "run"),
+                Model = Micro,
+                Train = MicroTrain(TestData.CorpusFolder(root), 2),
+                CacheDir = Path.Combine(root, "cache"),
+                Resume = resume,
+                ShowProgress = false,
+                Log = _ => { },
+            };
+        Trainer.Run(Request(resume: false));
+        using (UltraMem.IO.FolderLock.Acquire(Path.Combine(root, "run"), "ultramem train")) // another process's train
+            Assert.Contains("another `ultramem train` is working", Assert.Throws<UltraMemException>(() => Trainer.Run(Request(true))).Message);
+        Trainer.Run(Request(resume: true)); // the lock is gone with its holder
+    }
+
     [Fact]
     public void ATinyModelOverfitsAShortText()
     {
