@@ -181,6 +181,14 @@ public sealed record ModelConfig
         UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
         AllowTrailingCommas = true,
         ReadCommentHandling = JsonCommentHandling.Skip,
+        RespectNullableAnnotations = true,
+    };
+
+    /// <summary>The document options matching <see cref="Json"/> (comments and trailing commas allowed), for <see cref="IO.StrictJson"/>.</summary>
+    public static readonly JsonDocumentOptions JsonOptions = new()
+    {
+        AllowTrailingCommas = true,
+        CommentHandling = JsonCommentHandling.Skip,
     };
 
     public string ToJson() => JsonSerializer.Serialize(this, Json);
@@ -189,6 +197,7 @@ public sealed record ModelConfig
     {
         try
         {
+            IO.StrictJson.Check(json, JsonOptions);
             return (
                 JsonSerializer.Deserialize<ModelConfig>(json, Json) ?? throw new UltraMemException($"{source}: empty model config")
             ).Validate();

@@ -92,6 +92,7 @@ public sealed record TrainConfig
     {
         try
         {
+            IO.StrictJson.Check(json, Model.ModelConfig.JsonOptions);
             return JsonSerializer.Deserialize<TrainConfig>(json, Model.ModelConfig.Json)
                 ?? throw new UltraMemException($"{source}: empty training config");
         }
