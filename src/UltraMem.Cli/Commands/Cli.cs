@@ -54,6 +54,13 @@ static class Cli
         return $"{m.Groups["option"].Value}: '{m.Groups["value"].Value}' is not {words}";
     }
 
+    /// <summary>
+    /// A corpus as a run records it: a path that exists becomes absolute, so the run resumes from any working directory; a
+    /// named corpus (<c>brown</c>, …) stays as it is.
+    /// </summary>
+    public static string CorpusArgument(string corpus) =>
+        File.Exists(corpus) || Directory.Exists(corpus) ? Path.GetFullPath(corpus) : corpus;
+
     /// <summary>A comma-separated option value as trimmed, non-empty items; at least one, or an error naming <paramref
     /// name="option"/>.</summary>
     public static string[] ParseList(string s, string option)

@@ -74,7 +74,7 @@ static class TrainCommand
             TrainConfig WithFlags(TrainConfig t) =>
                 t with
                 {
-                    Corpus = r.GetValue(corpus) ?? t.Corpus,
+                    Corpus = Cli.CorpusArgument(r.GetValue(corpus) ?? t.Corpus),
                     TokenizerVocabSize = r.GetValue(vocab) ?? t.TokenizerVocabSize,
                     MaxSteps = r.GetValue(steps) ?? t.MaxSteps,
                     BatchSize = r.GetValue(batch) ?? t.BatchSize,

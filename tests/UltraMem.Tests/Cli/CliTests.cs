@@ -50,6 +50,22 @@ public sealed class CliFixture : IDisposable
 
     public (int Code, string Out, string Err) Invoke(params string[] args) => Invoke(null, args);
 
+    /// <summary>Runs the tool in <paramref name="workingDirectory"/>.</summary>
+    public (int Code, string Out, string Err) InvokeIn(string workingDirectory, params string[] args)
+    {
+        _workingDirectory = workingDirectory;
+        try
+        {
+            return Invoke(null, args);
+        }
+        finally
+        {
+            _workingDirectory = null;
+        }
+    }
+
+    string? _workingDirectory;
+
     /// <summary>Runs the tool; <paramref name="whileRunning"/> (if any) gets the process id and the stderr seen so far, polled.</summary>
     public (int Code, string Out, string Err) Invoke(Func<int, Func<string>, bool>? whileRunning, params string[] args)
     {
@@ -64,6 +80,8 @@ public sealed class CliFixture : IDisposable
         foreach (var a in args)
             psi.ArgumentList.Add(a);
         psi.Environment["ULTRAMEM_CACHE"] = Cache;
+        if (_workingDirectory is not null)
+            psi.WorkingDirectory = _workingDirectory;
         using var p = Process.Start(psi)!;
         var stdout = p.StandardOutput.ReadToEndAsync();
         var err = new System.Text.StringBuilder();
@@ -305,6 +323,37 @@ public class CliTests : IClassFixture<CliFixture>
         );
         Assert.False(Directory.Exists(threads));
         AssertOneLineError(_f.Invoke("eval", "--checkpoint", _f.Run, "--batch-size", "0"), "--batch-size must be positive (got 0)");
+    }
+
+    [Fact]
+    public void ARunOnARelativeCorpusPathResumesFromAnotherFolder()
+    {
+        string parent = Path.GetDirectoryName(_f.Corpus)!;
+        string run = Path.Combine(_f.Root, "relative");
+        var first = _f.InvokeIn(
+            parent,
+            "train",
+            "--corpus",
+            Path.GetFileName(_f.Corpus),
+            "--vocab-size",
+            "300",
+            "--preset",
+            "tiny",
+            "--steps",
+            "2",
+            "--batch-size",
+            "2",
+            "--seq-len",
+            "32",
+            "--checkpoint-interval",
+            "1",
+            "--out",
+            run
+        );
+        Assert.True(first.Code == 0, first.Err);
+        Assert.Equal(Path.GetFullPath(_f.Corpus), Checkpoint.Open(run).TrainConfig.Corpus); // recorded absolute
+        var resumed = _f.Invoke("train", "--out", run, "--resume"); // from the test's own working directory
+        Assert.True(resumed.Code == 0, resumed.Err);
     }
 
     [Fact]
