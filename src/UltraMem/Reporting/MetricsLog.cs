@@ -29,14 +29,7 @@ public sealed class MetricsLog
         if (r.Split is not ("train" or "val"))
             return; // other records (memory diagnostics) only in the JSONL log
         bool header = !File.Exists(CsvPath) || new FileInfo(CsvPath).Length == 0;
-        string Cell(string c) =>
-            c switch
-            {
-                "step" => r.Step.ToString(CultureInfo.InvariantCulture),
-                "split" => r.Split,
-                _ => r.Values.TryGetValue(c, out var v) ? v.ToString("R", CultureInfo.InvariantCulture) : "",
-            };
-        File.AppendAllText(CsvPath, (header ? string.Join(",", CsvColumns) + "\n" : "") + string.Join(",", CsvColumns.Select(Cell)) + "\n");
+        File.AppendAllText(CsvPath, (header ? string.Join(",", CsvColumns) + "\n" : "") + CsvRow(r) + "\n");
     }
 
     /// <summary>All records in the JSONL log (unparseable lines are reported, not skipped silently).</summary>
@@ -74,14 +67,38 @@ public sealed class MetricsLog
         return list;
     }
 
-    /// <summary>Drops records with step &gt; <paramref name="step"/> (used when resuming from a checkpoint).</summary>
+    /// <summary>
+    /// Drops records with step &gt; <paramref name="step"/> (used when resuming from a checkpoint). Each file is replaced
+    /// atomically (written beside it, then renamed over it), so a kill at any moment leaves the whole history or the truncated
+    /// one, never none; the JSONL lines kept are the original bytes. Nothing is rewritten when no record is past the step.
+    /// </summary>
     public void TruncateAfter(long step)
     {
-        var keep = ReadAll().Where(r => r.Step <= step).ToList();
-        foreach (var p in new[] { JsonlPath, CsvPath })
-            if (File.Exists(p))
-                File.Delete(p);
-        foreach (var r in keep)
-            Append(r);
+        var records = ReadAll();
+        if (records.All(r => r.Step <= step))
+            return;
+        var lines = File.ReadAllLines(JsonlPath).Where(l => !string.IsNullOrWhiteSpace(l)).ToList(); // one per record, in order
+        var kept = new System.Text.StringBuilder();
+        for (int i = 0; i < lines.Count; i++)
+            if (records[i].Step <= step)
+                kept.Append(lines[i]).Append('\n');
+        IO.AtomicFile.WriteAllText(JsonlPath, kept.ToString());
+        var csv = new System.Text.StringBuilder(string.Join(",", CsvColumns) + "\n");
+        foreach (var r in records.Where(r => r.Step <= step && r.Split is "train" or "val"))
+            csv.Append(CsvRow(r)).Append('\n');
+        IO.AtomicFile.WriteAllText(CsvPath, csv.ToString());
     }
+
+    static string CsvRow(MetricRecord r) =>
+        string.Join(
+            ",",
+            CsvColumns.Select(c =>
+                c switch
+                {
+                    "step" => r.Step.ToString(CultureInfo.InvariantCulture),
+                    "split" => r.Split,
+                    _ => r.Values.TryGetValue(c, out var v) ? v.ToString("R", CultureInfo.InvariantCulture) : "",
+                }
+            )
+        );
 }
