@@ -69,16 +69,20 @@ public sealed class Checkpoint
             AtomicFile.WriteAllText(Path.Combine(tmp, TrainConfigFile), train.ToJson());
             AtomicFile.WriteAllText(Path.Combine(tmp, StateFile), JsonSerializer.Serialize(state, ModelConfig.Json));
             tokenizer.Save(tmp);
-            if (System.IO.Directory.Exists(final))
-            {
-                // re-saving a step (e.g. after resuming and interrupting at once): swap the folders
-                string old = Path.Combine(root, $".{name}.old-{Guid.NewGuid():N}");
-                System.IO.Directory.Move(final, old);
-                System.IO.Directory.Move(tmp, final);
-                System.IO.Directory.Delete(old, recursive: true);
-            }
+            if (System.IO.Directory.Exists(final) && IsComplete(final, withOptimizer: true))
+                // re-saving a step (e.g. after resuming and interrupting at once): the complete folder of that step stays,
+                // so `latest` never names a folder that is being replaced
+                System.IO.Directory.Delete(tmp, recursive: true);
             else
+            {
+                if (System.IO.Directory.Exists(final)) // an incomplete folder of that step (not named by `latest`): replace it
+                {
+                    string old = Path.Combine(root, $".{name}.old-{Guid.NewGuid():N}");
+                    System.IO.Directory.Move(final, old);
+                    System.IO.Directory.Delete(old, recursive: true);
+                }
                 System.IO.Directory.Move(tmp, final);
+            }
         }
         catch
         {
@@ -87,14 +91,13 @@ public sealed class Checkpoint
             throw;
         }
         AtomicFile.WriteAllText(Path.Combine(root, LatestPointer), name + "\n");
-        var all = System
-            .IO.Directory.GetDirectories(root, "step-*")
-            .Select(Path.GetFileName)
-            .OfType<string>()
-            .OrderBy(n => n, StringComparer.Ordinal)
-            .ToList();
+        var all = StepFolders(root).Select(f => f.Name).ToList(); // oldest first, by step number
         foreach (var stale in all.Where(n => n != name).Take(Math.Max(0, all.Count - keep)))
             System.IO.Directory.Delete(Path.Combine(root, stale), recursive: true);
+        // temporary folders of saves that were killed before their rename (this process holds the run's lock)
+        foreach (var leftover in System.IO.Directory.GetDirectories(root))
+            if (Path.GetFileName(leftover).StartsWith(".step-", StringComparison.Ordinal) && leftover != tmp)
+                System.IO.Directory.Delete(leftover, recursive: true);
         return final;
     }
 
@@ -144,16 +147,59 @@ public sealed class Checkpoint
             return path;
         string root = System.IO.Directory.Exists(Path.Combine(path, "checkpoints")) ? Path.Combine(path, "checkpoints") : path;
         string pointer = Path.Combine(root, LatestPointer);
-        if (!File.Exists(pointer))
-            throw new UltraMemException($"no checkpoint in {path} (expected {ModelConfigFile} or checkpoints/{LatestPointer})");
+        string? problem = ReadPointer(pointer, root, out string? dir);
+        if (problem is null)
+            return dir!;
+        // `latest` is missing, unreadable or names no complete checkpoint: fall back to the newest complete step folder
+        var newest = StepFolders(root).Select(f => Path.Combine(root, f.Name)).LastOrDefault(d => IsComplete(d));
+        if (newest is null)
+            throw new UltraMemException(
+                File.Exists(pointer)
+                    ? $"{pointer}: {problem}, and no complete checkpoint is in {root}"
+                    : $"no checkpoint in {path} (expected {ModelConfigFile} or checkpoints/{LatestPointer})"
+            );
+        Console.Error.WriteLine($"warning: {pointer}: {problem}; using {Path.GetFileName(newest)}, the newest complete checkpoint");
+        return newest;
+    }
+
+    /// <summary>The folder <c>latest</c> names, or why it cannot be used (read only if it is a small regular file).</summary>
+    static string? ReadPointer(string pointer, string root, out string? dir)
+    {
+        dir = null;
+        var info = new FileInfo(pointer);
+        if (!info.Exists)
+            return "missing";
+        if (info.LinkTarget is not null || (info.Attributes & (FileAttributes.Device | FileAttributes.ReparsePoint)) != 0)
+            return "not a regular file";
+        if (info.Length > 256)
+            return $"{info.Length} bytes, not a folder name";
         string name = File.ReadAllText(pointer).Trim();
         if (name.Length == 0 || name.IndexOfAny(Path.GetInvalidFileNameChars()) >= 0 || name.Contains(".."))
-            throw new UltraMemException($"{pointer}: corrupt pointer '{name}'");
-        string dir = Path.Combine(root, name);
+            return "corrupt pointer";
+        dir = Path.Combine(root, name);
         if (!System.IO.Directory.Exists(dir))
-            throw new UltraMemException($"{pointer} points to {name}, which does not exist");
-        return dir;
+            return $"points to {name}, which does not exist";
+        return IsComplete(dir) ? null : $"points to {name}, which is incomplete";
     }
+
+    /// <summary>
+    /// Every file a checkpoint folder needs to be opened is there (and the optimizer state, to resume from it, with
+    /// <paramref name="withOptimizer"/>; `compare` deletes it from finished runs).
+    /// </summary>
+    static bool IsComplete(string dir, bool withOptimizer = false) =>
+        new[] { ModelFile, ModelConfigFile, TrainConfigFile, StateFile, "vocab.json", "merges.txt" }
+            .Concat(withOptimizer ? new[] { OptimizerFile } : [])
+            .All(f => File.Exists(Path.Combine(dir, f)));
+
+    /// <summary>The <c>step-N</c> folders of <paramref name="root"/>, by step number (not by name: past 9,999,999 the names grow).</summary>
+    static IEnumerable<(string Name, long Step)> StepFolders(string root) =>
+        System
+            .IO.Directory.GetDirectories(root, "step-*")
+            .Select(Path.GetFileName)
+            .OfType<string>()
+            .Select(n => (Name: n, Step: long.TryParse(n["step-".Length..], out long k) ? k : -1))
+            .Where(f => f.Step >= 0)
+            .OrderBy(f => f.Step);
 
     public TextTokenizer LoadTokenizer() => TextTokenizer.Load(Directory);
 
