@@ -201,7 +201,20 @@ public sealed class Checkpoint
             .Where(f => f.Step >= 0)
             .OrderBy(f => f.Step);
 
-    public TextTokenizer LoadTokenizer() => TextTokenizer.Load(Directory);
+    /// <summary>
+    /// The tokenizer files of this checkpoint, checked against the fingerprint the trainer recorded: another run's tokenizer
+    /// copied in (even of the same size) would give wrong perplexities and text.
+    /// </summary>
+    public TextTokenizer LoadTokenizer()
+    {
+        var tokenizer = TextTokenizer.Load(Directory);
+        if (State.TokenizerFingerprint.Length > 0 && tokenizer.Fingerprint != State.TokenizerFingerprint)
+            throw new UltraMemException(
+                $"the tokenizer in {Directory} (fingerprint {tokenizer.Fingerprint[..12]}) is not the one this checkpoint was "
+                    + $"trained with ({State.TokenizerFingerprint[..Math.Min(12, State.TokenizerFingerprint.Length)]})"
+            );
+        return tokenizer;
+    }
 
     /// <summary>Builds the model from the stored config and loads its weights (names, dtypes and shapes checked).</summary>
     public TransformerLM LoadModel()

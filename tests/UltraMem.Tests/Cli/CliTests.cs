@@ -398,6 +398,18 @@ public class CliTests : IClassFixture<CliFixture>
             )
             .Save(other);
         AssertOneLineError(_f.Invoke("eval", "--checkpoint", _f.Run, "--tokenizer", other), "does not match the checkpoint");
+        // another tokenizer copied into a checkpoint folder: eval and generate refuse it by the recorded fingerprint
+        string copy = Path.Combine(_f.Root, "copied-checkpoint");
+        Directory.CreateDirectory(copy);
+        foreach (var f in Directory.GetFiles(Checkpoint.Open(_f.Run).Directory))
+            File.Copy(f, Path.Combine(copy, Path.GetFileName(f)), overwrite: true);
+        foreach (var f in new[] { "vocab.json", "merges.txt" })
+            File.Copy(Path.Combine(other, f), Path.Combine(copy, f), overwrite: true);
+        AssertOneLineError(_f.Invoke("eval", "--checkpoint", copy), "is not the one this checkpoint was trained with");
+        AssertOneLineError(
+            _f.Invoke("generate", "--checkpoint", copy, "--prompt", "The"),
+            "is not the one this checkpoint was trained with"
+        );
     }
 
     [Fact]
