@@ -445,6 +445,9 @@ public static class SafeTensors
         }
     }
 
+    /// <summary>The largest dimension a tensor may have (2^40): far beyond any real tensor, far below what breaks libtorch.</summary>
+    public const long MaxDimension = 1L << 40;
+
     static List<SafeTensorInfo> Validate(string path, List<RawEntry> raw, long dataLength)
     {
         var infos = new List<SafeTensorInfo>(raw.Count);
@@ -468,6 +471,9 @@ public static class SafeTensors
             {
                 throw Bad(path, $"tensor '{e.Name}': byte size of {e.DType} {FormatShape(shape)} overflows");
             }
+            if (shape.FirstOrDefault(d => d > MaxDimension) is var huge and > 0)
+                // a tensor with a zero dimension has no bytes whatever its others are (libtorch fails on some of them)
+                throw Bad(path, $"tensor '{e.Name}': dimension {huge} of {FormatShape(shape)} exceeds {MaxDimension}");
             if (e.Begin > e.End)
                 throw Bad(path, $"tensor '{e.Name}': data_offsets [{e.Begin}, {e.End}] has begin > end");
             if (e.End > dataLength)

@@ -237,8 +237,7 @@ public sealed class Checkpoint
     public static void LoadWeights(TransformerLM model, string path)
     {
         var expected = model.state_dict().ToDictionary(kv => kv.Key, kv => (kv.Value.dtype, kv.Value.shape));
-        using var file = SafeTensors.Load(path);
-        file.Header.EnsureMatches(expected);
+        using var file = SafeTensors.Load(path, expected); // names, dtypes and shapes checked before anything is allocated
         using var _ = no_grad();
         foreach (var (name, t) in model.state_dict())
             t.copy_(file.Tensors[name]);
@@ -249,6 +248,22 @@ public sealed class Checkpoint
         string path = Path.Combine(Directory, OptimizerFile);
         if (!File.Exists(path))
             throw new UltraMemException($"checkpoint {Directory} has no {OptimizerFile}; it cannot be resumed");
+        // every moment must be that of a parameter, with its dtype and shape: checked on the header, before allocating
+        var parameters = optimizer.Groups.SelectMany(g => g.Parameters).ToDictionary(p => p.Name, p => p.Param);
+        foreach (var info in SafeTensors.ReadHeader(path).Tensors)
+        {
+            string name =
+                info.Name.StartsWith("exp_avg_sq.", StringComparison.Ordinal) ? info.Name["exp_avg_sq.".Length..]
+                : info.Name.StartsWith("exp_avg.", StringComparison.Ordinal) ? info.Name["exp_avg.".Length..]
+                : "";
+            if (!parameters.TryGetValue(name, out var p))
+                throw new UltraMemException($"{path}: '{info.Name}' is not the moment of a parameter of this model");
+            if (info.DType != p.dtype || !info.ShapeArray.SequenceEqual(p.shape))
+                throw new UltraMemException(
+                    $"{path}: '{info.Name}' is {info.DType} {SafeTensors.FormatShape(info.ShapeArray)}, "
+                        + $"the parameter is {p.dtype} {SafeTensors.FormatShape(p.shape)}"
+                );
+        }
         using var file = SafeTensors.Load(path);
         if (!file.Metadata.TryGetValue("step_count", out var sc) || !long.TryParse(sc, out long stepCount))
             throw new UltraMemException($"{path}: missing step_count metadata");
