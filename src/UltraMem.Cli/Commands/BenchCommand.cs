@@ -345,13 +345,7 @@ static class BenchCommand
         return table * (c.ValueUpdates == ValueUpdates.Dense ? 4.5 : 3.2);
     }
 
-    static double AvailableBytes()
-    {
-        foreach (var line in File.ReadLines("/proc/meminfo"))
-            if (line.StartsWith("MemAvailable:"))
-                return double.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024;
-        return double.PositiveInfinity;
-    }
+    static double AvailableBytes() => Platform.MachineMemory.AvailableBytes();
 
     static LayerBenchResult RunChild(int index, LayerBenchCase c, string[] parentArgs)
     {

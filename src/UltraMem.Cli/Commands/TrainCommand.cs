@@ -112,7 +112,10 @@ static class TrainCommand
             var t = sets.ApplyTrain(r, WithFlags(Cli.ReadTrainConfig(r.GetValue(trainConfig))));
             var model = sets.ApplyModel(r, modelOptions.Resolve(r, t.TokenizerVocabSize));
             if (!isResume)
+            {
                 t.Validate(model.MaxSeqLen); // before anything is written (the corpus cache included)
+                TrainingMemory.EnsureFits(model, t, Platform.MachineMemory.AvailableBytes());
+            }
             using var cts = Cli.InstallCtrlC();
             var result = Trainer.Run(
                 new TrainRequest

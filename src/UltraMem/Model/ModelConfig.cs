@@ -96,6 +96,11 @@ public sealed record ModelConfig
             if (!(v > 0))
                 throw new UltraMemException($"invalid model config: {name} must be positive (got {v})");
         }
+        void AtMost(string name, long v, long max)
+        {
+            if (v > max)
+                throw new UltraMemException($"invalid model config: {name} must be at most {max} (got {v})");
+        }
         Positive("vocab_size", VocabSize);
         Positive("d_model", DModel);
         Positive("n_layers", NLayers);
@@ -106,6 +111,13 @@ public sealed record ModelConfig
         Positive("init_std", InitStd);
         if (FfnHidden is { } f)
             Positive("ffn_hidden", f);
+        // far beyond what trains on any machine, and small enough that no count overflows (accounting, FLOPs)
+        AtMost("vocab_size", VocabSize, 1 << 24);
+        AtMost("d_model", DModel, 1 << 16);
+        AtMost("n_layers", NLayers, 1 << 12);
+        AtMost("max_seq_len", MaxSeqLen, 1 << 20);
+        AtMost("ffn_hidden", FfnHidden ?? 0, 1 << 22);
+        AtMost("memory_layers (their number)", MemoryLayers.Count, 1 << 12);
         if (DModel % NHeads != 0)
             throw new UltraMemException($"invalid model config: n_heads ({NHeads}) must divide d_model ({DModel})");
         if (HeadDim % 2 != 0)

@@ -47,7 +47,10 @@ public sealed class ProgressBar : IDisposable
         const int width = 24;
         int filled = (int)Math.Round(frac * width);
         long done = _current - _startCount;
-        string eta = done > 0 && _current < _total ? Format(TimeSpan.FromSeconds(now.TotalSeconds / done * (_total - _current))) : "--:--";
+        string eta =
+            done > 0 && _current < _total
+                ? Format(TimeSpan.FromSeconds(Math.Min(1e9, now.TotalSeconds / done * (_total - _current))))
+                : "--:--";
         string line =
             $"{_label} [{new string('#', filled)}{new string('.', width - filled)}] {frac, 4:P0} {_current}/{_total}"
             + (_status.Length > 0 ? $" | {_status}" : "")
@@ -76,7 +79,9 @@ public sealed class ProgressBar : IDisposable
     }
 
     static string Format(TimeSpan t) =>
-        t.TotalHours >= 1 ? $"{(int)t.TotalHours}:{t.Minutes:00}:{t.Seconds:00}" : $"{t.Minutes:00}:{t.Seconds:00}";
+        t.TotalDays >= 100 ? ">99 days"
+        : t.TotalHours >= 1 ? $"{(int)t.TotalHours}:{t.Minutes:00}:{t.Seconds:00}"
+        : $"{t.Minutes:00}:{t.Seconds:00}";
 
     /// <summary>Prints a message above the bar without garbling it.</summary>
     public void WriteLine(string message)

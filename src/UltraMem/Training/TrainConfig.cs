@@ -82,6 +82,12 @@ public sealed record TrainConfig
         Check(CheckpointInterval > 0, $"checkpoint_interval must be positive (got {CheckpointInterval})");
         Check(KeepCheckpoints >= 1, $"keep_checkpoints must be >= 1 (got {KeepCheckpoints})");
         Check(Threads is null || Threads > 0, $"threads must be positive (got {Threads})");
+        Check(
+            Threads is null || Threads <= 4 * Environment.ProcessorCount,
+            $"threads must be at most 4 × the {Environment.ProcessorCount} cores (got {Threads}); more only oversubscribe them"
+        );
+        Check(BatchSize <= 1 << 20 && GradAccum <= 1 << 20, "batch_size and grad_accum must be at most 1048576");
+        Check(MaxSteps <= 1L << 40, $"max_steps must be at most 2^40 (got {MaxSteps})");
         Check(IO.JsonEnum.IsDefined(ValueUpdates), IO.JsonEnum.Expected(typeof(ValueUpdates), ValueUpdates.ToString()));
         return this;
     }

@@ -323,6 +323,16 @@ public class CliTests : IClassFixture<CliFixture>
         );
         Assert.False(Directory.Exists(threads));
         AssertOneLineError(_f.Invoke("eval", "--checkpoint", _f.Run, "--batch-size", "0"), "--batch-size must be positive (got 0)");
+        // sizes past any machine: one line, at once, nothing allocated or written (they used to overflow, hang or exhaust memory)
+        AssertOneLineError(_f.Invoke("info", "--set", "d_model=1000000000", "--set", "n_heads=2"), "d_model must be at most 65536");
+        AssertOneLineError(_f.Invoke("info", "--set", "n_layers=100000000"), "n_layers must be at most 4096");
+        string huge = Path.Combine(_f.Root, "huge-batch");
+        AssertOneLineError(
+            _f.Invoke("train", "--batch-size", "1000000", "--corpus", _f.Corpus, "--vocab-size", "300", "--out", huge),
+            "training needs about"
+        );
+        Assert.False(Directory.Exists(huge));
+        AssertOneLineError(_f.Invoke("train", "--threads", "100000", "--out", huge), "threads must be at most 4 ×");
     }
 
     [Fact]

@@ -163,9 +163,13 @@ public sealed record MemoryConfig
                 throw new UltraMemException($"invalid {where}: {what}");
         }
         Check(NKeys >= 2, $"n_keys must be >= 2 (got {NKeys})");
-        Check(Heads >= 1, $"heads must be >= 1 (got {Heads})");
+        Check(Heads >= 1 && Heads <= 1 << 12, $"heads must be in [1, {1 << 12}] (got {Heads})");
         Check(TopM >= 1, $"top_m must be >= 1 (got {TopM})");
         Check(KeyDim >= 2 && KeyDim % 2 == 0, $"key_dim must be even and >= 2 (got {KeyDim}); it is split into a row and a column half");
+        Check(
+            KeyDim <= 1 << 16 && (ValueDim ?? 0) <= 1 << 16 && (PreValueDim ?? 0) <= 1 << 16,
+            "key_dim, value_dim and pre_value_dim must be at most 65536"
+        );
         Check(ValueDim is null || ValueDim >= 1, $"value_dim must be positive (got {ValueDim})");
         Check(
             Expansion >= 1 && SqrtExpansion * SqrtExpansion == Expansion,

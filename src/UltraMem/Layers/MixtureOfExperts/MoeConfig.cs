@@ -42,6 +42,8 @@ public sealed record MoeConfig
         Check(Experts >= 1, $"experts must be >= 1 (got {Experts})");
         Check(TopK >= 1, $"top_k must be >= 1 (got {TopK})");
         Check(TopK <= Experts, $"top_k ({TopK}) must be <= experts ({Experts})");
+        Check(Experts <= 1 << 16, $"experts must be at most {1 << 16} (got {Experts})");
+        Check(ExpertHidden is null || ExpertHidden <= 1 << 22, $"expert_hidden must be at most {1 << 22} (got {ExpertHidden})");
         Check(ExpertHidden is null || ExpertHidden >= 1, $"expert_hidden must be positive (got {ExpertHidden})");
         Check(BalanceLoss >= 0 && double.IsFinite(BalanceLoss), $"balance_loss must be a finite number >= 0 (got {BalanceLoss})");
         Check(ZLoss >= 0 && double.IsFinite(ZLoss), $"z_loss must be a finite number >= 0 (got {ZLoss})");

@@ -68,10 +68,11 @@ public sealed record PeerConfig
         }
         Check(dModel >= 1, $"d_model must be positive (got {dModel})");
         Check(NKeys >= 2, $"n_keys must be >= 2 (got {NKeys})");
-        Check(Heads >= 1, $"heads must be >= 1 (got {Heads})");
+        Check(Heads >= 1 && Heads <= 1 << 12, $"heads must be in [1, {1 << 12}] (got {Heads})");
         Check(TopK >= 1, $"top_k must be >= 1 (got {TopK})");
         Check(TopK <= NKeys, $"product-key retrieval takes top_k per key side, so top_k ({TopK}) must be <= n_keys ({NKeys})");
         Check(KeyDim >= 2 && KeyDim % 2 == 0, $"key_dim must be even and >= 2 (got {KeyDim}); it is split into a row and a column half");
+        Check(KeyDim <= 1 << 16, $"key_dim must be at most 65536 (got {KeyDim})");
         Check(JsonEnum.IsDefined(Activation), JsonEnum.Expected(typeof(PeerActivation), Activation.ToString()));
         Check(JsonEnum.IsDefined(Gate), JsonEnum.Expected(typeof(PeerGate), Gate.ToString()));
         Check(JsonEnum.IsDefined(QueryNorm), JsonEnum.Expected(typeof(QueryNorm), QueryNorm.ToString()));
