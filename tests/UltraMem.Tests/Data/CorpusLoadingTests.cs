@@ -50,6 +50,30 @@ public class CorpusLoadingTests
     }
 
     [Fact]
+    public void ATruncatedGzipFileIsRefusedNotReadInPart()
+    {
+        using var tmp = new TempFolder();
+        string full = tmp.WriteGz("a.txt.gz", Paragraphs(0, 300));
+        var bytes = File.ReadAllBytes(full);
+        string cut = tmp.File("cut.txt.gz");
+        File.WriteAllBytes(cut, bytes[..(bytes.Length * 2 / 3)]); // decompresses fine up to the cut
+        var e = Assert.Throws<UltraMemException>(() => Corpus.Load(cut, tmp.Path));
+        Assert.Contains("trailer", e.Message);
+        Assert.NotEmpty(Corpus.Load(full, tmp.Path));
+    }
+
+    [Fact]
+    public void LinksToFoldersAreNotFollowed()
+    {
+        using var tmp = new TempFolder();
+        tmp.Write("texts/a.txt", Paragraphs(0, 3));
+        Directory.CreateSymbolicLink(tmp.File("texts/loop"), tmp.File("texts")); // texts/loop/loop/… would never end
+        File.CreateSymbolicLink(tmp.File("texts/b.txt"), tmp.File("texts/a.txt")); // a linked file is read
+        var docs = Corpus.Load(tmp.File("texts"), tmp.Path);
+        Assert.Equal(new[] { "a.txt", "b.txt" }, docs.Select(d => d.Id));
+    }
+
+    [Fact]
     public void JsonlTakesIdsWhenGivenAndLineNumbersOtherwise()
     {
         using var tmp = new TempFolder();
