@@ -163,8 +163,8 @@ static class BenchCommand
     /// <summary>Other processes' CPU use (warned about when high), then this machine's read bandwidth and matmul rate.</summary>
     static (double? OtherUse, MachineRates Rates) MeasureMachine()
     {
-        double? otherUse = DecodeReport.OtherCpuUse();
-        if (DecodeReport.BusyWarning(otherUse) is { } busy)
+        double? otherUse = Platform.MachineLoad.OtherCpuUse();
+        if (Platform.MachineLoad.BusyWarning(otherUse) is { } busy)
             Console.Error.WriteLine(busy);
         Console.Error.WriteLine("measuring read bandwidth and matmul rate...");
         return (otherUse, new MachineRates(DecodeBenchmark.MeasureMatmulGflops(), DecodeBenchmark.MeasureReadBandwidth()));

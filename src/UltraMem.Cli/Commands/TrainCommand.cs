@@ -116,6 +116,10 @@ static class TrainCommand
                 t.Validate(model.MaxSeqLen); // before anything is written (the corpus cache included)
                 TrainingMemory.EnsureFits(model, t, Platform.MachineMemory.AvailableBytes());
             }
+            // like bench: other busy processes make every step 10-100x slower; say so before an hour is lost
+            var otherUse = Platform.MachineLoad.OtherCpuUse(TimeSpan.FromMilliseconds(300));
+            if (Platform.MachineLoad.BusyWarning(otherUse, "training will be much slower than usual") is { } busy)
+                Console.Error.WriteLine(busy);
             using var cts = Cli.InstallCtrlC();
             var result = Trainer.Run(
                 new TrainRequest
