@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Runtime.InteropServices;
 using UltraMem.Architectures;
 using UltraMem.Model;
 using UltraMem.Training;
@@ -247,28 +248,26 @@ static class Cli
     public static CancellationTokenSource InstallCtrlC()
     {
         var cts = new CancellationTokenSource();
-        Console.CancelKeyPress += (_, e) =>
-        {
-            if (cts.IsCancellationRequested)
-                return;
-            e.Cancel = true;
-            cts.Cancel();
-            Console.Error.WriteLine("\nCtrl-C: finishing the current step and saving a checkpoint (press again to abort without saving)");
-        };
-        // schedulers, `timeout` and closed ssh sessions send SIGTERM / SIGHUP: stop like Ctrl-C, with a checkpoint
+        // Ctrl-C, and what schedulers, `timeout` and closed ssh sessions send: stop after the step, with a checkpoint;
+        // a second one takes the default action (terminate, without saving)
         foreach (
-            var signal in new[] { System.Runtime.InteropServices.PosixSignal.SIGTERM, System.Runtime.InteropServices.PosixSignal.SIGHUP }
+            var (signal, message) in new[]
+            {
+                (PosixSignal.SIGINT, "Ctrl-C: finishing the current step and saving a checkpoint (press again to abort without saving)"),
+                (PosixSignal.SIGTERM, "SIGTERM: finishing the current step and saving a checkpoint"),
+                (PosixSignal.SIGHUP, "SIGHUP: finishing the current step and saving a checkpoint"),
+            }
         )
             Signals.Add(
-                System.Runtime.InteropServices.PosixSignalRegistration.Create(
+                PosixSignalRegistration.Create(
                     signal,
                     context =>
                     {
                         if (cts.IsCancellationRequested)
-                            return; // a second signal: the default action (terminate)
+                            return;
                         context.Cancel = true;
                         cts.Cancel();
-                        Console.Error.WriteLine($"\n{context.Signal}: finishing the current step and saving a checkpoint");
+                        Console.Error.WriteLine("\n" + message);
                     }
                 )
             );
@@ -276,7 +275,7 @@ static class Cli
     }
 
     /// <summary>The signal handlers installed by <see cref="InstallCtrlC"/>, kept alive for the life of the process.</summary>
-    static readonly List<System.Runtime.InteropServices.PosixSignalRegistration> Signals = new();
+    static readonly List<PosixSignalRegistration> Signals = new();
 
     public static void PrintTable(IReadOnlyList<string> headers, IEnumerable<IReadOnlyList<string>> rows, TextWriter? w = null)
     {

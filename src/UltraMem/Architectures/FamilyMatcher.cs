@@ -40,19 +40,23 @@ public static class FamilyMatcher
 
     static bool Close(long a, long b) => Math.Abs(a - b) <= 0.002 * b;
 
-    /// <summary>The placements with a settings block whose kind has the given knob, with the knob.</summary>
-    static IEnumerable<(SlotPlacement Placement, SizeKnob Knob)> Knobs(ModelConfig c, Func<SlotKind, SizeKnob?> knob) =>
-        c.MemoryLayers.Where(p => p.Settings is not null).Select(p => (p, knob(SlotKinds.Get(p.Kind)))).Where(x => x.Item2 is not null)!;
+    /// <summary>The placements with a settings block whose kind has a table knob, with the knob.</summary>
+    static IEnumerable<(SlotPlacement Placement, SizeKnob Knob)> TableKnobs(ModelConfig c) =>
+        c
+            .MemoryLayers.Where(p => p.Settings is not null)
+            .Select(p => (p, SlotKinds.Get(p.Kind).TableKnob))
+            .Where(x => x.TableKnob is not null)!;
 
     /// <summary>Layers that replace the FFN's compute (MoE): their width is the compute knob instead of ffn_hidden.</summary>
-    static bool HasComputeKnob(ModelConfig c) => Knobs(c, k => k.ComputeKnob).Any();
+    static bool HasComputeKnob(ModelConfig c) =>
+        c.MemoryLayers.Any(p => p.Settings is not null && SlotKinds.Get(p.Kind).WithComputeWidth is not null);
 
-    static bool HasSparsePart(ModelConfig c) => Knobs(c, k => k.TableKnob).Any();
+    static bool HasSparsePart(ModelConfig c) => TableKnobs(c).Any();
 
     static int SmallestTable(ModelConfig c) =>
-        Knobs(c, k => k.TableKnob).Aggregate(1, (from, x) => x.Knob.Smallest(x.Placement.Settings!, c.DModel, from));
+        TableKnobs(c).Aggregate(1, (from, x) => x.Knob.Smallest(x.Placement.Settings!, c.DModel, from));
 
-    static int LargestTable(ModelConfig c) => Knobs(c, k => k.TableKnob).Min(x => x.Knob.Largest);
+    static int LargestTable(ModelConfig c) => TableKnobs(c).Min(x => x.Knob.Largest);
 
     /// <summary>Every compute-knob layer (MoE) set to width <paramref name="width"/>.</summary>
     static ModelConfig WithComputeWidth(ModelConfig c, int width) =>
@@ -60,7 +64,7 @@ public static class FamilyMatcher
         {
             MemoryLayers = c
                 .MemoryLayers.Select(p =>
-                    p.Settings is { } s && SlotKinds.Get(p.Kind).ComputeKnob is { } k ? p with { Settings = k.With(s, width) } : p
+                    p.Settings is { } s && SlotKinds.Get(p.Kind).WithComputeWidth is { } with ? p with { Settings = with(s, width) } : p
                 )
                 .ToList(),
         };
@@ -101,9 +105,6 @@ public static class FamilyMatcher
             .ToList();
         return c with { MemoryLayers = placements, SharedValueRows = c.SharedValueRows is null ? null : (long)n * n };
     }
-
-    /// <summary><see cref="WithTableSize"/> for memory and PEER layers: every n_keys set to <paramref name="n"/>.</summary>
-    public static ModelConfig WithKeys(ModelConfig c, int n) => WithTableSize(c, n);
 
     /// <summary>The value of an integer knob in [lo, hi] (multiples of <paramref name="step"/>) whose metric is closest to the target; the
     /// metric must grow with the knob.</summary>

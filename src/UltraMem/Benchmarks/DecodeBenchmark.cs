@@ -249,7 +249,7 @@ public static class DecodeBenchmark
                 else if (k > 1)
                 {
                     int n = c1.MemoryLayers.Select(p => p.Memory?.NKeys ?? p.Peer?.NKeys ?? 0).Max();
-                    c = FamilyMatcher.WithKeys(c1, (int)Math.Round(n * Math.Sqrt(k)));
+                    c = FamilyMatcher.WithTableSize(c1, (int)Math.Round(n * Math.Sqrt(k)));
                 }
                 list.Add(new DecodeVariant($"{a} x{k}", a, k, c.Validate()));
             }
@@ -268,7 +268,7 @@ public static class DecodeBenchmark
 
     /// <summary>Float32 keys and values of every block for <paramref name="batch"/> sequences of <paramref name="kvLength"/> + 1 positions:
     /// B·(L_kv+1)·D·2·layers·4.</summary>
-    static long KvCacheBytes(ModelConfig c, int batch, int kvLength) => 2L * c.NLayers * batch * (kvLength + 1) * c.DModel * 4;
+    internal static long KvCacheBytes(ModelConfig c, int batch, int kvLength) => 2L * c.NLayers * batch * (kvLength + 1) * c.DModel * 4;
 
     /// <summary>
     /// Sparse-table parameters a decode step of <paramref name="batch"/> tokens reads, by the papers' cost model (docs/results.md)

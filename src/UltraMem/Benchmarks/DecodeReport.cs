@@ -118,14 +118,14 @@ public static class DecodeReport
                 $"| {v.Name} | {Format.Count(m.TotalParameters)} | {Format.Count(m.DenseParameters)} | {Format.Count(m.FlopsPerToken)} |"
             );
         }
+        void VariantRows(Func<DecodeMeasurement, string> cell) // a table with a row per model and a column per batch size
+        {
+            BatchHeader("model");
+            foreach (var v in variants)
+                md.AppendLine($"| {v.Name} | " + string.Join(" | ", batches.Select(b => At(v, b) is { } m ? cell(m) : "")) + " |");
+        }
         md.AppendLine().AppendLine("**Step time, ms** (median; min–max)").AppendLine();
-        BatchHeader("model");
-        foreach (var v in variants)
-            md.AppendLine(
-                $"| {v.Name} | "
-                    + string.Join(" | ", batches.Select(b => At(v, b) is { } m ? $"{m.MedianMs:F1} ({m.MinMs:F1}–{m.MaxMs:F1})" : ""))
-                    + " |"
-            );
+        VariantRows(m => $"{m.MedianMs:F1} ({m.MinMs:F1}–{m.MaxMs:F1})");
 
         var ratios = new List<(string Label, DecodeVariant A, DecodeVariant B)>();
         foreach (
@@ -168,20 +168,9 @@ public static class DecodeReport
                 "**Parameters read per step, MB (float32)** — counted from what the step touched; in brackets: counted ÷ the cost model (docs/results.md §1), counted ÷ uniform-routing expectation"
             )
             .AppendLine();
-        BatchHeader("model");
-        foreach (var v in variants)
-            md.AppendLine(
-                $"| {v.Name} | "
-                    + string.Join(
-                        " | ",
-                        batches.Select(b =>
-                            At(v, b) is { } m
-                                ? $"{m.BytesRead / 1e6:F1} ({(double)m.ParametersRead / m.CostModelSpec:F2}, {(double)m.ParametersRead / m.CostModelUniform:F2})"
-                                : ""
-                        )
-                    )
-                    + " |"
-            );
+        VariantRows(m =>
+            $"{m.BytesRead / 1e6:F1} ({(double)m.ParametersRead / m.CostModelSpec:F2}, {(double)m.ParametersRead / m.CostModelUniform:F2})"
+        );
         md.AppendLine()
             .AppendLine(
                 $"KV-cache bytes the attention reads per step (same for every model): "
@@ -197,16 +186,7 @@ public static class DecodeReport
                         + "experts the step actually read; in brackets: measured step ÷ roofline"
                 )
                 .AppendLine();
-            BatchHeader("model");
-            foreach (var v in variants)
-                md.AppendLine(
-                    $"| {v.Name} | "
-                        + string.Join(
-                            " | ",
-                            batches.Select(b => At(v, b) is { } m ? $"{Roofline(m):F2} ({m.MedianMs / Roofline(m)!.Value:F1}×)" : "")
-                        )
-                        + " |"
-                );
+            VariantRows(m => $"{Roofline(m):F2} ({m.MedianMs / Roofline(m)!.Value:F1}×)");
             md.AppendLine()
                 .AppendLine(
                     "**Roofline by component, ms** — each component's floor, (F) bound by FLOPs, (B) by bytes; the step ÷ its roofline"

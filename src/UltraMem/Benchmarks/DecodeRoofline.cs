@@ -57,7 +57,7 @@ public sealed record DecodeRoofline(IReadOnlyList<DecodeRoofline.Part> Parts)
         var attention = new Part(
             Attention,
             b * l * (2 * 4 * d * d + 4 * d * positions),
-            4 * l * (4 * d * d + 2 * d) + 4 * l * b * 2 * positions * d
+            4 * l * (4 * d * d + 2 * d) + DecodeBenchmark.KvCacheBytes(c, batch, kvLength)
         );
         double slotFlops = 0,
             slotBytes = 0;

@@ -71,9 +71,11 @@ public abstract class SlotKind
     /// </summary>
     public virtual SizeKnob? TableKnob => null;
 
-    /// <summary>Family matching's compute knob when this kind replaces the FFN's (MoE: the expert width), else null (the FFN width is
-    /// used).</summary>
-    public virtual SizeKnob? ComputeKnob => null;
+    /// <summary>
+    /// Family matching's compute knob when this kind replaces the FFN's (MoE: the settings with another expert width), else
+    /// null (the FFN width is the knob); searched like the FFN width.
+    /// </summary>
+    public virtual Func<object, int, object>? WithComputeWidth => null;
 
     /// <summary>Reads this kind's settings block (the value of <see cref="Block"/>) with the model config's JSON options.</summary>
     public virtual object ReadSettings(ref Utf8JsonReader reader, JsonSerializerOptions options) =>
@@ -129,9 +131,9 @@ public abstract class SlotKind<T> : SlotKind
     public sealed override double SparseParametersRead(object settings, SlotContext model, int batch, bool uniform) =>
         SparseParametersRead(Cast(settings), model, batch, uniform);
 
-    /// <summary>A knob over <typeparamref name="T"/> (see <see cref="SizeKnob"/>).</summary>
-    protected static SizeKnob Knob(Func<T, int> get, Func<T, int, T> with, Func<T, int, int, int> smallest, int largest, int step = 1) =>
-        new(s => get((T)s), (s, n) => with((T)s, n), (s, d, from) => smallest((T)s, d, from), largest, step);
+    /// <summary>A table knob over <typeparamref name="T"/> (see <see cref="SizeKnob"/>).</summary>
+    protected static SizeKnob Knob(Func<T, int, T> with, Func<T, int, int, int> smallest, int largest) =>
+        new((s, n) => with((T)s, n), (s, d, from) => smallest((T)s, d, from), largest);
 
     T Cast(object settings) =>
         settings as T

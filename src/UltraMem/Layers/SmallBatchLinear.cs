@@ -1,5 +1,4 @@
 using System.Numerics;
-using System.Runtime.InteropServices;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -22,9 +21,6 @@ public static unsafe class SmallBatchLinear
     /// <summary>Inputs with at most this many rows take the kernel (above it libtorch's matrix-matrix product is faster; bench/DecodeProfile).</summary>
     public const int MaxRows = 4;
 
-    [DllImport("LibTorchSharp")]
-    static extern IntPtr THSTensor_data(IntPtr handle);
-
     /// <summary><paramref name="layer"/>(<paramref name="x"/>): the kernel when it applies, else the layer itself.</summary>
     public static Tensor Forward(Linear layer, Tensor x) =>
         layer.bias is null && Applies(x, layer.weight!) ? Kernel(x, layer.weight!) : layer.forward(x);
@@ -34,18 +30,16 @@ public static unsafe class SmallBatchLinear
 
     /// <summary>No gradient wanted, float32 contiguous CPU tensors, x [..., K] with at most <see cref="MaxRows"/> rows, W [N, K].</summary>
     public static bool Applies(Tensor x, Tensor weight) =>
+        // cheapest and most selective first: this runs before every linear of every forward pass
         !is_grad_enabled()
-        && x.dtype == ScalarType.Float32
-        && weight.dtype == ScalarType.Float32
-        && x.device_type == TorchSharp.DeviceType.CPU
-        && weight.device_type == TorchSharp.DeviceType.CPU
         && weight.dim() == 2
+        && x.numel() is var n
+        && n > 0
+        && n <= MaxRows * weight.shape[1]
         && x.dim() >= 1
         && x.shape[^1] == weight.shape[1]
-        && x.numel() <= MaxRows * weight.shape[1]
-        && x.numel() > 0
-        && x.is_contiguous()
-        && weight.is_contiguous();
+        && Platform.TensorMemory.IsFloatArray(x)
+        && Platform.TensorMemory.IsFloatArray(weight);
 
     /// <summary>The product itself (callers check <see cref="Applies"/>): y [..., N].</summary>
     public static Tensor Kernel(Tensor x, Tensor weight)
@@ -56,9 +50,9 @@ public static unsafe class SmallBatchLinear
         var shape = x.shape.ToArray();
         shape[^1] = n;
         var y = empty(shape, dtype: ScalarType.Float32);
-        float* xp = (float*)THSTensor_data(x.Handle),
-            wp = (float*)THSTensor_data(weight.Handle),
-            yp = (float*)THSTensor_data(y.Handle);
+        float* xp = Platform.TensorMemory.Floats(x),
+            wp = Platform.TensorMemory.Floats(weight),
+            yp = Platform.TensorMemory.Floats(y);
         Rows(xp, wp, yp, m, k, n, 0, n);
         GC.KeepAlive(x);
         GC.KeepAlive(weight);

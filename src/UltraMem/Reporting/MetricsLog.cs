@@ -33,9 +33,12 @@ public sealed class MetricsLog
     }
 
     /// <summary>All records in the JSONL log (unparseable lines are reported, not skipped silently).</summary>
-    public List<MetricRecord> ReadAll()
+    public List<MetricRecord> ReadAll() => Lines().Select(l => l.Record).ToList();
+
+    /// <summary>The JSONL log's non-empty lines, each with its record.</summary>
+    List<(string Line, MetricRecord Record)> Lines()
     {
-        var list = new List<MetricRecord>();
+        var list = new List<(string, MetricRecord)>();
         if (!File.Exists(JsonlPath))
             return list;
         int lineNo = 0;
@@ -51,13 +54,12 @@ public sealed class MetricsLog
                 foreach (var p in doc.RootElement.EnumerateObject())
                     if (p.Name is not ("step" or "split") && p.Value.ValueKind == JsonValueKind.Number)
                         values[p.Name] = p.Value.GetDouble();
-                list.Add(
-                    new MetricRecord(
-                        doc.RootElement.GetProperty("step").GetInt64(),
-                        doc.RootElement.GetProperty("split").GetString()!,
-                        values
-                    )
+                var record = new MetricRecord(
+                    doc.RootElement.GetProperty("step").GetInt64(),
+                    doc.RootElement.GetProperty("split").GetString()!,
+                    values
                 );
+                list.Add((line, record));
             }
             catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException)
             {
@@ -74,17 +76,13 @@ public sealed class MetricsLog
     /// </summary>
     public void TruncateAfter(long step)
     {
-        var records = ReadAll();
-        if (records.All(r => r.Step <= step))
+        var lines = Lines();
+        if (lines.All(l => l.Record.Step <= step))
             return;
-        var lines = File.ReadAllLines(JsonlPath).Where(l => !string.IsNullOrWhiteSpace(l)).ToList(); // one per record, in order
-        var kept = new System.Text.StringBuilder();
-        for (int i = 0; i < lines.Count; i++)
-            if (records[i].Step <= step)
-                kept.Append(lines[i]).Append('\n');
-        IO.AtomicFile.WriteAllText(JsonlPath, kept.ToString());
+        var kept = lines.Where(l => l.Record.Step <= step).ToList();
+        IO.AtomicFile.WriteAllText(JsonlPath, string.Concat(kept.Select(l => l.Line + "\n")));
         var csv = new System.Text.StringBuilder(string.Join(",", CsvColumns) + "\n");
-        foreach (var r in records.Where(r => r.Step <= step && r.Split is "train" or "val"))
+        foreach (var (_, r) in kept.Where(l => l.Record.Split is "train" or "val"))
             csv.Append(CsvRow(r)).Append('\n');
         IO.AtomicFile.WriteAllText(CsvPath, csv.ToString());
     }

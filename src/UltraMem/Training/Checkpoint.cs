@@ -125,7 +125,7 @@ public sealed class Checkpoint
         {
             throw new UltraMemException($"{Path.Combine(dir, StateFile)}: invalid trainer state ({e.Message})", e);
         }
-        foreach (var f in new[] { ModelFile, "vocab.json", "merges.txt" })
+        foreach (var f in RequiredFiles)
             if (!File.Exists(Path.Combine(dir, f)))
                 throw new UltraMemException($"checkpoint {dir} is incomplete: {f} is missing");
         return new Checkpoint
@@ -187,9 +187,10 @@ public sealed class Checkpoint
     /// <paramref name="withOptimizer"/>; `compare` deletes it from finished runs).
     /// </summary>
     static bool IsComplete(string dir, bool withOptimizer = false) =>
-        new[] { ModelFile, ModelConfigFile, TrainConfigFile, StateFile, "vocab.json", "merges.txt" }
-            .Concat(withOptimizer ? new[] { OptimizerFile } : [])
-            .All(f => File.Exists(Path.Combine(dir, f)));
+        RequiredFiles.Concat(withOptimizer ? [OptimizerFile] : []).All(f => File.Exists(Path.Combine(dir, f)));
+
+    /// <summary>The files <see cref="Open"/> needs (the optimizer state only matters for resuming).</summary>
+    static readonly string[] RequiredFiles = { ModelConfigFile, TrainConfigFile, StateFile, ModelFile, "vocab.json", "merges.txt" };
 
     /// <summary>The <c>step-N</c> folders of <paramref name="root"/>, by step number (not by name: past 9,999,999 the names grow).</summary>
     static IEnumerable<(string Name, long Step)> StepFolders(string root) =>

@@ -1,5 +1,4 @@
 using System.Numerics;
-using System.Runtime.InteropServices;
 using static TorchSharp.torch;
 
 namespace UltraMem.Training;
@@ -19,12 +18,9 @@ namespace UltraMem.Training;
 /// </summary>
 public static unsafe class FusedAdamWKernel
 {
-    [DllImport("LibTorchSharp")]
-    static extern IntPtr THSTensor_data(IntPtr handle);
-
     /// <summary>Whether the tensors can take the fused path: float32 on the CPU, contiguous, of one size.</summary>
     public static bool Applies(Tensor p, Tensor m, Tensor v, Tensor g) =>
-        new[] { p, m, v, g }.All(t => t.dtype == ScalarType.Float32 && t.device_type == TorchSharp.DeviceType.CPU && t.is_contiguous())
+        new[] { p, m, v, g }.All(Platform.TensorMemory.IsFloatArray)
         && m.numel() == p.numel()
         && v.numel() == p.numel()
         && g.numel() == p.numel();
@@ -59,10 +55,10 @@ public static unsafe class FusedAdamWKernel
             (float)eps,
             (float)(-lr / bc1)
         );
-        float* pp = (float*)THSTensor_data(p.Handle),
-            mp = (float*)THSTensor_data(m.Handle),
-            vp = (float*)THSTensor_data(v.Handle),
-            gp = (float*)THSTensor_data(g.Handle);
+        float* pp = Platform.TensorMemory.Floats(p),
+            mp = Platform.TensorMemory.Floats(m),
+            vp = Platform.TensorMemory.Floats(v),
+            gp = Platform.TensorMemory.Floats(g);
         const long block = 1 << 16; // 256 KB of each tensor per block: large enough to amortise, small enough to balance
         long blocks = (n + block - 1) / block;
         int threads = Math.Max(1, Math.Min(get_num_threads(), Environment.ProcessorCount));

@@ -57,7 +57,7 @@ public sealed class MemoryKind : SlotKind<MemoryConfig>
 
     /// <summary>n_keys (N = n² rows); the smallest n whose grid still holds the top-m.</summary>
     public override SizeKnob? TableKnob { get; } =
-        Knob(c => c.NKeys, (c, n) => c with { NKeys = n }, (c, _, from) => Math.Max(Math.Max(from, 2), MemoryRecipes.MinKeys(c)), 1 << 15);
+        Knob((c, n) => c with { NKeys = n }, (c, _, from) => Math.Max(Math.Max(from, 2), MemoryRecipes.MinKeys(c)), 1 << 15);
 
     /// <summary>One line with the shape of a layer with config <paramref name="c"/> (no layer built); <paramref name="sharedRows"/>: the
     /// shared table's size.</summary>

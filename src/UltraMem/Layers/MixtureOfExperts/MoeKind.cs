@@ -34,10 +34,8 @@ public sealed class MoeKind : SlotKind<MoeConfig>
         ExpectedRows(c.Experts, c.TopK, batch, uniform) * 3.0 * model.DModel * c.ExpertHiddenResolved(model.FfnHidden);
 
     /// <summary>The number of experts, from top_k up.</summary>
-    public override SizeKnob? TableKnob { get; } =
-        Knob(c => c.Experts, (c, n) => c with { Experts = n }, (c, _, from) => Math.Max(from, c.TopK), 1 << 16);
+    public override SizeKnob? TableKnob { get; } = Knob((c, n) => c with { Experts = n }, (c, _, from) => Math.Max(from, c.TopK), 1 << 16);
 
-    /// <summary>The expert width, in multiples of 4: MoE layers replace the FFNs, so their width sets the compute.</summary>
-    public override SizeKnob? ComputeKnob { get; } =
-        Knob(c => c.ExpertHidden ?? 0, (c, h) => c with { ExpertHidden = h }, (_, _, from) => Math.Max(from, 4), 0, step: 4);
+    /// <summary>The expert width: MoE layers replace the FFNs, so their width sets the compute.</summary>
+    public override Func<object, int, object>? WithComputeWidth { get; } = (c, h) => (MoeConfig)c with { ExpertHidden = h };
 }

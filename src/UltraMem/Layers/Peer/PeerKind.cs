@@ -31,7 +31,6 @@ public sealed class PeerKind : SlotKind<PeerConfig>
     /// <summary>n_keys (N = n² experts); the smallest valid n at width D.</summary>
     public override SizeKnob? TableKnob { get; } =
         Knob(
-            c => c.NKeys,
             (c, n) => c with { NKeys = n },
             (c, d, from) => MemoryRecipes.SmallestValid(n => (c with { NKeys = n }).Validate(d), from: Math.Max(from, 2)),
             1 << 15
