@@ -29,13 +29,8 @@ try
     }
     return parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = null });
 }
-catch (Exception e) when (Cli.Unwrap(e) is UltraMemException u)
+catch (Exception e) when (Cli.ErrorLine(e) is { } line)
 {
-    Console.Error.WriteLine($"ultramem: error: {u.Message}");
-    return 1;
-}
-catch (Exception e) when (Cli.Unwrap(e) is IOException or UnauthorizedAccessException)
-{
-    Console.Error.WriteLine($"ultramem: error: {Cli.Unwrap(e).Message}");
+    Console.Error.WriteLine($"ultramem: error: {line}");
     return 1;
 }

@@ -19,6 +19,48 @@ static class Cli
         return e;
     }
 
+    /// <summary>
+    /// The one error line (without the <c>ultramem: error: </c> prefix) for a failure the user can act on: our own
+    /// validation, file-system errors, and memory exhaustion or any other error raised inside libtorch (its first line, not
+    /// its C++ frames). Null for anything else: a defect, which is printed whole.
+    /// </summary>
+    public static string? ErrorLine(Exception e)
+    {
+        e = Unwrap(e);
+        switch (e)
+        {
+            case UltraMemException or IOException or UnauthorizedAccessException:
+                return e.Message;
+            case OutOfMemoryException:
+                return $"out of memory ({e.Message.TrimEnd('.')}); use a smaller model, batch or sequence length";
+            case ExternalException when LibTorchMessage(e.Message) is { } torch:
+                var oom = System.Text.RegularExpressions.Regex.Match(torch, @"can't allocate memory: you tried to allocate (\d+) bytes");
+                if (oom.Success)
+                    return $"out of memory: libtorch could not allocate {SizeText(double.Parse(oom.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture))} "
+                        + "(the machine's memory or a process limit such as ulimit -v is exhausted); "
+                        + "use a smaller model, batch or sequence length";
+                return $"libtorch: {torch}";
+            default:
+                return null;
+        }
+    }
+
+    static string SizeText(double bytes) => bytes >= 1e9 ? $"{bytes / 1e9:F1} GB" : $"{bytes / 1e6:F1} MB";
+
+    /// <summary>The first line of a libtorch error without its source location (<c>[enforce fail at alloc_cpu.cpp:127] err == 0.
+    /// </c>); null when the text is not libtorch's.</summary>
+    static string? LibTorchMessage(string message)
+    {
+        string first = message.Split('\n', 2)[0].Trim();
+        var m = System.Text.RegularExpressions.Regex.Match(first, @"^\[enforce fail at [^\]]*\]\s*(err == 0\.\s*)?(?<rest>.*)$");
+        if (m.Success)
+            return m.Groups["rest"].Value;
+        return
+            message.Contains("frame #0:", StringComparison.Ordinal) || message.Contains("Exception raised from", StringComparison.Ordinal)
+            ? first
+            : null;
+    }
+
     public static Option<T> Opt<T>(string name, string description, T? defaultValue = default, bool hasDefault = false)
     {
         var o = new Option<T>(name) { Description = description };

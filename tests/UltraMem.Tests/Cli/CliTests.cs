@@ -66,16 +66,36 @@ public sealed class CliFixture : IDisposable
 
     string? _workingDirectory;
 
+    /// <summary>Runs the tool with its address space limited to <paramref name="kilobytes"/> (bash's <c>ulimit -v</c>), so that
+    /// an allocation fails the way it does on a machine out of memory.</summary>
+    public (int Code, string Out, string Err) InvokeLimited(long kilobytes, params string[] args)
+    {
+        _addressSpaceKb = kilobytes;
+        try
+        {
+            return Invoke(null, args);
+        }
+        finally
+        {
+            _addressSpaceKb = null;
+        }
+    }
+
+    long? _addressSpaceKb;
+
     /// <summary>Runs the tool; <paramref name="whileRunning"/> (if any) gets the process id and the stderr seen so far, polled.</summary>
     public (int Code, string Out, string Err) Invoke(Func<int, Func<string>, bool>? whileRunning, params string[] args)
     {
         string dll = Path.Combine(AppContext.BaseDirectory, "UltraMem.Cli.dll");
-        var psi = new ProcessStartInfo("dotnet")
+        var psi = new ProcessStartInfo(_addressSpaceKb is null ? "dotnet" : "bash")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        if (_addressSpaceKb is { } kb)
+            foreach (var a in new[] { "-c", $"ulimit -v {kb} && exec dotnet \"$@\"", "bash" })
+                psi.ArgumentList.Add(a);
         psi.ArgumentList.Add(dll);
         foreach (var a in args)
             psi.ArgumentList.Add(a);
@@ -335,6 +355,58 @@ public class CliTests : IClassFixture<CliFixture>
         );
         Assert.False(Directory.Exists(huge));
         AssertOneLineError(_f.Invoke("train", "--threads", "100000", "--out", huge), "threads must be at most 4 ×");
+    }
+
+    [Fact]
+    public void AnAllocationThatFailsInsideLibtorchIsOneLineAndLeavesTheRunResumable()
+    {
+        // The memory estimate passes (the machine has the memory) but the process may use only 6 GB of address space, so
+        // libtorch's allocator fails in the first forward pass (a 268 MB activation): before, a C++ stack trace and SIGABRT (exit 134).
+        string run = Path.Combine(_f.Root, "oom");
+        var r = _f.InvokeLimited(
+            6_000_000,
+            "train",
+            "--corpus",
+            _f.Corpus,
+            "--vocab-size",
+            "300",
+            "--batch-size",
+            "1024",
+            "--seq-len",
+            "128",
+            "--steps",
+            "2",
+            "--threads",
+            "1",
+            "--out",
+            run
+        );
+        AssertOneLineError(r, "out of memory: libtorch could not allocate");
+        Assert.Equal(1, r.Code);
+        Assert.DoesNotContain("frame #", r.Err);
+        Assert.False(
+            Directory.Exists(Path.Combine(run, "checkpoints")) && Directory.EnumerateDirectories(Path.Combine(run, "checkpoints")).Any()
+        );
+        // the same run with the batch it can afford trains in that folder
+        var ok = _f.InvokeLimited(
+            6_000_000,
+            "train",
+            "--corpus",
+            _f.Corpus,
+            "--vocab-size",
+            "300",
+            "--batch-size",
+            "2",
+            "--seq-len",
+            "32",
+            "--steps",
+            "1",
+            "--threads",
+            "1",
+            "--out",
+            Path.Combine(_f.Root, "oom-small")
+        );
+        Assert.True(ok.Code == 0, ok.Err);
     }
 
     [Fact]
