@@ -49,7 +49,6 @@ static class EvalCommand
             }
             var t = ckpt.TrainConfig;
             TorchSharp.torch.set_num_threads(t.Threads ?? Environment.ProcessorCount);
-            using var model = ckpt.LoadModel();
             using var data = PreparedData.Prepare(
                 r.GetValue(corpus) ?? t.Corpus,
                 t.TokenizerVocabSize,
@@ -58,9 +57,20 @@ static class EvalCommand
                 tok,
                 Console.Error.WriteLine
             );
-            int seqLen = t.SeqLen ?? model.Config.MaxSeqLen;
+            int seqLen = t.SeqLen ?? ckpt.ModelConfig.MaxSeqLen;
+            int batchSize = r.GetValue(batch) ?? t.BatchSize;
+            // a batch holds at most the sequences the split has
+            long rows = Math.Max(1, Math.Min(batchSize, (data.Validation.Count - 1) / seqLen));
+            Inference.InferenceMemory.EnsureFits(
+                $"evaluating {ckpt.Directory} with batches of {rows} × {seqLen} tokens",
+                ckpt.ModelConfig,
+                Inference.InferenceMemory.EvaluationBytes(ckpt.ModelConfig, rows, seqLen),
+                Platform.MachineMemory.AvailableBytes(),
+                "--batch-size"
+            );
+            using var model = ckpt.LoadModel();
             var sw = System.Diagnostics.Stopwatch.StartNew();
-            double loss = Trainer.Evaluate(model, data, r.GetValue(batch) ?? t.BatchSize, seqLen, r.GetValue(batches));
+            double loss = Trainer.Evaluate(model, data, batchSize, seqLen, r.GetValue(batches));
             Console.WriteLine($"checkpoint   {ckpt.Directory} (step {ckpt.State.Step})");
             Console.WriteLine($"corpus       {r.GetValue(corpus) ?? t.Corpus} (validation split, {data.Validation.Count:N0} tokens)");
             Console.WriteLine($"val loss     {loss:F4} nats/token");

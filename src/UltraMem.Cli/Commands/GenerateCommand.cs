@@ -37,6 +37,12 @@ static class GenerateCommand
                 throw new UltraMemException($"--max-tokens must be >= 0 (got {max})");
             var ckpt = Checkpoint.Open(r.GetValue(checkpoint)!);
             var tok = ckpt.LoadTokenizer();
+            Inference.InferenceMemory.EnsureFits(
+                $"sampling from {ckpt.Directory}",
+                ckpt.ModelConfig,
+                Inference.InferenceMemory.GenerationBytes(ckpt.ModelConfig),
+                Platform.MachineMemory.AvailableBytes()
+            );
             using var model = ckpt.LoadModel();
             if (model.Config.VocabSize != tok.VocabSize)
                 throw new UltraMemException(

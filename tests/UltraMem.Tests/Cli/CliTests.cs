@@ -410,6 +410,50 @@ public class CliTests : IClassFixture<CliFixture>
     }
 
     [Fact]
+    public void ACheckpointTooBigForTheMachineIsRefusedBeforeItsWeightsAreRead()
+    {
+        // a checkpoint from a bigger machine, as its config says: 12 · 512 · 16384² ≈ 1.6 T parameters
+        string big = Path.Combine(_f.Root, "big-checkpoint");
+        CopyFolder(Checkpoint.Open(_f.Run).Directory, big);
+        string configPath = Path.Combine(big, Checkpoint.ModelConfigFile);
+        var node = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(configPath))!;
+        node["d_model"] = 16384;
+        node["n_heads"] = 128;
+        node["n_layers"] = 512;
+        File.WriteAllText(configPath, node.ToJsonString());
+        AssertOneLineError(_f.Invoke("generate", "--checkpoint", big), "the model is too big for this machine's free memory");
+        AssertOneLineError(_f.Invoke("eval", "--checkpoint", big), "the model is too big for this machine's free memory");
+    }
+
+    [Fact]
+    public void AnEvaluationBatchTooBigForTheMachineNamesTheBatchSize()
+    {
+        var model = new ModelConfig
+        {
+            DModel = 32,
+            NLayers = 2,
+            NHeads = 2,
+            MaxSeqLen = 32,
+        };
+        double weights = UltraMem.Inference.InferenceMemory.WeightBytes(model);
+        double small = UltraMem.Inference.InferenceMemory.EvaluationBytes(model, 4, 32);
+        double large = UltraMem.Inference.InferenceMemory.EvaluationBytes(model, 4000, 32);
+        Assert.True(weights < small && small < large);
+        UltraMem.Inference.InferenceMemory.EnsureFits("evaluating", model, small, small, "--batch-size"); // fits exactly
+        var e = Assert.Throws<UltraMemException>(() =>
+            UltraMem.Inference.InferenceMemory.EnsureFits("evaluating", model, large, small, "--batch-size")
+        );
+        Assert.Contains("use a smaller --batch-size", e.Message);
+    }
+
+    static void CopyFolder(string from, string to)
+    {
+        Directory.CreateDirectory(to);
+        foreach (var f in Directory.GetFiles(from))
+            File.Copy(f, Path.Combine(to, Path.GetFileName(f)));
+    }
+
+    [Fact]
     public void ARunOnARelativeCorpusPathResumesFromAnotherFolder()
     {
         string parent = Path.GetDirectoryName(_f.Corpus)!;
