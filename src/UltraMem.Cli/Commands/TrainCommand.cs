@@ -92,7 +92,7 @@ static class TrainCommand
             if (isResume)
             {
                 // compare what was asked for with the run (resolved configs): naming the run's own settings again is fine
-                var run = Checkpoint.Open(r.GetValue(outDir)!);
+                var run = ResumePoint.Open(r.GetValue(outDir)!);
                 var asked = sets.ApplyTrain(r, WithFlags(r.GetValue(trainConfig) is { } tc ? Cli.ReadTrainConfig(tc) : run.TrainConfig));
                 var modelFlags = new[] { "--preset", "--arch", "--config", "--memory" }.Where(Given).ToList();
                 var askedModel = sets.ApplyModel(

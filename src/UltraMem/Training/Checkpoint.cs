@@ -137,6 +137,16 @@ public sealed class Checkpoint
         };
     }
 
+    /// <summary>Whether <paramref name="path"/> (a run or checkpoint folder) has a complete checkpoint that <see cref="Open"/>
+    /// would find: the folder itself, or a complete step folder (where <c>latest</c> names one, that one is complete).</summary>
+    public static bool Exists(string path)
+    {
+        if (File.Exists(Path.Combine(path, ModelFile)))
+            return true;
+        string root = System.IO.Directory.Exists(Path.Combine(path, "checkpoints")) ? Path.Combine(path, "checkpoints") : path;
+        return System.IO.Directory.Exists(root) && StepFolders(root).Any(f => IsComplete(Path.Combine(root, f.Name)));
+    }
+
     static string Resolve(string path)
     {
         if (File.Exists(path) && Path.GetFileName(path) == ModelFile)

@@ -6,7 +6,7 @@ namespace UltraMem.Training;
 
 /// <summary>
 /// Why a resumed run would not be the run it continues: the fields in which the requested configs differ from the
-/// checkpoint's, comparing <b>resolved</b> model configs (<see cref="ModelConfig.Resolve"/>), so that naming the run's own
+/// run's, comparing <b>resolved</b> model configs (<see cref="ModelConfig.Resolve"/>), so that naming the run's own
 /// preset or settings again is no difference, while any real change is refused by name.
 /// </summary>
 /// <param name="Config"><c>model</c> or <c>train</c>.</param>
@@ -21,7 +21,7 @@ public sealed record RunDifference(string Config, string Field, string Run, stri
     /// The differences between the run's configs and the requested ones; <paramref name="model"/> null: the model is not
     /// being chosen again (only the training config is compared). The vocabulary size always comes from the run's tokenizer.
     /// </summary>
-    public static IReadOnlyList<RunDifference> Between(Checkpoint run, ModelConfig? model, TrainConfig train)
+    public static IReadOnlyList<RunDifference> Between(ResumePoint run, ModelConfig? model, TrainConfig train)
     {
         var list = new List<RunDifference>();
         if (model is not null)

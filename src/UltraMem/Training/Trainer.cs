@@ -52,8 +52,13 @@ public static class Trainer
     static TrainResult Run(TrainRequest req, Action<FileStream> holdLock)
     {
         Checkpoint? resumeFrom = null;
+        ResumePoint? restart = null; // a run stopped before its first complete checkpoint: the same run again from step 0
         if (req.Resume)
-            resumeFrom = Checkpoint.Open(req.RunDir);
+        {
+            var record = ResumePoint.Open(req.RunDir);
+            resumeFrom = record.Latest;
+            restart = resumeFrom is null ? record : null;
+        }
         else if (
             System.IO.Directory.Exists(Path.Combine(req.RunDir, "checkpoints")) || File.Exists(Path.Combine(req.RunDir, "metrics.jsonl"))
         )
@@ -63,7 +68,7 @@ public static class Trainer
 
         // one writer per run folder: a second train (or a resume next to a running one) stops here
         using var runLock = System.IO.Directory.Exists(req.RunDir) ? IO.FolderLock.Acquire(req.RunDir, "ultramem train") : null;
-        var train = resumeFrom?.TrainConfig ?? req.Train;
+        var train = resumeFrom?.TrainConfig ?? restart?.TrainConfig ?? req.Train;
         set_num_threads(train.Threads ?? Environment.ProcessorCount);
         TextTokenizer? tokenizer = resumeFrom?.LoadTokenizer();
         using var data = PreparedData.Prepare(
@@ -79,7 +84,7 @@ public static class Trainer
             throw new UltraMemException($"the tokenizer in {resumeFrom.Directory} does not match the one recorded in its trainer state");
 
         // a new run records its resolved config: every default its layers use, so later changes of a default cannot change it
-        var modelConfig = resumeFrom?.ModelConfig ?? (req.Model with { VocabSize = tokenizer.VocabSize }).Resolve();
+        var modelConfig = resumeFrom?.ModelConfig ?? restart?.ModelConfig ?? (req.Model with { VocabSize = tokenizer.VocabSize }).Resolve();
         if (modelConfig.VocabSize != tokenizer.VocabSize)
             throw new UltraMemException($"model vocab_size {modelConfig.VocabSize} does not match the tokenizer's {tokenizer.VocabSize}");
         train = train.Validate(modelConfig.MaxSeqLen);
@@ -106,6 +111,11 @@ public static class Trainer
             elapsedBefore = resumeFrom.State.ElapsedSeconds;
             metrics.TruncateAfter(step);
             req.Log($"resuming {req.RunDir} at step {step} from {resumeFrom.Directory}");
+        }
+        else if (restart is not null)
+        {
+            metrics.TruncateAfter(0); // the steps it logged were not saved: they are trained again
+            req.Log($"{req.RunDir} was stopped before its first checkpoint was complete: starting its recorded run again from step 0");
         }
         else
         {

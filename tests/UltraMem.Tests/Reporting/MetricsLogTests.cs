@@ -23,7 +23,7 @@ public class MetricsLogTests
         var csv = File.ReadAllLines(log.CsvPath);
         Assert.Equal(3, csv.Length); // header + steps 1 and 2
         Assert.StartsWith("step,split,loss", csv[0]);
-        Assert.Empty(Directory.GetFiles(dir).Where(f => f.Contains(".tmp"))); // nothing left beside them
+        Assert.DoesNotContain(Directory.GetFiles(dir), f => f.Contains(".tmp")); // nothing left beside them
         var stamp = File.GetLastWriteTimeUtc(log.JsonlPath);
         Thread.Sleep(20);
         log.TruncateAfter(2); // nothing past step 2: the files are not rewritten
