@@ -216,7 +216,7 @@ public sealed record ModelConfig
         }
         catch (JsonException e)
         {
-            throw new UltraMemException($"{source}: invalid model config JSON: {e.Message}", e);
+            throw new UltraMemException($"{source}: invalid model config JSON: {IO.StrictJson.Describe(e)}", e);
         }
     }
 

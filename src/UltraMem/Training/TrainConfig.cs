@@ -104,7 +104,7 @@ public sealed record TrainConfig
         }
         catch (JsonException e)
         {
-            throw new UltraMemException($"{source}: invalid training config JSON: {e.Message}", e);
+            throw new UltraMemException($"{source}: invalid training config JSON: {IO.StrictJson.Describe(e)}", e);
         }
     }
 }

@@ -13,8 +13,12 @@ public class StrictJsonTests
         "appears twice"
     )]
     [InlineData("""{ "rope_theta": 1e999 }""", "$.rope_theta = 1e999 is outside the range of a number")]
-    [InlineData("""{ "memory_layers": null }""", "memory_layers")]
-    [InlineData("""{ "d_model": null }""", "d_model")]
+    [InlineData("""{ "memory_layers": null }""", "$.memory_layers: null is not allowed here")]
+    [InlineData("""{ "d_model": null }""", "$.d_model: expected an integer")]
+    [InlineData("""{ "memory_layers": [ null ] }""", "$.memory_layers[0] is null: a list holds values, not nulls")] // was a NullReferenceException
+    [InlineData("""{ "d_model": "wide" }""", "$.d_model: expected an integer")] // not "could not be converted to System.Int32"
+    [InlineData("""{ "tie_embeddings": 3 }""", "$.tie_embeddings: expected true or false")]
+    [InlineData("""{ "memory_layers": {} }""", "$.memory_layers: expected a list")]
     public void BadModelConfigsAreRefusedByName(string json, string expected)
     {
         var e = Assert.Throws<UltraMemException>(() => ModelConfig.FromJson(json, "cfg.json"));
