@@ -176,11 +176,12 @@ public sealed class Checkpoint
     static string? ReadPointer(string pointer, string root, out string? dir)
     {
         dir = null;
-        var info = new FileInfo(pointer);
-        if (!info.Exists)
+        var kind = Platform.FileKinds.Of(pointer);
+        if (kind == Platform.FileKind.Missing)
             return "missing";
-        if (info.LinkTarget is not null || (info.Attributes & (FileAttributes.Device | FileAttributes.ReparsePoint)) != 0)
+        if (kind != Platform.FileKind.Regular) // a link, FIFO or device: never opened (a FIFO would block, /dev/zero never end)
             return "not a regular file";
+        var info = new FileInfo(pointer);
         if (info.Length > 256)
             return $"{info.Length} bytes, not a folder name";
         string name = File.ReadAllText(pointer).Trim();

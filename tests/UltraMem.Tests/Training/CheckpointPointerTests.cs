@@ -37,6 +37,9 @@ public class CheckpointPointerTests
             Log = _ => { },
         };
 
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "mkfifo")]
+    static extern int MakeFifo(string path, uint mode);
+
     [Fact]
     public void ABadPointerFallsBackToTheNewestCompleteCheckpointByStepNumber()
     {
@@ -54,6 +57,13 @@ public class CheckpointPointerTests
         File.Delete(pointer);
         File.CreateSymbolicLink(pointer, "/dev/zero"); // would never end if read whole
         Assert.EndsWith("step-10000000", Checkpoint.Open(Path.Combine(root, "run")).Directory);
+
+        File.Delete(pointer);
+        Assert.Equal(0, MakeFifo(pointer, 0b110_100_100)); // opening it would block until a writer appears
+        Assert.Equal(UltraMem.Platform.FileKind.Special, UltraMem.Platform.FileKinds.Of(pointer));
+        var open = Task.Run(() => Checkpoint.Open(Path.Combine(root, "run")).Directory);
+        Assert.True(open.Wait(TimeSpan.FromSeconds(20)), "opening the run blocked on a FIFO named latest");
+        Assert.EndsWith("step-10000000", open.Result);
 
         File.Delete(pointer);
         File.WriteAllText(pointer, new string('x', 100_000)); // not a folder name
