@@ -1,3 +1,4 @@
+using UltraMem.Layers.Memory;
 using UltraMem.Layers.Moe;
 using UltraMem.Layers.Peer;
 using UltraMem.Model;
@@ -16,13 +17,41 @@ public static class Families
     /// <summary>The members of a matched family.</summary>
     public static readonly string[] Members = { "dense", "moe", "pkm", "memory_plus", "peer", "ultramem", "ultramemv2" };
 
-    /// <summary>Every name <c>--arch</c> accepts: the family members, the ladder rungs, and <c>ultramemv2+ring</c>.</summary>
-    public static IReadOnlyList<string> Architectures => Members.Concat(MemoryPresets.Ladder).Append("ultramemv2+ring").Distinct().ToList();
+    /// <summary>Every name <c>--arch</c> accepts: the family members, the ladder rungs, <c>ultramemv2+ring</c>, and the TDQKR
+    /// search variants (<see cref="SearchVariants"/>).</summary>
+    public static IReadOnlyList<string> Architectures =>
+        Members.Concat(MemoryPresets.Ladder).Append("ultramemv2+ring").Concat(SearchVariants.Keys).Distinct().ToList();
+
+    /// <summary>
+    /// <c>ultramem</c> and <c>ultramemv2</c> with another TDQKR coarse search (<see cref="CoarseSearch"/>): the same model as
+    /// the member — matched as the member, then only the search changed — so that a comparison isolates the search.
+    /// </summary>
+    public static readonly IReadOnlyDictionary<string, (string Arch, CoarseSearch Search)> SearchVariants = new Dictionary<
+        string,
+        (string, CoarseSearch)
+    >
+    {
+        ["ultramem+both_ends"] = ("ultramem", CoarseSearch.BothEnds),
+        ["ultramem+exact"] = ("ultramem", CoarseSearch.Exact),
+        ["ultramemv2+both_ends"] = ("ultramemv2", CoarseSearch.BothEnds),
+        ["ultramemv2+exact"] = ("ultramemv2", CoarseSearch.Exact),
+    };
+
+    /// <summary><paramref name="c"/> with every TDQKR memory layer searching by <paramref name="search"/>.</summary>
+    static ModelConfig WithSearch(ModelConfig c, CoarseSearch search) =>
+        c with
+        {
+            MemoryLayers = c
+                .MemoryLayers.Select(p => p.Memory is { IsTucker: true } m ? p with { Memory = m with { CoarseSearch = search } } : p)
+                .ToList(),
+        };
 
     /// <summary>Structure of <paramref name="arch"/> on the backbone <paramref name="baseConfig"/>, before matching.</summary>
     public static ModelConfig Template(ModelConfig baseConfig, string arch)
     {
         var b = Backbone(baseConfig);
+        if (SearchVariants.TryGetValue(arch, out var variant))
+            return WithSearch(Template(b, variant.Arch), variant.Search);
         return arch switch
         {
             "dense" => b,
@@ -101,6 +130,8 @@ public static class Families
     /// members).</summary>
     public static ModelConfig Matched(ModelConfig baseConfig, string arch, (long Flops, long Total) targets)
     {
+        if (SearchVariants.TryGetValue(arch, out var variant))
+            return WithSearch(Matched(baseConfig, variant.Arch, targets), variant.Search);
         return FamilyMatcher.Match(Template(baseConfig, arch), targets.Flops, arch == "dense" ? null : targets.Total);
     }
 }

@@ -22,7 +22,7 @@ public static class MemoryAccounting
         long dv = c.ValueDimResolved(dModel),
             dp = c.PreValueDimResolved,
             cores = c.Cores,
-            mc = c.CoarseTopResolved,
+            mc = c.CoarseCandidates(c.VirtualKeys),
             pooled = c.PooledDim(dModel);
         long dense = 0;
         if (c.QueryConv)
@@ -51,7 +51,7 @@ public static class MemoryAccounting
         if (c.IsTucker)
         {
             flops += 2 * h * 2 * r * keysPerSide; // coarse uᵀS_row, tᵀS_col
-            flops += 2 * h * cores * (r * r * mc + r * mc * mc); // exact scores on the m'×m' candidate grid
+            flops += 2 * h * cores * (r * r * mc + r * mc * mc); // exact scores on the candidate grid (m'×m', 2m'×2m' or n'×n')
         }
         else
             flops += h * m * m; // k×k additive grid

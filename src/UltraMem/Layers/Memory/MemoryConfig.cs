@@ -54,6 +54,20 @@ public sealed record MemoryConfig
     /// <summary>Rows and columns kept by TDQKR's coarse stage; null = top_m. The paper's cap (V2) is 128.</summary>
     public int? CoarseTop { get; init; }
 
+    /// <summary>Which rows and columns the coarse stage keeps (<see cref="Memory.CoarseSearch"/>); omitted from JSON when it is
+    /// the papers' <c>top</c>, so configs written before it existed keep their hash.</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingDefault)]
+    public CoarseSearch CoarseSearch { get; init; } = CoarseSearch.Top;
+
+    /// <summary>Candidate rows (and columns) per head the fine stage scores exactly, out of <paramref name="keysPerSide"/>.</summary>
+    public long CoarseCandidates(long keysPerSide) =>
+        CoarseSearch switch
+        {
+            CoarseSearch.Top => Math.Min(CoarseTopResolved, keysPerSide),
+            CoarseSearch.BothEnds => Math.Min(2L * CoarseTopResolved, keysPerSide),
+            CoarseSearch.Exact => keysPerSide,
+        };
+
     /// <summary>Tucker auxiliary loss α/(r−1)·Σ_{i≥2} max(0, λ_i − τ)² on the singular values of each core.</summary>
     public bool TuckerAuxLoss { get; init; }
     public double TuckerAuxTau { get; init; } = 0.15;
@@ -178,6 +192,8 @@ public sealed record MemoryConfig
         Check(JsonEnum.IsDefined(QueryNorm), JsonEnum.Expected(typeof(QueryNorm), QueryNorm.ToString()));
         Check(JsonEnum.IsDefined(Retrieval), JsonEnum.Expected(typeof(Retrieval), Retrieval.ToString()));
         Check(JsonEnum.IsDefined(Init), JsonEnum.Expected(typeof(InitScheme), Init.ToString()));
+        Check(JsonEnum.IsDefined(CoarseSearch), JsonEnum.Expected(typeof(CoarseSearch), CoarseSearch.ToString()));
+        Check(IsTucker || CoarseSearch == CoarseSearch.Top, "coarse_search needs retrieval = tucker (TDQKR's coarse stage)");
         Check(!ShareQuery || Heads % 2 == 0, $"share_query pairs heads, so heads must be even (got {Heads})");
         Check(!IsTucker || TuckerRank >= 1, $"tucker_rank must be >= 1 (got {TuckerRank})");
         Check(!IsTucker || TuckerCores >= 1, $"tucker_cores must be >= 1 (got {TuckerCores})");

@@ -64,7 +64,9 @@ public sealed class MemoryKind : SlotKind<MemoryConfig>
     public static string Describe(MemoryConfig c, int dModel, long? sharedRows)
     {
         string retrieval = c.IsTucker
-            ? $"TDQKR r={c.Rank} h={c.Cores} coarse {c.CoarseTopResolved}" + (c.TuckerAuxLoss ? " +aux" : "")
+            ? $"TDQKR r={c.Rank} h={c.Cores} coarse {c.CoarseTopResolved}"
+                + (c.CoarseSearch == CoarseSearch.Top ? "" : $" ({JsonEnum.Name(c.CoarseSearch)})")
+                + (c.TuckerAuxLoss ? " +aux" : "")
             : "product keys";
         var parts = new List<string>
         {

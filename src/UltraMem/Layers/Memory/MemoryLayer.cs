@@ -115,7 +115,7 @@ public sealed class MemoryLayer : FeedForwardSlot
             pooled = pooled * nn.functional.silu(gate_proj.forward(xf)); // m(x) ⊙ SiLU(W_s x)
         var o = value_proj is null ? pooled : value_proj.forward(pooled);
         if (TrackUsage)
-            _stats.Record(row, sel.Scores, o);
+            _stats.Record(row, sel.Scores, o, c.Softmax ? sel.Scores.sum(-1).softmax(2) : null);
         return o.view(b, t, _dModel).MoveToOuterDisposeScope();
     }
 
@@ -156,6 +156,13 @@ public sealed class MemoryLayer : FeedForwardSlot
             q = q.repeat_interleave(2, dim: 1); // [N, H, (r,) Dk]
         var (sRow, sCol) = keys.Scores(q); // [H, N, r, n']
         var sel = tucker is null ? ProductKeyRetrieval.Select(sRow, sCol, Options.TopM) : tucker.Select(sRow, sCol, Options.TopM);
+        if (tucker is not null && TrackUsage && !training && Options.CoarseSearch != CoarseSearch.Exact)
+        {
+            // evaluation only: the exact top-m costs n'² scores per token and head, so a bounded number of tokens (≤ 16M scores)
+            long keys = sRow.shape[^1];
+            long tokens = Math.Clamp((1L << 24) / Math.Max(1, Options.Heads * Options.Cores * keys * keys), 1, 256);
+            _stats.RecordRecall(tucker.Recall(sRow, sCol, Options.TopM, tokens), Math.Min(tokens, sRow.shape[1]));
+        }
         return new Selection(sel.Scores.MoveToOuterDisposeScope(), sel.Addresses.MoveToOuterDisposeScope());
     }
 

@@ -173,8 +173,11 @@ public static class MemoryRecipes
             ValueProjection = true,
             OutputGate = true,
             Softmax = true,
+            // Meta's released memory layer (facebookresearch/memory, lingua/product_key/memory.py) normalises neither the query
+            // nor the keys and scales no score: plain dot products with PKM's init start near a uniform softmax over the top-m.
+            // (A gain-1 qk-norm here made the raw scores ~√Dk and the softmax close to argmax: docs/results.md, "Memory+".)
             QueryNorm = QueryNorm.None,
-            QkNorm = true,
+            QkNorm = false,
             Init = InitScheme.Pkm,
             ValueLr = 1e-3,
             SharedValues = true,

@@ -9,7 +9,8 @@ namespace UltraMem.Layers.Memory;
 /// The n'×n' grid is never formed. Two stages:
 /// <list type="number">
 /// <item>coarse: u, t = leading left/right singular vectors of Σ_c C_c; keep the top <c>coarse_top</c> rows by uᵀS_row and columns by
-/// tᵀS_col;</item>
+/// tᵀS_col (<c>coarse_search: top</c>, the papers'); or also the bottom <c>coarse_top</c> of each (<c>both_ends</c>: the
+/// product of two very negative coarse scores is as large); or every row and column (<c>exact</c>);</item>
 /// <item>fine: exact scores on that candidate grid, final top-m.</item>
 /// </list>
 /// u and t are buffers refreshed from an SVD once per optimizer step (<see cref="RefreshCoarseVectors"/>), detached,
@@ -25,6 +26,7 @@ public sealed class TuckerRetrieval : nn.Module
         _cores,
         _rank,
         _coarse;
+    readonly CoarseSearch _search;
 
     public TuckerRetrieval(MemoryConfig c)
         : base(nameof(TuckerRetrieval))
@@ -33,6 +35,7 @@ public sealed class TuckerRetrieval : nn.Module
         _cores = c.Cores;
         _rank = c.Rank;
         _coarse = c.CoarseTopResolved;
+        _search = c.CoarseSearch;
         tucker_cores = new Parameter(rand(_heads, _cores, _rank, _rank)); // U(0, 1), the reference code's init
         coarse_u = zeros(_heads, _rank);
         coarse_t = zeros(_heads, _rank);
@@ -65,30 +68,107 @@ public sealed class TuckerRetrieval : nn.Module
     /// <summary>(S_row, S_col) [H, N, r, n'] → top-m selection with per-core scores.</summary>
     public Selection Select(Tensor sRow, Tensor sCol, int m)
     {
+        if (_search == CoarseSearch.Exact)
+            return SelectExact(sRow, sCol, m, maxScores: 1L << 26);
         using var scope = NewDisposeScope();
-        long n = sRow.shape[1],
-            keys = sRow.shape[^1];
-        int mc = (int)Math.Min(_coarse, keys);
-        var cu = coarse_u.to(sRow.dtype).view(_heads, 1, _rank, 1);
-        var ct = coarse_t.to(sRow.dtype).view(_heads, 1, _rank, 1);
+        long keys = sRow.shape[^1];
         Tensor ri,
             ci;
         using (no_grad())
         {
-            (_, ri) = (sRow.detach() * cu).sum(2).topk(mc, dim: -1); // [H, N, m'] candidate rows
-            (_, ci) = (sCol.detach() * ct).sum(2).topk(mc, dim: -1); // candidate columns
+            ri = Candidates(sRow, coarse_u); // [H, N, a] candidate rows
+            ci = Candidates(sCol, coarse_t); // [H, N, b] candidate columns
         }
-        var sr = sRow.gather(3, ri.unsqueeze(2).expand(-1, -1, _rank, -1)); // [H, N, r, m']
-        var sc = sCol.gather(3, ci.unsqueeze(2).expand(-1, -1, _rank, -1));
-        var grid = CoreGrid(sr, sc); // [H, N, h, m', m']
-        var flat = grid.flatten(-2); // [H, N, h, m'²]
+        long b = ci.shape[^1];
+        var sr = sRow.gather(3, ri.unsqueeze(2).expand(-1, -1, _rank, -1)); // [H, N, r, a]
+        var sc = sCol.gather(3, ci.unsqueeze(2).expand(-1, -1, _rank, -1)); // [H, N, r, b]
+        var grid = CoreGrid(sr, sc); // [H, N, h, a, b]
+        var flat = grid.flatten(-2); // [H, N, h, a·b]
         var (_, pos) = flat.sum(2).topk(m, dim: -1); // [H, N, m]
         var perCore = flat.gather(3, pos.unsqueeze(2).expand(-1, -1, _cores, -1)); // [H, N, h, m]
-        var i = ri.gather(-1, pos.floor_divide(mc));
-        var j = ci.gather(-1, pos.remainder(mc));
+        var i = ri.gather(-1, pos.floor_divide(b));
+        var j = ci.gather(-1, pos.remainder(b));
         var addresses = (i * keys + j).transpose(0, 1).contiguous(); // [N, H, m]
         var scores = perCore.permute(1, 0, 3, 2).contiguous(); // [N, H, m, h]
         return new Selection(scores.MoveToOuterDisposeScope(), addresses.MoveToOuterDisposeScope());
+    }
+
+    /// <summary>
+    /// <c>exact</c>: the top-m of the whole n'×n' grid, found without gradient in chunks of tokens (≤ 64M scores at a time, so a
+    /// large grid never has to be kept for the backward pass), then the m selected scores per core computed again with
+    /// gradient. <paramref name="maxScores"/>: the chunk size in scores (tests make it small).
+    /// </summary>
+    internal Selection SelectExact(Tensor sRow, Tensor sCol, int m, long maxScores)
+    {
+        using var scope = NewDisposeScope();
+        long n = sRow.shape[1],
+            keys = sRow.shape[^1];
+        Tensor pos; // [H, N, m], i·n' + j
+        using (no_grad())
+        {
+            long chunk = Math.Max(1, maxScores / Math.Max(1, (long)_heads * _cores * keys * keys));
+            var parts = new List<Tensor>();
+            for (long start = 0; start < n; start += chunk)
+            {
+                long len = Math.Min(chunk, n - start);
+                var grid = CoreGrid(sRow.detach().narrow(1, start, len), sCol.detach().narrow(1, start, len)); // [H, len, h, n', n']
+                parts.Add(grid.sum(2).flatten(-2).topk(m, dim: -1).indexes);
+            }
+            pos = parts.Count == 1 ? parts[0] : cat(parts, 1);
+        }
+        var i = pos.floor_divide(keys);
+        var j = pos.remainder(keys);
+        var sr = sRow.gather(3, i.unsqueeze(2).expand(-1, -1, _rank, -1)); // [H, N, r, m]
+        var sc = sCol.gather(3, j.unsqueeze(2).expand(-1, -1, _rank, -1)); // [H, N, r, m]
+        var right = tucker_cores.to(sr.dtype).unsqueeze(1).matmul(sc.unsqueeze(2)); // C_c S_col[:, j]   [H, N, h, r, m]
+        var perCore = (sr.unsqueeze(2) * right).sum(3); // S_row[:, i]ᵀ C_c S_col[:, j]   [H, N, h, m]
+        var addresses = pos.transpose(0, 1).contiguous(); // [N, H, m]
+        var scores = perCore.permute(1, 0, 3, 2).contiguous(); // [N, H, m, h]
+        return new Selection(scores.MoveToOuterDisposeScope(), addresses.MoveToOuterDisposeScope());
+    }
+
+    /// <summary>
+    /// The coarse stage for one side: key scores s [H, N, r, n'] and the side's singular vector v [H, r] → indices [H, N, c]
+    /// of the keys the fine stage scores (distinct; c = coarse_top, 2·coarse_top or n', capped at n').
+    /// </summary>
+    Tensor Candidates(Tensor s, Tensor v)
+    {
+        using var scope = NewDisposeScope();
+        long heads = s.shape[0],
+            n = s.shape[1],
+            keys = s.shape[^1];
+        int mc = (int)Math.Min(_coarse, keys);
+        bool all = _search == CoarseSearch.BothEnds && 2L * mc >= keys;
+        if (all)
+            return arange(keys, dtype: ScalarType.Int64, device: s.device).expand(heads, n, keys).contiguous().MoveToOuterDisposeScope();
+        var coarse = (s.detach() * v.to(s.dtype).view(_heads, 1, _rank, 1)).sum(2); // [H, N, n']
+        var (_, top) = coarse.topk(mc, dim: -1);
+        if (_search == CoarseSearch.Top)
+            return top.MoveToOuterDisposeScope();
+        // the bottom mc of the keys not already kept (2·mc < n'), so no candidate appears twice even among ties
+        var (_, bottom) = coarse
+            .scatter(-1, top, full(top.shape, float.PositiveInfinity, dtype: coarse.dtype, device: coarse.device))
+            .topk(mc, dim: -1, largest: false);
+        return cat(new[] { top, bottom }, -1).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Share of the exact top-m (over the whole n'×n' grid of Σ_c scores) that <see cref="Select"/> found, per token and head,
+    /// averaged; over the first <paramref name="tokens"/> tokens of S_row, S_col [H, N, r, n']. 1 for <c>exact</c>.
+    /// </summary>
+    public double Recall(Tensor sRow, Tensor sCol, int m, long tokens)
+    {
+        using var _ = no_grad();
+        using var scope = NewDisposeScope();
+        long n = Math.Min(tokens, sRow.shape[1]),
+            keys = sRow.shape[^1];
+        var r = sRow.detach().narrow(1, 0, n);
+        var c = sCol.detach().narrow(1, 0, n);
+        var found = Select(r, c, m).Addresses; // [n, H, m]
+        var (_, pos) = CoreGrid(r, c).sum(2).flatten(-2).topk(m, dim: -1); // [H, n, m], pos = i·n' + j
+        var exact = pos.transpose(0, 1); // [n, H, m]
+        var hit = (exact.unsqueeze(-1) == found.unsqueeze(-2)).any(-1); // [n, H, m]
+        return hit.to(ScalarType.Float64).mean().item<double>();
     }
 
     /// <summary>Per-core score grid S_rowᵀ C_c S_col: sr [H, N, r, a], sc [H, N, r, b] → [H, N, h, a, b].</summary>

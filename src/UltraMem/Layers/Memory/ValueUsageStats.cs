@@ -5,17 +5,21 @@ namespace UltraMem.Layers.Memory;
 /// <summary>
 /// Usage of a table's rows over a window of forward passes (memory layers' values, PEER's experts): coverage (share of the N physical rows
 /// selected at least once),
-/// usage entropy normalised by log N (1 = uniform) and its KL from uniform (log N − H), mean top-1 score,
-/// memory output std. Kept outside the module tree (not a buffer, not saved).
+/// usage entropy normalised by log N (1 = uniform) and its KL from uniform (log N − H), mean top-1 score, mean top-1 weight of
+/// a softmax over each head's m scores (1/m = uniform, 1 = argmax), memory output std, and TDQKR's recall of the exact top-m. Kept outside the module tree (not a buffer, not saved).
 /// </summary>
 public sealed class ValueUsageStats : IDisposable
 {
     readonly long _rows;
     Tensor? _counts;
     double _top1Sum,
+        _top1WeightSum,
+        _recallSum,
         _outSum,
         _outSq;
     long _tokens,
+        _weightTokens,
+        _recallTokens,
         _outCount;
 
     public ValueUsageStats(long rows)
@@ -23,7 +27,8 @@ public sealed class ValueUsageStats : IDisposable
         _rows = rows;
     }
 
-    public void Record(Tensor rows, Tensor scores, Tensor output)
+    /// <summary>One forward pass: selected rows, scores [N, H, m, h], output, and (softmax layers) the weights [N, H, m].</summary>
+    public void Record(Tensor rows, Tensor scores, Tensor output, Tensor? weights = null)
     {
         using var _ = no_grad();
         using var scope = NewDisposeScope();
@@ -33,10 +38,22 @@ public sealed class ValueUsageStats : IDisposable
         var total = scores.sum(-1); // [N, H, m] (Σ over cores)
         _top1Sum += total.select(2, 0).mean().to(ScalarType.Float64).item<double>() * total.shape[0];
         _tokens += total.shape[0];
+        if (weights is not null)
+        {
+            _top1WeightSum += weights.amax(-1).mean().to(ScalarType.Float64).item<double>() * weights.shape[0];
+            _weightTokens += weights.shape[0];
+        }
         var o = output.detach().to(ScalarType.Float64);
         _outSum += o.sum().item<double>();
         _outSq += o.square().sum().item<double>();
         _outCount += o.numel();
+    }
+
+    /// <summary>The recall of the exact top-m measured on <paramref name="tokens"/> tokens (TDQKR in evaluation).</summary>
+    public void RecordRecall(double recall, long tokens)
+    {
+        _recallSum += recall * tokens;
+        _recallTokens += tokens;
     }
 
     public Dictionary<string, double> Summary()
@@ -53,6 +70,10 @@ public sealed class ValueUsageStats : IDisposable
         d["usage_entropy"] = entropy / Math.Log(_rows);
         d["usage_kl_uniform"] = Math.Log(_rows) - entropy;
         d["top1_score"] = _top1Sum / _tokens;
+        if (_weightTokens > 0)
+            d["top1_weight"] = _top1WeightSum / _weightTokens;
+        if (_recallTokens > 0)
+            d["retrieval_recall"] = _recallSum / _recallTokens;
         double mean = _outSum / _outCount;
         d["output_std"] = Math.Sqrt(Math.Max(0, _outSq / _outCount - mean * mean));
         return d;
@@ -61,8 +82,8 @@ public sealed class ValueUsageStats : IDisposable
     public void Reset()
     {
         _counts?.zero_();
-        _top1Sum = _outSum = _outSq = 0;
-        _tokens = _outCount = 0;
+        _top1Sum = _top1WeightSum = _recallSum = _outSum = _outSq = 0;
+        _tokens = _weightTokens = _recallTokens = _outCount = 0;
     }
 
     public void Dispose()
