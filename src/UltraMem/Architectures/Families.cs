@@ -17,41 +17,42 @@ public static class Families
     /// <summary>The members of a matched family.</summary>
     public static readonly string[] Members = { "dense", "moe", "pkm", "memory_plus", "peer", "ultramem", "ultramemv2" };
 
-    /// <summary>Every name <c>--arch</c> accepts: the family members, the ladder rungs, <c>ultramemv2+ring</c>, and the TDQKR
-    /// search variants (<see cref="SearchVariants"/>).</summary>
+    /// <summary>Every name <c>--arch</c> accepts: the family members, the ladder rungs, <c>ultramemv2+ring</c>, and the study
+    /// variants (<see cref="Variants"/>).</summary>
     public static IReadOnlyList<string> Architectures =>
-        Members.Concat(MemoryPresets.Ladder).Append("ultramemv2+ring").Concat(SearchVariants.Keys).Distinct().ToList();
+        Members.Concat(MemoryPresets.Ladder).Append("ultramemv2+ring").Concat(Variants.Keys).Distinct().ToList();
 
     /// <summary>
-    /// <c>ultramem</c> and <c>ultramemv2</c> with another TDQKR coarse search (<see cref="CoarseSearch"/>): the same model as
-    /// the member — matched as the member, then only the search changed — so that a comparison isolates the search.
+    /// A member with one memory-layer setting changed, for studies of that setting (docs/results.md): the same model as the
+    /// member — matched as the member, then only the setting changed — so that a comparison isolates it. The TDQKR coarse
+    /// searches of <c>ultramem</c> and <c>ultramemv2</c> (<see cref="CoarseSearch"/>), and <c>memory_plus</c> with the
+    /// gain-1 qk-norm it had before it followed Meta's released code.
     /// </summary>
-    public static readonly IReadOnlyDictionary<string, (string Arch, CoarseSearch Search)> SearchVariants = new Dictionary<
+    public static readonly IReadOnlyDictionary<string, (string Arch, Func<MemoryConfig, MemoryConfig> Change)> Variants = new Dictionary<
         string,
-        (string, CoarseSearch)
+        (string, Func<MemoryConfig, MemoryConfig>)
     >
     {
-        ["ultramem+both_ends"] = ("ultramem", CoarseSearch.BothEnds),
-        ["ultramem+exact"] = ("ultramem", CoarseSearch.Exact),
-        ["ultramemv2+both_ends"] = ("ultramemv2", CoarseSearch.BothEnds),
-        ["ultramemv2+exact"] = ("ultramemv2", CoarseSearch.Exact),
+        ["ultramem+both_ends"] = ("ultramem", m => m with { CoarseSearch = CoarseSearch.BothEnds }),
+        ["ultramem+exact"] = ("ultramem", m => m with { CoarseSearch = CoarseSearch.Exact }),
+        ["ultramemv2+both_ends"] = ("ultramemv2", m => m with { CoarseSearch = CoarseSearch.BothEnds }),
+        ["ultramemv2+exact"] = ("ultramemv2", m => m with { CoarseSearch = CoarseSearch.Exact }),
+        ["memory_plus+qk_norm"] = ("memory_plus", m => m with { QkNorm = true }),
     };
 
-    /// <summary><paramref name="c"/> with every TDQKR memory layer searching by <paramref name="search"/>.</summary>
-    static ModelConfig WithSearch(ModelConfig c, CoarseSearch search) =>
+    /// <summary><paramref name="c"/> with <paramref name="change"/> applied to every memory layer's block.</summary>
+    static ModelConfig WithMemory(ModelConfig c, Func<MemoryConfig, MemoryConfig> change) =>
         c with
         {
-            MemoryLayers = c
-                .MemoryLayers.Select(p => p.Memory is { IsTucker: true } m ? p with { Memory = m with { CoarseSearch = search } } : p)
-                .ToList(),
+            MemoryLayers = c.MemoryLayers.Select(p => p.Memory is { } m ? p with { Memory = change(m) } : p).ToList(),
         };
 
     /// <summary>Structure of <paramref name="arch"/> on the backbone <paramref name="baseConfig"/>, before matching.</summary>
     public static ModelConfig Template(ModelConfig baseConfig, string arch)
     {
         var b = Backbone(baseConfig);
-        if (SearchVariants.TryGetValue(arch, out var variant))
-            return WithSearch(Template(b, variant.Arch), variant.Search);
+        if (Variants.TryGetValue(arch, out var variant))
+            return WithMemory(Template(b, variant.Arch), variant.Change);
         return arch switch
         {
             "dense" => b,
@@ -130,8 +131,8 @@ public static class Families
     /// members).</summary>
     public static ModelConfig Matched(ModelConfig baseConfig, string arch, (long Flops, long Total) targets)
     {
-        if (SearchVariants.TryGetValue(arch, out var variant))
-            return WithSearch(Matched(baseConfig, variant.Arch, targets), variant.Search);
+        if (Variants.TryGetValue(arch, out var variant))
+            return WithMemory(Matched(baseConfig, variant.Arch, targets), variant.Change);
         return FamilyMatcher.Match(Template(baseConfig, arch), targets.Flops, arch == "dense" ? null : targets.Total);
     }
 }
