@@ -25,7 +25,7 @@ static class BenchCommand
         var preset = Cli.Opt("--preset", "Family preset: tiny, small or base.", "small", true);
         var archs = Cli.Opt(
             "--archs",
-            "Family members to measure, comma-separated (dense, moe, pkm, memory_plus, peer, ultramem, ultramemv2).",
+            "Family members (dense, moe, pkm, memory_plus, peer, ultramem, ultramemv2) or study variants (ultramem+both_ends, …; docs/results.md) to measure, comma-separated.",
             "dense,moe,pkm,ultramem,ultramemv2",
             true
         );
@@ -220,11 +220,10 @@ static class BenchCommand
     static List<string> ParseArchs(string s)
     {
         var list = Cli.ParseList(s, "--archs").Distinct().ToList();
+        var known = Architectures.Families.Members.Concat(Architectures.Families.Variants.Keys).ToList();
         foreach (var a in list)
-            if (!Architectures.Families.Members.Contains(a))
-                throw new UltraMemException(
-                    $"--archs: unknown family member '{a}' (known: {string.Join(", ", Architectures.Families.Members)})"
-                );
+            if (!known.Contains(a))
+                throw new UltraMemException($"--archs: unknown family member or variant '{a}' (known: {string.Join(", ", known)})");
         return list;
     }
 

@@ -614,7 +614,7 @@ public class CliTests : IClassFixture<CliFixture>
         Assert.Contains("moe x2", File.ReadAllText(Path.Combine(outDir, "scaling.csv")));
         Assert.True(File.Exists(Path.Combine(outDir, "scaling.png")));
 
-        AssertOneLineError(_f.Invoke("bench", "decode", "--archs", "dense,gpt5"), "unknown family member 'gpt5'");
+        AssertOneLineError(_f.Invoke("bench", "decode", "--archs", "dense,gpt5"), "unknown family member or variant 'gpt5'");
         AssertOneLineError(_f.Invoke("bench", "decode", "--batches", "1,0"), "batch sizes must be >= 1");
         AssertOneLineError(_f.Invoke("bench", "scaling", "--scales", "1,x"), "'x' is not an integer");
     }
