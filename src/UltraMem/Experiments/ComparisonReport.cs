@@ -12,6 +12,13 @@ public sealed record ComparisonReport
 {
     public required CompareSettings Settings { get; init; }
     public required IReadOnlyList<ArchSummary> Archs { get; init; }
+
+    /// <summary>Per architecture with memory layers: each <see cref="MemoryDiagnostics"/> key's per-seed value (mean over its
+    /// layers, from the last evaluation of each run).</summary>
+    public IReadOnlyList<(string Arch, IReadOnlyDictionary<string, IReadOnlyList<double>> Values)> Memory { get; init; } = [];
+
+    /// <summary>The memory-layer diagnostics the report lists (docs/memory-layers.md#diagnostics).</summary>
+    public static readonly string[] MemoryDiagnostics = { "retrieval_recall", "top1_weight", "coverage", "usage_entropy" };
     public required IReadOnlyList<string> Headers { get; init; }
     public required IReadOnlyList<IReadOnlyList<string>> Rows { get; init; }
 
@@ -101,6 +108,7 @@ public sealed record ComparisonReport
         {
             Settings = settings,
             Archs = archs,
+            Memory = MemoryOf(folder, archs),
             Headers = headers,
             Rows = rows,
             Verdict = verdict,
@@ -114,6 +122,40 @@ public sealed record ComparisonReport
         IO.AtomicFile.WriteAllText(report.MarkdownPath, report.Markdown(fingerprint));
         Plot(folder, report);
         return report;
+    }
+
+    /// <summary>
+    /// The last <c>mem_val</c> record of each run (the final evaluation over the whole validation split): per diagnostic the mean
+    /// over the run's memory layers (<c>memJ.KEY</c>), per seed.
+    /// </summary>
+    static List<(string, IReadOnlyDictionary<string, IReadOnlyList<double>>)> MemoryOf(string folder, IReadOnlyList<ArchSummary> archs)
+    {
+        var list = new List<(string, IReadOnlyDictionary<string, IReadOnlyList<double>>)>();
+        foreach (var a in archs)
+        {
+            var values = MemoryDiagnostics.ToDictionary(k => k, _ => new List<double>());
+            foreach (var r in a.Runs.Where(r => r.Error is null))
+            {
+                string runDir = Path.Combine(folder, r.RunDir);
+                if (!File.Exists(Path.Combine(runDir, "metrics.jsonl")))
+                    continue;
+                var last = new MetricsLog(runDir).ReadAll().LastOrDefault(x => x.Split == "mem_val");
+                if (last is null)
+                    continue;
+                foreach (var key in MemoryDiagnostics)
+                {
+                    var perLayer = last
+                        .Values.Where(kv => kv.Key.EndsWith("." + key, StringComparison.Ordinal))
+                        .Select(kv => kv.Value)
+                        .ToList();
+                    if (perLayer.Count > 0)
+                        values[key].Add(perLayer.Average());
+                }
+            }
+            if (values.Values.Any(v => v.Count > 0))
+                list.Add((a.Arch, values.ToDictionary(kv => kv.Key, kv => (IReadOnlyList<double>)kv.Value)));
+        }
+        return list;
     }
 
     static string L(double v) => double.IsFinite(v) ? v.ToString("F4", CultureInfo.InvariantCulture) : "–";
@@ -299,6 +341,32 @@ public sealed record ComparisonReport
             md.AppendLine($"- {n}");
         if (Notes.Count > 0)
             md.AppendLine();
+        if (Memory.Count > 0)
+        {
+            md.AppendLine(
+                    "**Memory-layer diagnostics** at the final evaluation (mean over the model's memory layers; mean ± std over seeds; "
+                        + "docs/memory-layers.md#diagnostics): `retrieval_recall` — share of the exact top-m (whole TDQKR grid) the search found; "
+                        + "`top1_weight` — softmax weight of each head's best row (1/m uniform, 1 argmax); `coverage` — share of the value rows "
+                        + "selected at least once over the validation split; `usage_entropy` — entropy of the row usage ÷ log N."
+                )
+                .AppendLine();
+            md.AppendLine("| arch | " + string.Join(" | ", MemoryDiagnostics) + " |");
+            md.AppendLine("|---|" + string.Join("|", MemoryDiagnostics.Select(_ => "---:")) + "|");
+            foreach (var (arch, values) in Memory)
+                md.AppendLine(
+                    $"| {arch} | "
+                        + string.Join(
+                            " | ",
+                            MemoryDiagnostics.Select(k =>
+                                values[k] is { Count: > 0 } v
+                                    ? (v.Count > 1 ? $"{Stats.Mean(v.ToList()):G4} ± {Stats.SampleStd(v.ToList()):G2}" : $"{v[0]:G4}")
+                                    : "–"
+                            )
+                        )
+                        + " |"
+                );
+            md.AppendLine();
+        }
         md.AppendLine($"![validation loss curves]({PngFile})").AppendLine();
         md.AppendLine(
             $"Curves: validation loss every {t.EvalInterval} steps on the first {(t.EvalBatches is { } eb ? eb.ToString(CultureInfo.InvariantCulture) + " validation batches" : "whole validation split")} "

@@ -263,6 +263,14 @@ public class ComparisonTests : IClassFixture<ComparisonFixture>
             Assert.True(File.Exists(Path.Combine(folder, f)), f);
         Assert.Equal(new[] { "dense", "pkm" }, again.Report.Archs.Select(a => a.Arch));
         Assert.Matches(@"^[+-]\d\.\d{4}$", again.Report.Rows[1][again.Report.Headers.ToList().IndexOf("Δ vs dense")]);
+        // the memory layer's diagnostics at its final evaluation: pkm only (dense has none), equal to its last mem_val record
+        var (arch, memory) = Assert.Single(again.Report.Memory);
+        Assert.Equal("pkm", arch);
+        var lastVal = new MetricsLog(Path.Combine(folder, "pkm", "seed-1")).ReadAll().Last(m => m.Split == "mem_val");
+        Assert.Equal(lastVal.Values["mem0.top1_weight"], Assert.Single(memory["top1_weight"]));
+        Assert.Equal(lastVal.Values["mem0.coverage"], Assert.Single(memory["coverage"]));
+        Assert.Empty(memory["retrieval_recall"]); // product keys are exact: no recall to report
+        Assert.Contains("| pkm | – | ", File.ReadAllText(Path.Combine(folder, ComparisonReport.MarkdownFile)));
     }
 
     [Fact]
