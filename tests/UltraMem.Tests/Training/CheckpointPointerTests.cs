@@ -41,7 +41,7 @@ public class CheckpointPointerTests
     static extern int MakeFifo(string path, uint mode);
 
     [Fact]
-    public void ABadPointerFallsBackToTheNewestCompleteCheckpointByStepNumber()
+    public async Task ABadPointerFallsBackToTheNewestCompleteCheckpointByStepNumber()
     {
         string root = TestData.TempDir();
         Trainer.Run(Request(root, 2, resume: false));
@@ -62,8 +62,11 @@ public class CheckpointPointerTests
         Assert.Equal(0, MakeFifo(pointer, 0b110_100_100)); // opening it would block until a writer appears
         Assert.Equal(UltraMem.Platform.FileKind.Special, UltraMem.Platform.FileKinds.Of(pointer));
         var open = Task.Run(() => Checkpoint.Open(Path.Combine(root, "run")).Directory);
-        Assert.True(open.Wait(TimeSpan.FromSeconds(20)), "opening the run blocked on a FIFO named latest");
-        Assert.EndsWith("step-10000000", open.Result);
+        Assert.True(
+            open == await Task.WhenAny(open, Task.Delay(TimeSpan.FromSeconds(20))),
+            "opening the run blocked on a FIFO named latest"
+        );
+        Assert.EndsWith("step-10000000", await open);
 
         File.Delete(pointer);
         File.WriteAllText(pointer, new string('x', 100_000)); // not a folder name
