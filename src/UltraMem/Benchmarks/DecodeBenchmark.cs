@@ -68,7 +68,7 @@ public static class DecodeBenchmark
                 if (!caches.ContainsKey(Backbone(c)))
                     caches[Backbone(c)] = Enumerable
                         .Range(0, c.NLayers)
-                        .Select(_ => new AttentionCache(maxBatch, c.NHeads, s.KvLength + 1, c.HeadDim, ScalarType.Float32))
+                        .Select(_ => new AttentionCache(maxBatch, c.NHeads, s.KvLength + 1, c.HeadDim, ScalarType.Float32, CPU))
                         .ToArray();
             }
 

@@ -91,7 +91,7 @@ public sealed class PreparedData : IDisposable
     public (Tensor Inputs, Tensor Targets) TrainBatch(int batchSize, int seqLen, ulong seed, long step, int micro)
     {
         var (x, y) = BatchSampler.Sample(Train, batchSize, seqLen, seed, step, micro);
-        return (tensor(x, int64).view(batchSize, seqLen), tensor(y, int64).view(batchSize, seqLen));
+        return (tensor(x, int64, device: CPU).view(batchSize, seqLen), tensor(y, int64, device: CPU).view(batchSize, seqLen));
     }
 
     /// <summary>Consecutive non-overlapping validation windows, in order.</summary>
@@ -103,7 +103,7 @@ public sealed class PreparedData : IDisposable
             if (maxBatches is { } m && n++ >= m)
                 yield break;
             long rows = x.Length / seqLen;
-            yield return (tensor(x, int64).view(rows, seqLen), tensor(y, int64).view(rows, seqLen));
+            yield return (tensor(x, int64, device: CPU).view(rows, seqLen), tensor(y, int64, device: CPU).view(rows, seqLen));
         }
     }
 

@@ -142,7 +142,7 @@ public static class SafeTensors
             using var noGrad = torch.no_grad();
             foreach (var info in header.Tensors)
             {
-                var t = torch.empty(info.ShapeArray, dtype: info.DType);
+                var t = torch.empty(info.ShapeArray, dtype: info.DType, device: torch.CPU);
                 tensors.Add(info.Name, t);
                 ReadTensor(stream, t, info, path, chunkBytes);
             }

@@ -32,7 +32,7 @@ public static class Generator
         {
             using var _ = no_grad();
             using var cache = new DecodeCache(model, 1);
-            using var promptTensor = tensor(context.Select(t => (long)t).ToArray(), int64).unsqueeze(0);
+            using var promptTensor = tensor(context.Select(t => (long)t).ToArray(), int64, device: model.Device).unsqueeze(0);
             var logits = model.Forward(promptTensor, cache, lastPositionOnly: true);
             for (int i = 0; i < maxNewTokens; i++)
             {
@@ -46,7 +46,7 @@ public static class Generator
                 onToken?.Invoke(next);
                 if (cache.Position >= ctx)
                     break;
-                using var step = tensor(new long[] { next }, int64).unsqueeze(0);
+                using var step = tensor(new long[] { next }, int64, device: model.Device).unsqueeze(0);
                 logits = model.Forward(step, cache, lastPositionOnly: true);
             }
         }

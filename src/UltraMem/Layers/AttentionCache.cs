@@ -8,10 +8,10 @@ public sealed class AttentionCache : IDisposable
     public Tensor Keys,
         Values; // [B, H, maxLen, d]
 
-    public AttentionCache(long batch, int heads, int maxLen, int headDim, ScalarType dtype)
+    public AttentionCache(long batch, int heads, int maxLen, int headDim, ScalarType dtype, Device device)
     {
-        Keys = zeros(batch, heads, maxLen, headDim, dtype: dtype);
-        Values = zeros(batch, heads, maxLen, headDim, dtype: dtype);
+        Keys = zeros(batch, heads, maxLen, headDim, dtype: dtype, device: device);
+        Values = zeros(batch, heads, maxLen, headDim, dtype: dtype, device: device);
     }
 
     AttentionCache(Tensor keys, Tensor values)

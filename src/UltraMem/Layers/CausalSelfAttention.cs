@@ -66,7 +66,7 @@ public sealed class CausalSelfAttention : nn.Module
             else
             {
                 // query i (absolute start+i) sees keys j <= start+i: bottom-right aligned causal mask.
-                var mask = arange(total).unsqueeze(0) <= (arange(t) + start).unsqueeze(1); // [T, total]
+                var mask = arange(total, device: x.device).unsqueeze(0) <= (arange(t, device: x.device) + start).unsqueeze(1); // [T, total]
                 y = F.scaled_dot_product_attention(q, keys, values, attn_mask: mask, p: p);
             }
         }

@@ -14,7 +14,7 @@ public static class InitMoments
     {
         using var _ = no_grad();
         using var scope = NewDisposeScope();
-        var t = linspace(-10, 10, 20001, dtype: ScalarType.Float64);
+        var t = linspace(-10, 10, 20001, dtype: ScalarType.Float64, device: CPU);
         var pdf = (-0.5 * t.square()).exp() / Math.Sqrt(2 * Math.PI);
         var y = f(t * std).square() * pdf;
         return (y.sum() * (20.0 / 20000)).item<double>();
@@ -42,5 +42,5 @@ public static class InitMoments
 
     /// <summary><see cref="Normals"/> as a float32 tensor of the given shape.</summary>
     public static Tensor NormalTensor(long[] shape, int seed) =>
-        tensor(Normals((int)shape.Aggregate(1L, (a, b) => a * b), seed).Select(v => (float)v).ToArray(), shape);
+        tensor(Normals((int)shape.Aggregate(1L, (a, b) => a * b), seed).Select(v => (float)v).ToArray(), shape, device: CPU);
 }

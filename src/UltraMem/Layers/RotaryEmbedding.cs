@@ -18,8 +18,8 @@ public sealed class RotaryEmbedding : IDisposable
     {
         MaxLength = maxLength;
         using var scope = NewDisposeScope();
-        var inv = pow(theta, arange(0, headDim, 2, dtype: float64) / headDim).reciprocal(); // [d/2]
-        var pos = arange(maxLength, dtype: float64);
+        var inv = pow(theta, arange(0, headDim, 2, dtype: float64, device: CPU) / headDim).reciprocal(); // [d/2]
+        var pos = arange(maxLength, dtype: float64, device: CPU);
         var freqs = outer(pos, inv); // [T, d/2]
         var emb = cat(new[] { freqs, freqs }, -1); // [T, d]
         _cos = emb.cos().to(float32).MoveToOuterDisposeScope();
@@ -33,8 +33,8 @@ public sealed class RotaryEmbedding : IDisposable
         if (start + t > MaxLength)
             throw new UltraMemException($"sequence position {start + t} exceeds max_seq_len {MaxLength}");
         using var scope = NewDisposeScope();
-        var cos = _cos.narrow(0, start, t).to(x.dtype);
-        var sin = _sin.narrow(0, start, t).to(x.dtype);
+        var cos = _cos.narrow(0, start, t).to(x.dtype, x.device);
+        var sin = _sin.narrow(0, start, t).to(x.dtype, x.device);
         long half = x.shape[3] / 2;
         var rotated = cat(new[] { -x.narrow(-1, half, half), x.narrow(-1, 0, half) }, -1);
         return (x * cos + rotated * sin).MoveToOuterDisposeScope();

@@ -49,7 +49,7 @@ public static unsafe class SmallBatchLinear
             m = x.numel() / k;
         var shape = x.shape.ToArray();
         shape[^1] = n;
-        var y = empty(shape, dtype: ScalarType.Float32);
+        var y = empty(shape, dtype: ScalarType.Float32, device: CPU);
         float* xp = Platform.TensorMemory.Floats(x),
             wp = Platform.TensorMemory.Floats(weight),
             yp = Platform.TensorMemory.Floats(y);

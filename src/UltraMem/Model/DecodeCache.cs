@@ -17,7 +17,7 @@ public sealed class DecodeCache : IDisposable
     readonly bool _ownsAttention;
 
     public DecodeCache(TransformerLM model, long batchSize, ScalarType dtype = ScalarType.Float32)
-        : this(model, NewAttention(model.Config, batchSize, dtype), batchSize, 0, ownsAttention: true) { }
+        : this(model, NewAttention(model.Config, batchSize, dtype, model.Device), batchSize, 0, ownsAttention: true) { }
 
     /// <summary>
     /// A cache over existing attention buffers (e.g. slices of larger ones, <see cref="AttentionCache.Slice"/>), so that models with
@@ -45,8 +45,11 @@ public sealed class DecodeCache : IDisposable
         _ownsAttention = ownsAttention;
     }
 
-    static AttentionCache[] NewAttention(ModelConfig c, long batchSize, ScalarType dtype) =>
-        Enumerable.Range(0, c.NLayers).Select(_ => new AttentionCache(batchSize, c.NHeads, c.MaxSeqLen, c.HeadDim, dtype)).ToArray();
+    static AttentionCache[] NewAttention(ModelConfig c, long batchSize, ScalarType dtype, Device device) =>
+        Enumerable
+            .Range(0, c.NLayers)
+            .Select(_ => new AttentionCache(batchSize, c.NHeads, c.MaxSeqLen, c.HeadDim, dtype, device))
+            .ToArray();
 
     /// <summary>
     /// Moves the decoding position back to <paramref name="position"/> so that a step can be re-run (benchmarks). The plugged-in

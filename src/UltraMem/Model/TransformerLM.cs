@@ -1,3 +1,4 @@
+using TorchSharp;
 using TorchSharp.Modules;
 using UltraMem.Layers;
 using static TorchSharp.torch;
@@ -31,37 +32,59 @@ public sealed class TransformerLM : nn.Module<Tensor, Tensor>
     public TransformerLM(ModelConfig config)
         : base(nameof(TransformerLM))
     {
+        // built and initialised on the CPU, whatever TorchSharp's default device (Platform.Devices): the same seed gives the
+        // same weights everywhere; move the model afterwards (ToDevice)
         Config = config = config.Resolve();
-        var context = config.ForSlots();
-        var replaced = config.MemoryLayers.Where(p => p.ReplaceFfn).Select(p => p.ReadAt).ToHashSet();
-        embed_tokens = nn.Embedding(config.VocabSize, config.DModel);
-        layers = new ModuleList<DecoderBlock>();
-        for (int i = 0; i < config.NLayers; i++)
-            layers.Add(new DecoderBlock(config, withFfn: config.Ffn == FfnKind.SwiGlu && !replaced.Contains(i)));
-        var sharedBy = config.MemoryLayers.FirstOrDefault(p => p.Memory?.SharedValues == true)?.Memory;
-        if (config.SharedValueRows is { } g && sharedBy is not null)
-            shared_memory = new Layers.Memory.SharedMemory(
-                g,
-                sharedBy.ValueDimResolved(config.DModel),
-                sharedBy.PreValueDimResolved,
-                new Layers.Memory.ValueGroup(sharedBy.ValueLrMultiplier, sharedBy.ValueLrDecaySteps, sharedBy.ValueLr)
-            );
-        memory_layers = new ModuleList<FeedForwardSlot>();
-        foreach (var p in config.MemoryLayers)
-            memory_layers.Add(SlotKinds.Get(p.Kind).Build(p.Settings!, context, shared_memory));
-        norm = new RMSNorm(config.DModel, config.NormEps);
-        lm_head = config.TieEmbeddings ? null : nn.Linear(config.DModel, config.VocabSize, hasBias: false);
-        _dropout = nn.Dropout(config.Dropout);
-        _rope = new RotaryEmbedding(config.HeadDim, config.MaxSeqLen, config.RopeTheta);
-        _readersAt = Enumerable.Range(0, config.NLayers).Select(_ => new List<int>()).ToArray();
-        for (int j = 0; j < config.MemoryLayers.Count; j++)
-            _readersAt[config.MemoryLayers[j].ReadAt].Add(j);
-        RegisterComponents();
-        InitializeWeights();
-        for (int j = 0; j < memory_layers.Count; j++)
-            memory_layers[j].InitializeParameters(context);
-        if (SharedReaders().FirstOrDefault() is { } reader)
-            Layers.Memory.MemoryInit.InitializeTables(reader, context); // the shared table, once
+        var previousDevice = get_default_device();
+        set_default_device(CPU);
+        try
+        {
+            var context = config.ForSlots();
+            var replaced = config.MemoryLayers.Where(p => p.ReplaceFfn).Select(p => p.ReadAt).ToHashSet();
+            embed_tokens = nn.Embedding(config.VocabSize, config.DModel);
+            layers = new ModuleList<DecoderBlock>();
+            for (int i = 0; i < config.NLayers; i++)
+                layers.Add(new DecoderBlock(config, withFfn: config.Ffn == FfnKind.SwiGlu && !replaced.Contains(i)));
+            var sharedBy = config.MemoryLayers.FirstOrDefault(p => p.Memory?.SharedValues == true)?.Memory;
+            if (config.SharedValueRows is { } g && sharedBy is not null)
+                shared_memory = new Layers.Memory.SharedMemory(
+                    g,
+                    sharedBy.ValueDimResolved(config.DModel),
+                    sharedBy.PreValueDimResolved,
+                    new Layers.Memory.ValueGroup(sharedBy.ValueLrMultiplier, sharedBy.ValueLrDecaySteps, sharedBy.ValueLr)
+                );
+            memory_layers = new ModuleList<FeedForwardSlot>();
+            foreach (var p in config.MemoryLayers)
+                memory_layers.Add(SlotKinds.Get(p.Kind).Build(p.Settings!, context, shared_memory));
+            norm = new RMSNorm(config.DModel, config.NormEps);
+            lm_head = config.TieEmbeddings ? null : nn.Linear(config.DModel, config.VocabSize, hasBias: false);
+            _dropout = nn.Dropout(config.Dropout);
+            _rope = new RotaryEmbedding(config.HeadDim, config.MaxSeqLen, config.RopeTheta);
+            _readersAt = Enumerable.Range(0, config.NLayers).Select(_ => new List<int>()).ToArray();
+            for (int j = 0; j < config.MemoryLayers.Count; j++)
+                _readersAt[config.MemoryLayers[j].ReadAt].Add(j);
+            RegisterComponents();
+            InitializeWeights();
+            for (int j = 0; j < memory_layers.Count; j++)
+                memory_layers[j].InitializeParameters(context);
+            if (SharedReaders().FirstOrDefault() is { } reader)
+                Layers.Memory.MemoryInit.InitializeTables(reader, context); // the shared table, once
+        }
+        finally
+        {
+            set_default_device(previousDevice);
+        }
+    }
+
+    /// <summary>The device of the model's weights.</summary>
+    public Device Device => embed_tokens.weight!.device;
+
+    /// <summary>Moves the weights (and buffers) to <paramref name="device"/>; nothing when they are there already.</summary>
+    public TransformerLM ToDevice(Device device)
+    {
+        if (Device.type != device.type || Device.index != device.index)
+            this.to(device);
+        return this;
     }
 
     /// <summary>The memory layers reading <see cref="shared_memory"/>.</summary>

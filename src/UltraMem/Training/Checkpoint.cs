@@ -1,4 +1,5 @@
 using System.Text.Json;
+using TorchSharp;
 using UltraMem.IO;
 using UltraMem.Model;
 using UltraMem.Tokenization;
@@ -57,12 +58,12 @@ public sealed class Checkpoint
             };
             SafeTensors.Save(
                 Path.Combine(tmp, ModelFile),
-                model.state_dict().Select(kv => new KeyValuePair<string, Tensor>(kv.Key, kv.Value)),
+                model.state_dict().Select(kv => new KeyValuePair<string, Tensor>(kv.Key, OnCpu(kv.Value))),
                 meta
             );
             SafeTensors.Save(
                 Path.Combine(tmp, OptimizerFile),
-                optimizer.StateTensors(),
+                optimizer.StateTensors().Select(kv => new KeyValuePair<string, Tensor>(kv.Key, OnCpu(kv.Value))),
                 new Dictionary<string, string> { ["optimizer"] = "adamw", ["step_count"] = optimizer.StepCount.ToString() }
             );
             AtomicFile.WriteAllText(Path.Combine(tmp, ModelConfigFile), model.Config.ToJson());
@@ -100,6 +101,9 @@ public sealed class Checkpoint
                 System.IO.Directory.Delete(leftover, recursive: true);
         return final;
     }
+
+    /// <summary>A tensor as the safetensors writer reads it: on the CPU (a copy when it lives on another device).</summary>
+    static Tensor OnCpu(Tensor t) => t.device_type == DeviceType.CPU ? t : t.cpu();
 
     /// <summary>
     /// Resolves a run folder (follows <c>checkpoints/latest</c>) or a checkpoint folder, and reads its configs and state.

@@ -11,6 +11,10 @@ public sealed record TrainRequest
     public required string CacheDir { get; init; }
     public bool Resume { get; init; }
 
+    /// <summary>Where the model trains (<c>--device</c>); not part of the run's identity, so a run may resume on another device.
+    /// Null: the CPU.</summary>
+    public TorchSharp.torch.Device? Device { get; init; }
+
     /// <summary>Stop (with a checkpoint) after this many steps even if max_steps is larger — for tests and time-boxed runs.</summary>
     public long? StopAfterStep { get; init; }
     public CancellationToken Cancel { get; init; }

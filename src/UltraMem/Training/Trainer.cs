@@ -91,7 +91,8 @@ public static class Trainer
         int seqLen = train.SeqLen ?? modelConfig.MaxSeqLen;
 
         manual_seed(unchecked((long)train.Seed));
-        using var model = resumeFrom?.LoadModel() ?? new TransformerLM(modelConfig);
+        var device = req.Device ?? CPU;
+        using var model = (resumeFrom?.LoadModel() ?? new TransformerLM(modelConfig)).ToDevice(device);
         var groups = ParameterGroups.ForModel(model, train.WeightDecay, train.MaxSteps);
         // value_updates: the layers read their value tables row-sparsely (and AdamW updates them lazily) or densely;
         // set on every run, resumed ones included (the checkpoint's train config decides)
@@ -179,7 +180,8 @@ public static class Trainer
                 for (int micro = 0; micro < train.GradAccum; micro++)
                 {
                     using var scope = NewDisposeScope();
-                    var (x, y) = data.TrainBatch(train.BatchSize, seqLen, train.Seed, step, micro);
+                    var (xc, yc) = data.TrainBatch(train.BatchSize, seqLen, train.Seed, step, micro);
+                    var (x, y) = (xc.to(device), yc.to(device));
                     var logits = model.forward(x);
                     var loss = TransformerLM.CrossEntropy(logits, y);
                     lossSum += loss.item<float>();
@@ -289,7 +291,7 @@ public static class Trainer
         foreach (var (x, y) in data.ValidationBatches(batchSize, seqLen, maxBatches))
         {
             using var scope = NewDisposeScope();
-            var loss = TransformerLM.CrossEntropy(model.forward(x), y);
+            var loss = TransformerLM.CrossEntropy(model.forward(x.to(model.Device)), y.to(model.Device));
             long count = y.numel();
             sum += loss.item<float>() * count;
             n += count;

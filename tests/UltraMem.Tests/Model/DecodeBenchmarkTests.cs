@@ -218,7 +218,7 @@ public class DecodeBenchmarkTests
         var tokens = randint(0, config.VocabSize, new long[] { 2, 6 });
         var big = Enumerable
             .Range(0, config.NLayers)
-            .Select(_ => new AttentionCache(5, config.NHeads, config.MaxSeqLen, config.HeadDim, ScalarType.Float32))
+            .Select(_ => new AttentionCache(5, config.NHeads, config.MaxSeqLen, config.HeadDim, ScalarType.Float32, CPU))
             .ToArray();
         using var own = new DecodeCache(model, 2);
         using var shared = new DecodeCache(model, big.Select(a => a.Slice(2)).ToList(), 0);

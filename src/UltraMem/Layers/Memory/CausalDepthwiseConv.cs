@@ -43,7 +43,9 @@ public sealed class CausalDepthwiseConv : nn.Module
             padded = F.pad(xt, new long[] { _kernel - 1, 0 });
         else
         {
-            var tail = state.Tensors.TryGetValue(StateKey, out var t) ? t : zeros(xt.shape[0], xt.shape[1], _kernel - 1, dtype: xt.dtype);
+            var tail = state.Tensors.TryGetValue(StateKey, out var t)
+                ? t
+                : zeros(xt.shape[0], xt.shape[1], _kernel - 1, dtype: xt.dtype, device: xt.device);
             padded = cat(new[] { tail, xt }, 2);
             var newTail = padded.narrow(2, padded.shape[2] - (_kernel - 1), _kernel - 1).clone().DetachFromDisposeScope();
             if (state.Tensors.TryGetValue(StateKey, out var old))

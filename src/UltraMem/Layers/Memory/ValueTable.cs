@@ -55,7 +55,7 @@ public sealed class ValueTable : nn.Module
         (var table, rows) = Source(rows);
         long tableRows = table.shape[0];
         var chunkView = table.view(tableRows * h, dv / h); // row i, chunk c → i·h + c
-        var chunk = arange(h, dtype: ScalarType.Int64);
+        var chunk = arange(h, dtype: ScalarType.Int64, device: rows.device);
         Tensor pooled;
         if (groups is null || expansion == 1)
         {
@@ -65,7 +65,7 @@ public sealed class ValueTable : nn.Module
         }
         else
         {
-            var token = arange(n, dtype: ScalarType.Int64).view(n, 1, 1);
+            var token = arange(n, dtype: ScalarType.Int64, device: rows.device).view(n, 1, 1);
             var bagId = ((token * expansion + groups.unsqueeze(2)) * h + chunk.view(1, 1, h)).flatten(); // [(t, s, c)]
             var (sortedId, order) = bagId.sort();
             var idx = (rows.unsqueeze(2) * h + chunk.view(1, 1, h)).flatten().index_select(0, order);

@@ -32,9 +32,9 @@ public sealed class ValueUsageStats : IDisposable
     {
         using var _ = no_grad();
         using var scope = NewDisposeScope();
-        _counts ??= zeros(_rows, dtype: ScalarType.Float32).DetachFromDisposeScope();
+        _counts ??= zeros(_rows, dtype: ScalarType.Float32, device: rows.device).DetachFromDisposeScope();
         var flat = rows.flatten();
-        _counts.index_add_(0, flat, ones(flat.shape[0], dtype: ScalarType.Float32), 1.0);
+        _counts.index_add_(0, flat, ones(flat.shape[0], dtype: ScalarType.Float32, device: flat.device), 1.0);
         var total = scores.sum(-1); // [N, H, m] (Σ over cores)
         _top1Sum += total.select(2, 0).mean().to(ScalarType.Float64).item<double>() * total.shape[0];
         _tokens += total.shape[0];
