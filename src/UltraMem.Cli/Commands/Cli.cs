@@ -114,6 +114,10 @@ static class Cli
         return parts;
     }
 
+    /// <summary><c>--device</c>: where the command computes (models are built on the CPU and moved; README, "Devices").</summary>
+    public static Option<string> Device() =>
+        Opt("--device", "Device: cpu, cuda or cuda:N (needs TorchSharp's CUDA package; README, \"Devices\").", "cpu", true);
+
     public static Option<string> CacheDir() =>
         Opt(
             "--cache-dir",

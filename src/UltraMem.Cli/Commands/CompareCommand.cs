@@ -82,6 +82,7 @@ static class CompareCommand
             "Train again the recorded runs whose model is not the one this version builds for their architecture (after a preset changed): their run folders move to OUT/stale/, the old results lines stay and are superseded."
         );
         var cache = Cli.CacheDir();
+        var device = Cli.Device();
         var cmd = new Command(
             "compare",
             "Train every architecture of a matched family (or every rung of the UltraMem ablation ladder) on the same corpus, token budget and seeds; "
@@ -114,9 +115,11 @@ static class CompareCommand
             keepOptimizer,
             retrainStale,
             cache,
+            device,
         };
         cmd.SetAction(r =>
         {
+            var dev = Platform.Devices.Parse(r.GetValue(device)!); // before any work: a missing GPU is one line
             bool isLadder = r.GetValue(ladder);
             string kind = isLadder ? CompareSettings.LadderKind : CompareSettings.FamilyKind;
             string? configPath = r.GetValue(config);
@@ -192,6 +195,7 @@ static class CompareCommand
                 new CompareRequest
                 {
                     OutDir = folder,
+                    Device = dev,
                     Settings = settings,
                     Archs = archList,
                     Seeds = seedValues,

@@ -29,6 +29,7 @@ static class DemoCommand
         var outDir = Cli.Opt<string?>("--out", "Run folder (default: runs/demo-<timestamp>).");
         var prompt = Cli.Opt("--prompt", "Prompt for the closing sample.", "The jury said", true);
         var cache = Cli.CacheDir();
+        var device = Cli.Device();
         var cmd = new Command(
             "demo",
             "Train the tiny preset on the bundled Brown corpus, print validation losses, plot the loss curve, and sample text."
@@ -38,9 +39,11 @@ static class DemoCommand
             outDir,
             prompt,
             cache,
+            device,
         };
         cmd.SetAction(r =>
         {
+            var dev = Platform.Devices.Parse(r.GetValue(device)!); // before any work: a missing GPU is one line
             var train = DemoTrainConfig with { MaxSteps = r.GetValue(steps) };
             string run = r.GetValue(outDir) ?? Path.Combine("runs", $"demo-{DateTime.Now:yyyyMMdd-HHmmss}");
             // under two epochs of data, dropout only slows learning down: the demo turns it off
@@ -56,6 +59,7 @@ static class DemoCommand
                 new TrainRequest
                 {
                     RunDir = run,
+                    Device = dev,
                     Model = model,
                     Train = train,
                     CacheDir = r.GetValue(cache)!,
@@ -90,7 +94,7 @@ static class DemoCommand
 
             var ckpt = Checkpoint.Open(result.CheckpointDir);
             var tok = ckpt.LoadTokenizer();
-            using var lm = ckpt.LoadModel();
+            using var lm = ckpt.LoadModel().ToDevice(dev);
             string p = r.GetValue(prompt)!;
             var ids = Generator.Generate(
                 lm,

@@ -22,6 +22,7 @@ static class EvalCommand
         var batches = Cli.Opt<int?>("--batches", "Evaluate only this many batches (default: the whole validation split).");
         var batch = Cli.Opt<int?>("--batch-size", "Sequences per batch (default: the training batch size).");
         var cache = Cli.CacheDir();
+        var device = Cli.Device();
         var cmd = new Command("eval", "Validation loss and perplexity of a checkpoint.")
         {
             checkpoint,
@@ -30,9 +31,11 @@ static class EvalCommand
             batches,
             batch,
             cache,
+            device,
         };
         cmd.SetAction(r =>
         {
+            var dev = Platform.Devices.Parse(r.GetValue(device)!); // before any work: a missing GPU is one line
             if (r.GetValue(batch) is { } bs && bs < 1)
                 throw new UltraMemException($"--batch-size must be positive (got {bs})");
             if (r.GetValue(batches) is { } nb && nb < 1)
@@ -68,7 +71,7 @@ static class EvalCommand
                 Platform.MachineMemory.AvailableBytes(),
                 "--batch-size"
             );
-            using var model = ckpt.LoadModel();
+            using var model = ckpt.LoadModel().ToDevice(dev);
             var sw = System.Diagnostics.Stopwatch.StartNew();
             double loss = Trainer.Evaluate(model, data, batchSize, seqLen, r.GetValue(batches));
             Console.WriteLine($"checkpoint   {ckpt.Directory} (step {ckpt.State.Step})");

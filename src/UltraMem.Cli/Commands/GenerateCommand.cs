@@ -19,6 +19,7 @@ static class GenerateCommand
         var topK = Cli.Opt("--top-k", "Keep the k most likely tokens (0 = all).", 50, true);
         var topP = Cli.Opt("--top-p", "Nucleus sampling mass (1 = off).", 0.95, true);
         var seed = Cli.Opt("--seed", "Sampling seed.", 0, true);
+        var device = Cli.Device();
         var cmd = new Command("generate", "Sample a continuation through the KV cache.")
         {
             checkpoint,
@@ -28,9 +29,11 @@ static class GenerateCommand
             topK,
             topP,
             seed,
+            device,
         };
         cmd.SetAction(r =>
         {
+            var dev = Platform.Devices.Parse(r.GetValue(device)!); // before any work: a missing GPU is one line
             var options = new SamplingOptions(r.GetValue(temperature), r.GetValue(topK), r.GetValue(topP), r.GetValue(seed)).Validate();
             int max = r.GetValue(maxTokens);
             if (max < 0)
@@ -43,7 +46,7 @@ static class GenerateCommand
                 Inference.InferenceMemory.GenerationBytes(ckpt.ModelConfig),
                 Platform.MachineMemory.AvailableBytes()
             );
-            using var model = ckpt.LoadModel();
+            using var model = ckpt.LoadModel().ToDevice(dev);
             if (model.Config.VocabSize != tok.VocabSize)
                 throw new UltraMemException(
                     $"checkpoint vocab_size {model.Config.VocabSize} does not match its tokenizer ({tok.VocabSize})"

@@ -28,6 +28,7 @@ static class TrainCommand
         var outDir = Cli.Opt("--out", "Run folder: checkpoints, metrics.jsonl/csv, loss.png.", "runs/train", true);
         var resume = Cli.Opt<bool>("--resume", "Continue the run in --out from its latest checkpoint.");
         var cache = Cli.CacheDir();
+        var device = Cli.Device();
         var cmd = new Command("train", "Train a language model on a corpus (Ctrl-C saves a checkpoint; --resume continues exactly).")
         {
             trainConfig,
@@ -47,6 +48,7 @@ static class TrainCommand
             outDir,
             resume,
             cache,
+            device,
         };
         modelOptions.AddTo(cmd);
         var sets = Cli.SetOption.Create(takesTrain: true);
@@ -70,6 +72,7 @@ static class TrainCommand
         };
         cmd.SetAction(r =>
         {
+            var dev = Platform.Devices.Parse(r.GetValue(device)!); // before any work: a missing GPU is one line
             bool Given(string flag) => r.GetResult(flag) is System.CommandLine.Parsing.OptionResult { Implicit: false };
             TrainConfig WithFlags(TrainConfig t) =>
                 t with
@@ -125,6 +128,7 @@ static class TrainCommand
                 new TrainRequest
                 {
                     RunDir = r.GetValue(outDir)!,
+                    Device = dev,
                     Model = model,
                     Train = t,
                     CacheDir = r.GetValue(cache)!,

@@ -5,6 +5,9 @@ public sealed record CompareRequest
 {
     /// <summary>The comparison folder: settings.json, results.jsonl, reports, and a run folder per (arch, seed): ARCH/seed-S/.</summary>
     public required string OutDir { get; init; }
+
+    /// <summary>Where the runs train (not part of the settings: a comparison may continue on another device). Null: the CPU.</summary>
+    public TorchSharp.torch.Device? Device { get; init; }
     public required CompareSettings Settings { get; init; }
     public required IReadOnlyList<string> Archs { get; init; }
     public required IReadOnlyList<ulong> Seeds { get; init; }

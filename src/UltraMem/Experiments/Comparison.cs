@@ -184,6 +184,7 @@ public static class Comparison
                             Train = s.Train with { Seed = seed },
                             CacheDir = req.CacheDir,
                             Resume = from > 0,
+                            Device = req.Device,
                             StopAfterStep = req.StopAfterStep,
                             Cancel = req.Cancel,
                             Log = m => req.Log(m.Replace("; continue with --resume", "")), // the comparison continues it, not `train --resume`

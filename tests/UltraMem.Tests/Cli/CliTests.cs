@@ -410,6 +410,26 @@ public class CliTests : IClassFixture<CliFixture>
     }
 
     [Fact]
+    public void AnUnavailableDeviceIsOneLineBeforeAnyWork()
+    {
+        string run = Path.Combine(_f.Root, "cuda-run");
+        AssertOneLineError(
+            _f.Invoke("train", "--device", "cuda", "--corpus", _f.Corpus, "--vocab-size", "300", "--out", run),
+            "device cuda is not available"
+        );
+        Assert.False(Directory.Exists(run));
+        AssertOneLineError(_f.Invoke("eval", "--checkpoint", _f.Run, "--device", "cuda:1"), "device cuda:1 is not available");
+        AssertOneLineError(_f.Invoke("generate", "--checkpoint", _f.Run, "--device", "tpu"), "--device: 'tpu' is not a device");
+        AssertOneLineError(
+            _f.Invoke("compare", "--device", "cuda", "--out", Path.Combine(_f.Root, "cuda-cmp")),
+            "device cuda is not available"
+        );
+        Assert.False(Directory.Exists(Path.Combine(_f.Root, "cuda-cmp")));
+        var cpu = _f.Invoke("generate", "--checkpoint", _f.Run, "--device", "CPU", "--max-tokens", "3");
+        Assert.True(cpu.Code == 0, cpu.Err);
+    }
+
+    [Fact]
     public void ACheckpointTooBigForTheMachineIsRefusedBeforeItsWeightsAreRead()
     {
         // a checkpoint from a bigger machine, as its config says: 12 · 512 · 16384² ≈ 1.6 T parameters
