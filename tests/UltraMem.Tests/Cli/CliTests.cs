@@ -48,60 +48,43 @@ public sealed class CliFixture : IDisposable
         );
     }
 
-    public (int Code, string Out, string Err) Invoke(params string[] args) => Invoke(null, args);
+    public (int Code, string Out, string Err) Invoke(params string[] args) => Start(null, null, null, args);
 
     /// <summary>Runs the tool in <paramref name="workingDirectory"/>.</summary>
-    public (int Code, string Out, string Err) InvokeIn(string workingDirectory, params string[] args)
-    {
-        _workingDirectory = workingDirectory;
-        try
-        {
-            return Invoke(null, args);
-        }
-        finally
-        {
-            _workingDirectory = null;
-        }
-    }
-
-    string? _workingDirectory;
+    public (int Code, string Out, string Err) InvokeIn(string workingDirectory, params string[] args) =>
+        Start(null, workingDirectory, null, args);
 
     /// <summary>Runs the tool with its address space limited to <paramref name="kilobytes"/> (bash's <c>ulimit -v</c>), so that
     /// an allocation fails the way it does on a machine out of memory.</summary>
-    public (int Code, string Out, string Err) InvokeLimited(long kilobytes, params string[] args)
-    {
-        _addressSpaceKb = kilobytes;
-        try
-        {
-            return Invoke(null, args);
-        }
-        finally
-        {
-            _addressSpaceKb = null;
-        }
-    }
-
-    long? _addressSpaceKb;
+    public (int Code, string Out, string Err) InvokeLimited(long kilobytes, params string[] args) => Start(null, null, kilobytes, args);
 
     /// <summary>Runs the tool; <paramref name="whileRunning"/> (if any) gets the process id and the stderr seen so far, polled.</summary>
-    public (int Code, string Out, string Err) Invoke(Func<int, Func<string>, bool>? whileRunning, params string[] args)
+    public (int Code, string Out, string Err) Invoke(Func<int, Func<string>, bool>? whileRunning, params string[] args) =>
+        Start(whileRunning, null, null, args);
+
+    (int Code, string Out, string Err) Start(
+        Func<int, Func<string>, bool>? whileRunning,
+        string? workingDirectory,
+        long? addressSpaceKb,
+        string[] args
+    )
     {
         string dll = Path.Combine(AppContext.BaseDirectory, "UltraMem.Cli.dll");
-        var psi = new ProcessStartInfo(_addressSpaceKb is null ? "dotnet" : "bash")
+        var psi = new ProcessStartInfo(addressSpaceKb is null ? "dotnet" : "bash")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        if (_addressSpaceKb is { } kb)
+        if (addressSpaceKb is { } kb)
             foreach (var a in new[] { "-c", $"ulimit -v {kb} && exec dotnet \"$@\"", "bash" })
                 psi.ArgumentList.Add(a);
         psi.ArgumentList.Add(dll);
         foreach (var a in args)
             psi.ArgumentList.Add(a);
         psi.Environment["ULTRAMEM_CACHE"] = Cache;
-        if (_workingDirectory is not null)
-            psi.WorkingDirectory = _workingDirectory;
+        if (workingDirectory is not null)
+            psi.WorkingDirectory = workingDirectory;
         using var p = Process.Start(psi)!;
         var stdout = p.StandardOutput.ReadToEndAsync();
         var err = new System.Text.StringBuilder();

@@ -14,20 +14,9 @@ public class CoarseSearchTests
     const int D = 16;
 
     static MemoryConfig Tucker(int n, int m, int r, int h, int? coarse, CoarseSearch search) =>
-        new()
+        RetrievalOracleTests.Tucker(n, m, r, h, coarse) with
         {
-            NKeys = n,
-            Heads = 3,
-            TopM = m,
-            KeyDim = 8,
-            ValueDim = 8 * h,
-            ValueProjection = true,
-            Retrieval = Retrieval.Tucker,
-            TuckerRank = r,
-            TuckerCores = h,
-            CoarseTop = coarse,
             CoarseSearch = search,
-            Softmax = false,
         };
 
     /// <summary>Makes every head's summed core nearly rank 1 (a·bᵀ plus <paramref name="noise"/>), with signed factors.</summary>

@@ -8,7 +8,8 @@ public class RetrievalOracleTests
 {
     const int D = 16;
 
-    static MemoryConfig Tucker(int n, int m, int r, int h, int? coarse = null) =>
+    /// <summary>A TDQKR layer of 3 heads over D = 16 (also the coarse-search tests' base).</summary>
+    internal static MemoryConfig Tucker(int n, int m, int r, int h, int? coarse = null) =>
         new()
         {
             NKeys = n,
