@@ -32,24 +32,4 @@ public static class Devices
             );
         return new Device(DeviceType.CUDA, index);
     }
-
-    /// <summary>
-    /// Runs <paramref name="build"/> with TorchSharp's default device set to the CPU and restores the previous default:
-    /// module constructors create their parameters without naming a device.
-    /// </summary>
-    public static T OnCpu<T>(Func<T> build)
-    {
-        var previous = get_default_device();
-        if (previous.type == DeviceType.CPU)
-            return build();
-        set_default_device(CPU);
-        try
-        {
-            return build();
-        }
-        finally
-        {
-            set_default_device(previous);
-        }
-    }
 }
