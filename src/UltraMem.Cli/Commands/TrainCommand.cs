@@ -92,10 +92,11 @@ static class TrainCommand
                     ValueUpdates = r.GetValue(valueUpdates) is { } vu ? Cli.ParseEnum<ValueUpdates>(vu, "--value-updates") : t.ValueUpdates,
                 };
             bool isResume = r.GetValue(resume);
+            ResumePoint? run = null; // opened once: compared here, continued by the trainer
             if (isResume)
             {
                 // compare what was asked for with the run (resolved configs): naming the run's own settings again is fine
-                var run = ResumePoint.Open(r.GetValue(outDir)!);
+                run = ResumePoint.Open(r.GetValue(outDir)!);
                 var asked = sets.ApplyTrain(r, WithFlags(r.GetValue(trainConfig) is { } tc ? Cli.ReadTrainConfig(tc) : run.TrainConfig));
                 var modelFlags = new[] { "--preset", "--arch", "--config", "--memory" }.Where(Given).ToList();
                 var askedModel = sets.ApplyModel(
@@ -133,6 +134,7 @@ static class TrainCommand
                     Train = t,
                     CacheDir = r.GetValue(cache)!,
                     Resume = isResume,
+                    ResumeFrom = run,
                     Cancel = cts.Token,
                 }
             );

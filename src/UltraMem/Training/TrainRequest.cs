@@ -11,6 +11,9 @@ public sealed record TrainRequest
     public required string CacheDir { get; init; }
     public bool Resume { get; init; }
 
+    /// <summary>The run to continue, when the caller has opened it already (with <see cref="Resume"/>); null: opened here.</summary>
+    public ResumePoint? ResumeFrom { get; init; }
+
     /// <summary>Where the model trains (<c>--device</c>); not part of the run's identity, so a run may resume on another device.
     /// Null: the CPU.</summary>
     public TorchSharp.torch.Device? Device { get; init; }

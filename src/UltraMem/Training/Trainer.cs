@@ -55,7 +55,7 @@ public static class Trainer
         ResumePoint? restart = null; // a run stopped before its first complete checkpoint: the same run again from step 0
         if (req.Resume)
         {
-            var record = ResumePoint.Open(req.RunDir);
+            var record = req.ResumeFrom ?? ResumePoint.Open(req.RunDir);
             resumeFrom = record.Latest;
             restart = resumeFrom is null ? record : null;
         }
