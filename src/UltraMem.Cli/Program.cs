@@ -16,6 +16,7 @@ var root = new RootCommand("UltraMem.NET — build, train, evaluate, run and ben
     DemoCommand.Create(),
     BenchCommand.Create(),
     CompareCommand.Create(),
+    TasksCommand.Create(),
 };
 
 try

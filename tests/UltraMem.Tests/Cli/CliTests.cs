@@ -393,6 +393,22 @@ public class CliTests : IClassFixture<CliFixture>
     }
 
     [Fact]
+    public void TasksMakeWritesACorpusAndTasksEvalRefusesAContextTooShort()
+    {
+        string corpus = Path.Combine(_f.Root, "tasks.jsonl");
+        var made = _f.Invoke("tasks", "make", "--out", corpus, "--documents", "20", "--examples-per-document", "6");
+        Assert.True(made.Code == 0, made.Err);
+        var lines = File.ReadAllLines(corpus);
+        Assert.Equal(20, lines.Length);
+        var text = System.Text.Json.JsonDocument.Parse(lines[0]).RootElement.GetProperty("text").GetString()!;
+        Assert.Equal(6, text.TrimEnd('\n').Split('\n').Length); // one example of each task
+        Assert.StartsWith("kv: ", text);
+        AssertOneLineError(_f.Invoke("tasks", "make", "--out", corpus, "--documents", "0"), "--documents must be in 1..10,000,000");
+        // the fixture's model has a 32-token context: the suite's examples do not fit, and it says so
+        AssertOneLineError(_f.Invoke("tasks", "eval", "--checkpoint", _f.Run, "--examples", "2"), "exceeds max_seq_len 32");
+    }
+
+    [Fact]
     public void AnUnavailableDeviceIsOneLineBeforeAnyWork()
     {
         string run = Path.Combine(_f.Root, "cuda-run");
