@@ -150,7 +150,9 @@ static class Cli
                         + string.Join(", ", Families.Members)
                         + ", a rung of the UltraMem ablation ladder ("
                         + string.Join(", ", MemoryPresets.Ladder)
-                        + "), or ultramemv2+ring. See `ultramem match`."
+                        + "), ultramemv2+ring, or a study variant ("
+                        + string.Join(", ", Families.Variants.Keys)
+                        + "; docs/results.md §5). See `ultramem match`."
                 ),
                 Opt<string?>("--config", "Model config JSON (snake_case ModelConfig); overrides --preset."),
                 new Option<string[]>("--memory")
