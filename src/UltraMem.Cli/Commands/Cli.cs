@@ -87,13 +87,7 @@ static class Cli
         );
         if (!m.Success)
             return message.TrimEnd('.');
-        string type = m.Groups["type"].Value;
-        string words =
-            type.Contains("UInt") ? "a non-negative integer"
-            : type.Contains("Int32") || type.Contains("Int64") ? "an integer"
-            : type.Contains("Double") || type.Contains("Single") ? "a number"
-            : type.Contains("Boolean") ? "true or false"
-            : "a valid value";
+        string words = IO.StrictJson.TypeWords(m.Groups["type"].Value, otherwise: "a valid value");
         return $"{m.Groups["option"].Value}: '{m.Groups["value"].Value}' is not {words}";
     }
 

@@ -101,6 +101,17 @@ public sealed record ComparisonReport
                     + string.Join(", ", unfinished)
             );
 
+        // each finished run's logged metrics, read once for the diagnostics table and the curves
+        var metrics = archs
+            .SelectMany(a => a.Runs)
+            .Where(r => r.Error is null)
+            .ToDictionary(
+                r => r,
+                r =>
+                    File.Exists(Path.Combine(folder, r.RunDir, "metrics.jsonl"))
+                        ? new MetricsLog(Path.Combine(folder, r.RunDir)).ReadAll()
+                        : new List<MetricRecord>()
+            );
         bool ladder = settings.Kind == CompareSettings.LadderKind;
         var (headers, rows, csv) = Table(archs, ladder);
         var (verdict, beats) = VerdictOf(archs);
@@ -108,7 +119,7 @@ public sealed record ComparisonReport
         {
             Settings = settings,
             Archs = archs,
-            Memory = MemoryOf(folder, archs),
+            Memory = MemoryOf(archs, metrics),
             Headers = headers,
             Rows = rows,
             Verdict = verdict,
@@ -120,7 +131,7 @@ public sealed record ComparisonReport
         };
         IO.AtomicFile.WriteAllText(report.CsvPath, csv);
         IO.AtomicFile.WriteAllText(report.MarkdownPath, report.Markdown(fingerprint));
-        Plot(folder, report);
+        Plot(report, metrics);
         return report;
     }
 
@@ -128,7 +139,10 @@ public sealed record ComparisonReport
     /// The last <c>mem_val</c> record of each run (the final evaluation over the whole validation split): per diagnostic the mean
     /// over the run's memory layers (<c>memJ.KEY</c>), per seed.
     /// </summary>
-    static List<(string, IReadOnlyDictionary<string, IReadOnlyList<double>>)> MemoryOf(string folder, IReadOnlyList<ArchSummary> archs)
+    static List<(string, IReadOnlyDictionary<string, IReadOnlyList<double>>)> MemoryOf(
+        IReadOnlyList<ArchSummary> archs,
+        IReadOnlyDictionary<RunRecord, List<MetricRecord>> metrics
+    )
     {
         var list = new List<(string, IReadOnlyDictionary<string, IReadOnlyList<double>>)>();
         foreach (var a in archs)
@@ -136,10 +150,7 @@ public sealed record ComparisonReport
             var values = MemoryDiagnostics.ToDictionary(k => k, _ => new List<double>());
             foreach (var r in a.Runs.Where(r => r.Error is null))
             {
-                string runDir = Path.Combine(folder, r.RunDir);
-                if (!File.Exists(Path.Combine(runDir, "metrics.jsonl")))
-                    continue;
-                var last = new MetricsLog(runDir).ReadAll().LastOrDefault(x => x.Split == "mem_val");
+                var last = metrics[r].LastOrDefault(x => x.Split == "mem_val");
                 if (last is null)
                     continue;
                 foreach (var key in MemoryDiagnostics)
@@ -377,7 +388,7 @@ public sealed record ComparisonReport
 
     /// <summary>compare.png: validation loss against training tokens, mean over seeds (bold) and each seed (faint), full range and
     /// zoomed.</summary>
-    static void Plot(string folder, ComparisonReport report)
+    static void Plot(ComparisonReport report, IReadOnlyDictionary<RunRecord, List<MetricRecord>> metrics)
     {
         var curves = new List<(string Arch, List<(double X, double Y)> Mean, List<List<(double X, double Y)>> Seeds)>();
         foreach (var a in report.Archs)
@@ -385,8 +396,7 @@ public sealed record ComparisonReport
             var seeds = new List<List<(double, double)>>();
             foreach (var r in a.Runs.Where(r => r.Error is null))
             {
-                string runDir = Path.Combine(folder, r.RunDir);
-                var m = File.Exists(Path.Combine(runDir, "metrics.jsonl")) ? new MetricsLog(runDir).ReadAll() : new List<MetricRecord>();
+                var m = metrics[r];
                 seeds.Add(
                     m.Where(x => x.Split == "val" && x.Values.ContainsKey("loss"))
                         .Select(x => ((x.Values.TryGetValue("tokens", out var tk) ? tk : x.Step) / 1e6, x.Values["loss"]))

@@ -69,7 +69,9 @@ public static class StrictJson
         return $"{path}: {m}";
     }
 
-    static string TypeWords(string type) =>
+    /// <summary>A .NET type name in a user's words ("System.Nullable`1[System.Int64]" → "an integer"); <paramref name="otherwise"/>
+    /// for any other type. Also words the command line's parse errors.</summary>
+    public static string TypeWords(string type, string otherwise = "an object") =>
         type.Contains("List`1") || type.EndsWith("[]", StringComparison.Ordinal) ? "a list"
         : type.Contains("Dictionary`2") ? "an object"
         : type.Contains("UInt") ? "a non-negative integer"
@@ -77,5 +79,5 @@ public static class StrictJson
         : type.Contains("Double") || type.Contains("Single") ? "a number"
         : type.Contains("Boolean") ? "true or false"
         : type.Contains("String") ? "a string"
-        : "an object";
+        : otherwise;
 }

@@ -35,12 +35,12 @@ public sealed record AnswerScore(bool Correct, double Loss, int AnswerTokens)
     public static AnswerScore Of(TransformerLM model, TextTokenizer tokenizer, TaskExample example)
     {
         var prompt = tokenizer.Encode(example.Prompt);
-        var answer = tokenizer.Encode(example.Prompt + example.Answer)[prompt.Length..]; // the answer as it tokenises after the prompt
-        if (answer.Length == 0 || !tokenizer.Encode(example.Prompt + example.Answer).AsSpan(0, prompt.Length).SequenceEqual(prompt))
+        var whole = tokenizer.Encode(example.Prompt + example.Answer); // the answer as it tokenises after the prompt
+        if (whole.Length <= prompt.Length || !whole.AsSpan(0, prompt.Length).SequenceEqual(prompt))
             throw new UltraMemException(
                 $"{example.Task}: the prompt's tokens change when the answer follows it; end prompts at a word boundary"
             );
-        var all = prompt.Concat(answer).Select(t => (long)t).ToArray();
+        var all = whole.Select(t => (long)t).ToArray();
         if (all.Length > model.Config.MaxSeqLen + 1)
             throw new UltraMemException(
                 $"{example.Task}: an example of {all.Length} tokens exceeds max_seq_len {model.Config.MaxSeqLen} + 1"

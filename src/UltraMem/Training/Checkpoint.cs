@@ -147,9 +147,13 @@ public sealed class Checkpoint
     {
         if (File.Exists(Path.Combine(path, ModelFile)))
             return true;
-        string root = System.IO.Directory.Exists(Path.Combine(path, "checkpoints")) ? Path.Combine(path, "checkpoints") : path;
+        string root = StepFolderRoot(path);
         return System.IO.Directory.Exists(root) && StepFolders(root).Any(f => IsComplete(Path.Combine(root, f.Name)));
     }
+
+    /// <summary>Where the step folders of <paramref name="path"/> are: its <c>checkpoints</c> folder (a run folder), or itself.</summary>
+    static string StepFolderRoot(string path) =>
+        System.IO.Directory.Exists(Path.Combine(path, "checkpoints")) ? Path.Combine(path, "checkpoints") : path;
 
     static string Resolve(string path)
     {
@@ -159,7 +163,7 @@ public sealed class Checkpoint
             throw new UltraMemException($"checkpoint not found: {path}");
         if (File.Exists(Path.Combine(path, ModelFile)))
             return path;
-        string root = System.IO.Directory.Exists(Path.Combine(path, "checkpoints")) ? Path.Combine(path, "checkpoints") : path;
+        string root = StepFolderRoot(path);
         string pointer = Path.Combine(root, LatestPointer);
         string? problem = ReadPointer(pointer, root, out string? dir);
         if (problem is null)

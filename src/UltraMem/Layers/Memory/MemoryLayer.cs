@@ -99,7 +99,8 @@ public sealed class MemoryLayer : FeedForwardSlot
         var (group, row) = TableRows(sel.Addresses);
         _lastRows.Set(row);
         long s = (long)c.Heads * c.TopM;
-        var weights = (c.Softmax ? sel.Scores.softmax(2) : sel.Scores).reshape(n, s, c.Cores); // softmax over each head's m
+        var softmax = c.Softmax ? sel.Scores.softmax(2) : null; // over each head's m, per core   [N, H, m, h]
+        var weights = (softmax ?? sel.Scores).reshape(n, s, c.Cores);
         var xf = x.reshape(n, _dModel);
         if (pre_value_proj is not null && _tables.PreValues is { } pre)
         {
@@ -115,7 +116,7 @@ public sealed class MemoryLayer : FeedForwardSlot
             pooled = pooled * nn.functional.silu(gate_proj.forward(xf)); // m(x) ⊙ SiLU(W_s x)
         var o = value_proj is null ? pooled : value_proj.forward(pooled);
         if (TrackUsage)
-            _stats.Record(row, sel.Scores, o, c.Softmax ? sel.Scores.sum(-1).softmax(2) : null);
+            _stats.Record(row, sel.Scores, o, softmax);
         return o.view(b, t, _dModel).MoveToOuterDisposeScope();
     }
 
@@ -156,12 +157,13 @@ public sealed class MemoryLayer : FeedForwardSlot
             q = q.repeat_interleave(2, dim: 1); // [N, H, (r,) Dk]
         var (sRow, sCol) = keys.Scores(q); // [H, N, r, n']
         var sel = tucker is null ? ProductKeyRetrieval.Select(sRow, sCol, Options.TopM) : tucker.Select(sRow, sCol, Options.TopM);
-        if (tucker is not null && TrackUsage && !training && Options.CoarseSearch != CoarseSearch.Exact)
+        if (tucker is not null && TrackUsage && !training && state is null && Options.CoarseSearch != CoarseSearch.Exact)
         {
-            // evaluation only: the exact top-m costs n'² scores per token and head, so a bounded number of tokens (≤ 16M scores)
+            // evaluation passes only (not training, not decode steps): the exact top-m costs n'² scores per token and head, so
+            // a bounded number of tokens (≤ 16M scores)
             long keys = sRow.shape[^1];
             long tokens = Math.Clamp((1L << 24) / Math.Max(1, Options.Heads * Options.Cores * keys * keys), 1, 256);
-            _stats.RecordRecall(tucker.Recall(sRow, sCol, Options.TopM, tokens), Math.Min(tokens, sRow.shape[1]));
+            _stats.RecordRecall(tucker.Recall(sRow, sCol, sel.Addresses, tokens), Math.Min(tokens, sRow.shape[1]));
         }
         return new Selection(sel.Scores.MoveToOuterDisposeScope(), sel.Addresses.MoveToOuterDisposeScope());
     }

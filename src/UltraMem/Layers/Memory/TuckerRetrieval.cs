@@ -153,21 +153,21 @@ public sealed class TuckerRetrieval : nn.Module
     }
 
     /// <summary>
-    /// Share of the exact top-m (over the whole n'×n' grid of Σ_c scores) that <see cref="Select"/> found, per token and head,
-    /// averaged; over the first <paramref name="tokens"/> tokens of S_row, S_col [H, N, r, n']. 1 for <c>exact</c>.
+    /// Share of the exact top-m (over the whole n'×n' grid of Σ_c scores) that a search found — <paramref name="found"/>, the
+    /// addresses [N, H, m] <see cref="Select"/> returned for S_row, S_col [H, N, r, n'] — per token and head, averaged over the
+    /// first <paramref name="tokens"/> tokens.
     /// </summary>
-    public double Recall(Tensor sRow, Tensor sCol, int m, long tokens)
+    public double Recall(Tensor sRow, Tensor sCol, Tensor found, long tokens)
     {
         using var _ = no_grad();
         using var scope = NewDisposeScope();
         long n = Math.Min(tokens, sRow.shape[1]),
-            keys = sRow.shape[^1];
+            m = found.shape[^1];
         var r = sRow.detach().narrow(1, 0, n);
         var c = sCol.detach().narrow(1, 0, n);
-        var found = Select(r, c, m).Addresses; // [n, H, m]
-        var (_, pos) = CoreGrid(r, c).sum(2).flatten(-2).topk(m, dim: -1); // [H, n, m], pos = i·n' + j
+        var (_, pos) = CoreGrid(r, c).sum(2).flatten(-2).topk((int)m, dim: -1); // [H, n, m], pos = i·n' + j
         var exact = pos.transpose(0, 1); // [n, H, m]
-        var hit = (exact.unsqueeze(-1) == found.unsqueeze(-2)).any(-1); // [n, H, m]
+        var hit = (exact.unsqueeze(-1) == found.narrow(0, 0, n).unsqueeze(-2)).any(-1); // [n, H, m]
         return hit.to(ScalarType.Float64).mean().item<double>();
     }
 

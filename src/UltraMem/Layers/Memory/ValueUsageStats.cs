@@ -6,7 +6,7 @@ namespace UltraMem.Layers.Memory;
 /// Usage of a table's rows over a window of forward passes (memory layers' values, PEER's experts): coverage (share of the N physical rows
 /// selected at least once),
 /// usage entropy normalised by log N (1 = uniform) and its KL from uniform (log N − H), mean top-1 score, mean top-1 weight of
-/// a softmax over each head's m scores (1/m = uniform, 1 = argmax), memory output std, and TDQKR's recall of the exact top-m. Kept outside the module tree (not a buffer, not saved).
+/// the softmax over each head's m scores (per core; 1/m = uniform, 1 = argmax), memory output std, and TDQKR's recall of the exact top-m. Kept outside the module tree (not a buffer, not saved).
 /// </summary>
 public sealed class ValueUsageStats : IDisposable
 {
@@ -27,7 +27,8 @@ public sealed class ValueUsageStats : IDisposable
         _rows = rows;
     }
 
-    /// <summary>One forward pass: selected rows, scores [N, H, m, h], output, and (softmax layers) the weights [N, H, m].</summary>
+    /// <summary>One forward pass: selected rows, scores [N, H, m, h], output, and (softmax layers) the weights the layer applied,
+    /// the softmax over each head's m per core [N, H, m, h].</summary>
     public void Record(Tensor rows, Tensor scores, Tensor output, Tensor? weights = null)
     {
         using var _ = no_grad();
@@ -40,7 +41,7 @@ public sealed class ValueUsageStats : IDisposable
         _tokens += total.shape[0];
         if (weights is not null)
         {
-            _top1WeightSum += weights.amax(-1).mean().to(ScalarType.Float64).item<double>() * weights.shape[0];
+            _top1WeightSum += weights.amax(2).mean().to(ScalarType.Float64).item<double>() * weights.shape[0];
             _weightTokens += weights.shape[0];
         }
         var o = output.detach().to(ScalarType.Float64);
