@@ -69,53 +69,15 @@ public sealed class CliFixture : IDisposable
         string[] args
     )
     {
-        string dll = Path.Combine(AppContext.BaseDirectory, "UltraMem.Cli.dll");
-        var psi = new ProcessStartInfo(addressSpaceKb is null ? "dotnet" : "bash")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        if (addressSpaceKb is { } kb)
-            foreach (var a in new[] { "-c", $"ulimit -v {kb} && exec dotnet \"$@\"", "bash" })
-                psi.ArgumentList.Add(a);
-        psi.ArgumentList.Add(dll);
-        foreach (var a in args)
-            psi.ArgumentList.Add(a);
-        psi.Environment["ULTRAMEM_CACHE"] = Cache;
-        if (workingDirectory is not null)
-            psi.WorkingDirectory = workingDirectory;
-        using var p = Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var err = new System.Text.StringBuilder();
-        p.ErrorDataReceived += (_, e) =>
-        {
-            if (e.Data is not null)
-                lock (err)
-                    err.AppendLine(e.Data);
-        };
-        p.BeginErrorReadLine();
-        if (whileRunning is not null)
-            while (
-                !p.HasExited
-                && !whileRunning(
-                    p.Id,
-                    () =>
-                    {
-                        lock (err)
-                            return err.ToString();
-                    }
-                )
-            )
-                Thread.Sleep(100);
-        if (!p.WaitForExit(120_000))
-        {
-            p.Kill(true);
-            throw new TimeoutException(string.Join(" ", args));
-        }
-        p.WaitForExit(); // drains the error stream
-        lock (err)
-            return (p.ExitCode, stdout.Result, err.ToString());
+        // with an address-space limit, through bash's ulimit (it then execs dotnet)
+        var prefix = addressSpaceKb is { } kb ? new[] { "-c", $"ulimit -v {kb} && exec dotnet \"$@\"", "bash" } : [];
+        return ChildProcess.Run(
+            addressSpaceKb is null ? "dotnet" : "bash",
+            [.. prefix, ChildProcess.ToolDll, .. args],
+            new Dictionary<string, string> { ["ULTRAMEM_CACHE"] = Cache },
+            workingDirectory,
+            whileRunning
+        );
     }
 
     public void Dispose()

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json.Nodes;
 using UltraMem.Reporting;
 using UltraMem.Training;
@@ -28,7 +27,7 @@ public sealed class KillAtFileOperationFixture : IDisposable
     {
         Corpus = TestData.CorpusFolder(Root, 10);
         Shim = Path.Combine(Root, "kill_at_file_op.so");
-        var cc = Run(
+        var cc = ChildProcess.Run(
             "gcc",
             [
                 "-shared",
@@ -91,30 +90,7 @@ public sealed class KillAtFileOperationFixture : IDisposable
         var all = new Dictionary<string, string>(env) { ["ULTRAMEM_CACHE"] = Path.Combine(Root, "cache") };
         if (env.ContainsKey("KILL_AT_OP") || env.ContainsKey("KILL_LOG"))
             all["LD_PRELOAD"] = Shim;
-        return Run("dotnet", [Path.Combine(AppContext.BaseDirectory, "UltraMem.Cli.dll"), .. args], all);
-    }
-
-    static (int Code, string Out, string Err) Run(string file, string[] args, Dictionary<string, string>? env = null)
-    {
-        var psi = new ProcessStartInfo(file)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var a in args)
-            psi.ArgumentList.Add(a);
-        foreach (var (k, v) in env ?? [])
-            psi.Environment[k] = v;
-        using var p = Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        if (!p.WaitForExit(120_000))
-        {
-            p.Kill(true);
-            throw new TimeoutException(string.Join(" ", args));
-        }
-        return (p.ExitCode, stdout.Result, stderr.Result);
+        return ChildProcess.Run("dotnet", [ChildProcess.ToolDll, .. args], all);
     }
 
     public void Dispose()
